@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private interface of libcused, our implementation of libfuse3's CUSE API.
+ *
+ * Objects and lifetimes:
+ *   struct fuse_session  one emulated device: its listening socket in the
+ *                        registry, the epoll set every worker waits on, the
+ *                        table of connections and of open files.
+ *   struct cused_conn    one accepted socket.  A control connection carries
+ *                        requests from one client thread; a file connection
+ *                        is the driver's end of one open file description
+ *                        (its EOF is the last close anywhere -> RELEASE).
+ *                        Refcounted: the session table, every request in
+ *                        flight and every buffer handed to the driver hold
+ *                        a reference; the fd is closed with the last one.
+ *   struct cused_file    one open file description (driver's fh); owned by
+ *                        its file connection, looked up by the inode of the
+ *                        client's socket end when a process attaches.
+ *   struct fuse_req      one request in flight; freed by its single reply.
+ */
+#ifndef CUSED_I_H
+#define CUSED_I_H
+
+#ifndef FUSE_USE_VERSION
+#define FUSE_USE_VERSION 312
+#endif
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <limits.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <fuse_lowlevel.h>
+#include <fuse_opt.h>
+#include <cuse_lowlevel.h>
+
+#include "proto/cuseshim_proto.h"
+#include "proto/registry.h"
+
+struct cused_file;
+
+enum cused_conn_kind { CONN_NEW, CONN_CONTROL, CONN_FILE };
+
+struct cused_conn {
+	int fd;
+	enum cused_conn_kind kind;
+	unsigned refs;     /* atomic */
+	pid_t pid;         /* SO_PEERCRED at accept */
+	uid_t uid;
+	gid_t gid;
+	pid_t tid;         /* verified calling thread (control), else pid */
+	bool closed;       /* out of the epoll set and the session list */
+	/* control: files attached through this connection, by handle - 1 */
+	struct cused_file **handles;
+	size_t nhandles;
+	/* file: the open file this connection is the driver's end of */
+	struct cused_file *file;
+	struct cused_conn *next;
+};
+
+enum cused_file_state { FILE_OPENING, FILE_OPEN, FILE_RELEASING, FILE_RELEASED };
+
+struct cused_waiter {
+	struct cused_conn *conn;
+	uint64_t unique;
+	struct cused_waiter *next;
+};
+
+struct cused_file {
+	uint64_t ino;          /* inode of the client's end */
+	uint64_t fh;           /* from the driver's open */
+	uint32_t open_flags;   /* as passed to the driver's open */
+	uint32_t last_flags;   /* f_flags of the latest request, for RELEASE */
+	enum cused_file_state state;
+	bool no_release;       /* opened while the driver's open is ENOSYS */
+	unsigned refs;         /* under se->lock */
+	struct cused_conn *conn;
+	struct cused_waiter *waiters; /* CLOSED requests waiting for RELEASE */
+	struct cused_file *next;
+};
+
+/* What receive_buf puts in front of each message it hands to the driver.
+ * Drivers treat struct fuse_buf as opaque, so the prefix travels with it. */
+struct cused_msg {
+	struct cused_conn *conn; /* holds a reference; NULL for internal ones */
+	struct cused_file *file; /* internal RELEASE: holds a reference */
+	int fd;                  /* SCM_RIGHTS fd that came with it, or -1 */
+	uint32_t len;
+	uint64_t pad;
+};
+#define CUSED_MSG_DATA(m) ((void *)((struct cused_msg *)(m) + 1))
+
+struct fuse_session {
+	struct cuse_lowlevel_ops op;
+	void *userdata;
+	char *devname;
+	unsigned dev_major, dev_minor;
+	uint32_t ci_flags;
+	struct fuse_conn_info conn_info;
+	uint32_t max_read, max_write;
+	int debug;
+
+	int epfd;
+	int kick[2];   /* readable: init pending or session exited */
+	int listen_fd;
+	int attr_fd;   /* OFD write lock = this name is ours */
+	char dir[PATH_MAX];
+	char sock_path[108];
+	char bind_path[108];
+	char attr_path[PATH_MAX];
+	struct registry_attr attr;
+	bool published;
+
+	pthread_mutex_t lock; /* conns, files, handles, counters below */
+	struct cused_conn *conns;
+	struct cused_file *files;
+	uint64_t next_unique;
+	bool no_open;
+
+	volatile int exited;
+	int error;
+	bool init_delivered, got_init, got_destroy;
+	size_t bufsize;
+	struct fuse_session *next_sig;
+};
+
+struct fuse_req {
+	struct fuse_session *se;
+	struct cused_conn *conn; /* reply goes here; NULL when nobody waits */
+	struct cused_file *file; /* holds a reference */
+	uint64_t unique;
+	uint32_t opcode;
+	uint32_t size;           /* READ/WRITE: bytes asked */
+	char *raw;               /* a write that bypassed the shim: our copy */
+	size_t raw_len;
+	struct fuse_ctx ctx;
+	struct fuse_file_info fi;
+};
+
+/* session.c */
+void cused_conn_put(struct cused_conn *c);
+struct cused_conn *cused_conn_get(struct cused_conn *c);
+void cused_conn_close(struct fuse_session *se, struct cused_conn *c);
+void cused_file_put(struct fuse_session *se, struct cused_file *f);
+int cused_rearm(struct fuse_session *se, struct cused_conn *c);
+int cused_publish(struct fuse_session *se);
+/* dispatch.c */
+void cused_dispatch(struct fuse_session *se, void *mem, size_t size);
+void cused_release_done(struct fuse_session *se, struct cused_file *f);
+void cused_raw_write(struct fuse_session *se, struct fuse_req *req);
+/* reply.c */
+struct fuse_req *cused_req_new(struct fuse_session *se, struct cused_conn *c, uint32_t opcode,
+			       uint64_t unique);
+void cused_req_free(struct fuse_req *req);
+int cused_send(struct cused_conn *c, uint64_t unique, int error, const struct iovec *iov,
+	       int count);
+void cused_debug(struct fuse_session *se, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#define CUSED_EXPORT __attribute__((visibility("default")))
+
+/* Log through the driver's fuse_set_log_func handler (stderr by default). */
+void cused_log(enum fuse_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Options fuse_session_new() understands (libfuse's lowlevel and mount
+ * options).  cused_session_parse_opts() removes every one it knows from
+ * @args and fails with "fuse: unknown option(s): `...'" on anything left. */
+struct cused_session_opts {
+	int debug;
+	int allow_other;
+	int allow_root;
+};
+int cused_session_parse_opts(struct fuse_args *args, struct cused_session_opts *opts);
+
+int cused_parse_cmdline_30(struct fuse_args *args, struct fuse_cmdline_opts *opts);
+int cused_parse_cmdline_312(struct fuse_args *args, struct fuse_cmdline_opts *opts);
+
+#endif

@@ -1,0 +1,591 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Dispatch: one handler per opcode, from a table, for every message
+ * receive_buf hands out.  Handlers run in the worker that received the
+ * message; a handler that passes a request to the driver leaves its reply
+ * to reply.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cused_i.h"
+
+struct dispatch_ctx {
+	struct fuse_session *se;
+	struct cused_msg *m;
+	struct fuse_in_header *in;
+	void *arg;
+};
+
+typedef void (*handler_fn)(struct dispatch_ctx *d);
+
+static void reply_now(struct dispatch_ctx *d, int error, const void *arg, size_t size)
+{
+	struct iovec iov = {(void *)arg, size};
+
+	if (d->m->conn)
+		cused_send(d->m->conn, d->in->unique, error, &iov, size ? 1 : 0);
+}
+
+static void fill_ctx(struct fuse_req *req, const struct cused_conn *c)
+{
+	req->ctx.uid = c->uid;
+	req->ctx.gid = c->gid;
+	req->ctx.pid = c->tid;
+	req->ctx.umask = 0;
+}
+
+static void hello_out(struct fuse_session *se, struct cuseshim_hello_out *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->magic = CUSESHIM_MAGIC;
+	h->major = CUSESHIM_PROTO_MAJOR;
+	h->minor = CUSESHIM_PROTO_MINOR;
+	h->flags = se->ci_flags;
+	h->max_read = se->max_read;
+	h->max_write = se->max_write;
+	h->dev_major = se->attr.major;
+	h->dev_minor = se->attr.minor;
+}
+
+static int check_hello(struct dispatch_ctx *d, const struct cuseshim_hello_in *h)
+{
+	if (h->magic != CUSESHIM_MAGIC || h->major != CUSESHIM_PROTO_MAJOR) {
+		cused_log(FUSE_LOG_ERR,
+			  "cuse: %s: client pid %d speaks protocol %u.%u, we speak %u.%u; "
+			  "refusing it\n",
+			  d->se->devname, (int)d->m->conn->pid, h->major, h->minor,
+			  CUSESHIM_PROTO_MAJOR, CUSESHIM_PROTO_MINOR);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+static void do_init(struct dispatch_ctx *d)
+{
+	struct fuse_session *se = d->se;
+	struct fuse_conn_info *ci = &se->conn_info;
+
+	if (d->m->conn || se->got_init)
+		return;
+	memset(ci, 0, sizeof(*ci));
+	ci->proto_major = FUSE_KERNEL_VERSION;
+	ci->proto_minor = FUSE_KERNEL_MINOR_VERSION;
+	ci->max_write = 1024 * 1024;
+	ci->max_read = CUSESHIM_MAX_READ;
+	ci->max_readahead = 0;
+	if (se->op.init)
+		se->op.init(se->userdata, ci);
+	se->max_read = CUSESHIM_MAX_READ;
+	se->max_write = ci->max_write < 4096 ? 4096 : ci->max_write;
+	if (se->max_write > CUSESHIM_MAX_PAYLOAD)
+		se->max_write = CUSESHIM_MAX_PAYLOAD;
+	cused_debug(se, "   CUSE_INIT: flags 0x%x, max_read %u, max_write %u, dev %u:%u\n",
+		    se->ci_flags, se->max_read, se->max_write, se->attr.major, se->attr.minor);
+	if (cused_publish(se)) {
+		fuse_session_exit(se);
+		return;
+	}
+	se->got_init = true;
+	if (se->op.init_done)
+		se->op.init_done(se->userdata);
+}
+
+static void do_hello(struct dispatch_ctx *d)
+{
+	const struct cuseshim_hello_in *h = d->arg;
+	struct cused_conn *c = d->m->conn;
+	struct cuseshim_hello_out out;
+	char path[64];
+	struct stat st;
+	int err;
+
+	if (c->kind != CONN_NEW) {
+		reply_now(d, -EPROTO, NULL, 0);
+		return;
+	}
+	err = check_hello(d, h);
+	if (err) {
+		reply_now(d, err, NULL, 0);
+		cused_conn_close(d->se, c);
+		return;
+	}
+	/* The thread id is the client's word: believe it only if the kernel
+	 * agrees that the thread belongs to the connecting process. */
+	snprintf(path, sizeof(path), "/proc/%d/task/%u", (int)c->pid, h->tid);
+	if (h->tid && c->pid > 0 && !stat(path, &st))
+		c->tid = h->tid;
+	c->kind = CONN_CONTROL;
+	hello_out(d->se, &out);
+	reply_now(d, 0, &out, sizeof(out));
+	if (cused_rearm(d->se, c))
+		cused_conn_close(d->se, c);
+}
+
+static bool in_group(pid_t pid, gid_t gid)
+{
+	char path[64], line[4096];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *p, *end;
+
+		if (strncmp(line, "Groups:", 7))
+			continue;
+		for (p = line + 7;; p = end) {
+			unsigned long g = strtoul(p, &end, 10);
+
+			if (end == p)
+				break;
+			if (g == gid)
+				found = true;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/* The node's permission check, with the kernel-verified credentials of
+ * the connecting process. */
+static int may_open(struct fuse_session *se, const struct cused_conn *c, uint32_t flags)
+{
+	unsigned need, bits, mode = se->attr.mode;
+
+	if (c->uid == 0)
+		return 0;
+	switch (flags & O_ACCMODE) {
+	case O_RDONLY: need = 4; break;
+	case O_WRONLY: need = 2; break;
+	default: need = 6; break;
+	}
+	if (c->uid == se->attr.uid)
+		bits = mode >> 6;
+	else if (c->gid == se->attr.gid || in_group(c->pid, se->attr.gid))
+		bits = mode >> 3;
+	else
+		bits = mode;
+	return (bits & need) == need ? 0 : -EACCES;
+}
+
+/* The fd that came with OPEN must be the client's end of this very
+ * connection: send a nonce through it and expect it on our end. */
+static int verify_peer(struct cused_conn *c, int fd, uint64_t *ino)
+{
+	uint8_t nonce[16], got[32];
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) || !S_ISSOCK(st.st_mode))
+		return -EPROTO;
+	if (getrandom(nonce, sizeof(nonce), GRND_NONBLOCK) != sizeof(nonce))
+		return -EIO;
+	if (send(fd, nonce, sizeof(nonce), MSG_DONTWAIT | MSG_NOSIGNAL) != sizeof(nonce))
+		return -EPROTO;
+	if (recv(c->fd, got, sizeof(got), MSG_DONTWAIT) != sizeof(nonce) ||
+	    memcmp(got, nonce, sizeof(nonce)))
+		return -EPROTO;
+	*ino = st.st_ino;
+	return 0;
+}
+
+static void do_open(struct dispatch_ctx *d)
+{
+	const struct cuseshim_open_in *oi = d->arg;
+	struct fuse_session *se = d->se;
+	struct cused_conn *c = d->m->conn;
+	struct cused_file *f, *it;
+	struct fuse_req *req;
+	uint64_t ino = 0;
+	int err;
+
+	err = c->kind == CONN_NEW ? check_hello(d, &oi->hello) : -EPROTO;
+	if (!err)
+		err = verify_peer(c, d->m->fd, &ino);
+	if (err == -EPROTO)
+		cused_log(FUSE_LOG_ERR, "cuse: %s: bad OPEN from pid %d; dropping it\n",
+			  se->devname, (int)c->pid);
+	if (!err)
+		err = may_open(se, c, oi->open.flags);
+	if (err) {
+		reply_now(d, err, NULL, 0);
+		cused_conn_close(se, c);
+		return;
+	}
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		reply_now(d, -ENOMEM, NULL, 0);
+		cused_conn_close(se, c);
+		return;
+	}
+	f->ino = ino;
+	f->open_flags = f->last_flags = oi->open.flags;
+	f->state = FILE_OPENING;
+	f->refs = 1; /* c->file */
+	f->conn = c;
+	pthread_mutex_lock(&se->lock);
+	for (it = se->files; it; it = it->next)
+		if (it->ino == ino && it->state != FILE_RELEASED)
+			break;
+	if (!it) {
+		f->next = se->files;
+		se->files = f;
+		c->kind = CONN_FILE;
+		c->file = f;
+	}
+	pthread_mutex_unlock(&se->lock);
+	if (it) {
+		free(f);
+		reply_now(d, -EPROTO, NULL, 0);
+		cused_conn_close(se, c);
+		return;
+	}
+	req = cused_req_new(se, c, FUSE_OPEN, d->in->unique);
+	if (!req) {
+		reply_now(d, -ENOMEM, NULL, 0);
+		cused_conn_close(se, c);
+		return;
+	}
+	fill_ctx(req, c);
+	req->ctx.pid = c->pid;
+	pthread_mutex_lock(&se->lock);
+	f->refs++;
+	pthread_mutex_unlock(&se->lock);
+	req->file = f;
+	req->fi.flags = oi->open.flags;
+	if (se->no_open) {
+		f->no_release = true;
+		fuse_reply_open(req, &req->fi);
+	} else if (!se->op.open) {
+		fuse_reply_open(req, &req->fi);
+	} else {
+		se->op.open(req, &req->fi);
+	}
+}
+
+/* Handle -> file, for requests on a control connection. */
+static struct cused_file *lookup_handle(struct fuse_session *se, struct cused_conn *c,
+					uint64_t handle)
+{
+	struct cused_file *f = NULL;
+
+	pthread_mutex_lock(&se->lock);
+	if (c->kind == CONN_CONTROL && handle >= 1 && handle <= c->nhandles)
+		f = c->handles[handle - 1];
+	if (f && f->state == FILE_OPEN)
+		f->refs++;
+	else
+		f = NULL;
+	pthread_mutex_unlock(&se->lock);
+	return f;
+}
+
+static void do_attach(struct dispatch_ctx *d)
+{
+	struct fuse_session *se = d->se;
+	struct cused_conn *c = d->m->conn;
+	struct cuseshim_attach_out out = {0};
+	struct cused_file *f;
+	struct stat st;
+	size_t i, slot = SIZE_MAX;
+	int err = 0;
+
+	if (c->kind != CONN_CONTROL || d->m->fd < 0 || fstat(d->m->fd, &st) ||
+	    !S_ISSOCK(st.st_mode)) {
+		reply_now(d, -EBADF, NULL, 0);
+		return;
+	}
+	pthread_mutex_lock(&se->lock);
+	for (f = se->files; f; f = f->next)
+		if (f->ino == st.st_ino && f->state == FILE_OPEN)
+			break;
+	if (!f) {
+		err = -ENOTCONN;
+		goto out;
+	}
+	for (i = 0; i < c->nhandles; i++) {
+		struct cused_file *h = c->handles[i];
+
+		if (h == f) {
+			out.handle = i + 1;
+			goto found;
+		}
+		if (!h || h->state == FILE_RELEASED) {
+			if (h) {
+				/* drop it; cannot free under the lock */
+				c->handles[i] = NULL;
+				if (--h->refs == 0) {
+					struct cused_file **pp;
+
+					for (pp = &se->files; *pp; pp = &(*pp)->next)
+						if (*pp == h) {
+							*pp = h->next;
+							break;
+						}
+					free(h);
+				}
+			}
+			if (slot == SIZE_MAX)
+				slot = i;
+		}
+	}
+	if (slot == SIZE_MAX) {
+		struct cused_file **n = realloc(c->handles, (c->nhandles + 8) * sizeof(*n));
+
+		if (!n) {
+			err = -ENOMEM;
+			goto out;
+		}
+		memset(n + c->nhandles, 0, 8 * sizeof(*n));
+		c->handles = n;
+		slot = c->nhandles;
+		c->nhandles += 8;
+	}
+	c->handles[slot] = f;
+	f->refs++;
+	out.handle = slot + 1;
+found:
+	out.open_flags = f->open_flags;
+out:
+	pthread_mutex_unlock(&se->lock);
+	reply_now(d, err, &out, err ? 0 : sizeof(out));
+}
+
+static void start_release(struct fuse_session *se, struct cused_file *f)
+{
+	struct fuse_req *req;
+
+	if (f->no_release || !se->op.release) {
+		cused_release_done(se, f);
+		return;
+	}
+	req = cused_req_new(se, NULL, FUSE_RELEASE, 0);
+	if (!req) {
+		cused_release_done(se, f);
+		return;
+	}
+	req->file = f;
+	req->fi.fh = f->fh;
+	req->fi.flags = f->last_flags;
+	se->op.release(req, &req->fi);
+}
+
+void cused_release_done(struct fuse_session *se, struct cused_file *f)
+{
+	struct cused_waiter *w, *next;
+
+	pthread_mutex_lock(&se->lock);
+	f->state = FILE_RELEASED;
+	w = f->waiters;
+	f->waiters = NULL;
+	pthread_mutex_unlock(&se->lock);
+	for (; w; w = next) {
+		next = w->next;
+		cused_send(w->conn, w->unique, 0, NULL, 0);
+		cused_conn_put(w->conn);
+		free(w);
+	}
+	cused_file_put(se, f);
+}
+
+static void do_closed(struct dispatch_ctx *d)
+{
+	const struct cuseshim_closed_in *ci = d->arg;
+	struct fuse_session *se = d->se;
+	struct cused_waiter *w = NULL;
+	struct cused_file *f;
+	bool start = false, wait = false;
+
+	if (d->m->conn->kind != CONN_CONTROL) {
+		reply_now(d, -EPROTO, NULL, 0);
+		return;
+	}
+	pthread_mutex_lock(&se->lock);
+	for (f = se->files; f; f = f->next)
+		if (f->ino == ci->ino && f->state != FILE_RELEASED)
+			break;
+	if (f && f->state == FILE_OPEN) {
+		struct pollfd p = {.fd = f->conn->fd, .events = POLLRDHUP};
+
+		if (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLRDHUP))) {
+			f->state = FILE_RELEASING;
+			f->refs++;
+			start = true;
+		}
+	}
+	if (f && f->state == FILE_RELEASING) {
+		w = malloc(sizeof(*w));
+		if (w) {
+			w->conn = cused_conn_get(d->m->conn);
+			w->unique = d->in->unique;
+			w->next = f->waiters;
+			f->waiters = w;
+			wait = true;
+		}
+	}
+	pthread_mutex_unlock(&se->lock);
+	if (!wait)
+		reply_now(d, 0, NULL, 0);
+	if (start)
+		start_release(se, f);
+}
+
+static void do_release(struct dispatch_ctx *d)
+{
+	/* Built by receive_buf from the file connection's EOF; the file
+	 * reference travels with the message. */
+	struct cused_file *f = d->m->file;
+
+	if (d->m->conn || !f)
+		return;
+	d->m->file = NULL;
+	start_release(d->se, f);
+}
+
+/* Data written straight to the device socket (stdio's internal write,
+ * static binaries).  The writer has already returned; keep offering the
+ * rest to the driver until it takes it all or fails. */
+void cused_raw_write(struct fuse_session *se, struct fuse_req *req)
+{
+	if (!se->op.write) {
+		cused_log(FUSE_LOG_ERR, "cuse: %s: driver has no write; %zu bytes dropped\n",
+			  se->devname, req->raw_len);
+		cused_req_free(req);
+		return;
+	}
+	req->size = req->raw_len;
+	se->op.write(req, req->raw, req->raw_len, 0, &req->fi);
+}
+
+static void do_raw(struct dispatch_ctx *d)
+{
+	const struct fuse_write_in *wi = d->arg;
+	struct cused_file *f = d->m->file;
+	struct fuse_req *req;
+
+	req = cused_req_new(d->se, NULL, FUSE_WRITE, 0);
+	if (req)
+		req->raw = malloc(wi->size ? wi->size : 1);
+	if (!req || !req->raw) {
+		cused_log(FUSE_LOG_ERR, "cuse: %s: out of memory; %u written bytes dropped\n",
+			  d->se->devname, wi->size);
+		if (req)
+			cused_req_free(req);
+		return;
+	}
+	memcpy(req->raw, wi + 1, wi->size);
+	req->raw_len = wi->size;
+	req->file = f;
+	d->m->file = NULL;
+	req->fi.fh = f->fh;
+	req->fi.flags = wi->flags;
+	cused_raw_write(d->se, req);
+}
+
+static void do_rw(struct dispatch_ctx *d)
+{
+	struct fuse_session *se = d->se;
+	struct cused_conn *c = d->m->conn;
+	bool is_read = d->in->opcode == FUSE_READ;
+	const struct fuse_read_in *ri = d->arg;
+	const struct fuse_write_in *wi = d->arg;
+	struct cused_file *f = lookup_handle(se, c, d->in->nodeid);
+	struct fuse_req *req;
+
+	if (!f) {
+		reply_now(d, -EBADF, NULL, 0);
+		return;
+	}
+	req = cused_req_new(se, c, d->in->opcode, d->in->unique);
+	if (!req) {
+		cused_file_put(se, f);
+		reply_now(d, -ENOMEM, NULL, 0);
+		return;
+	}
+	fill_ctx(req, c);
+	req->file = f;
+	f->last_flags = is_read ? ri->flags : wi->flags;
+	req->fi.fh = f->fh;
+	req->fi.flags = is_read ? ri->flags : wi->flags;
+	req->fi.lock_owner = is_read ? ri->lock_owner : wi->lock_owner;
+	if (is_read) {
+		req->size = ri->size;
+		if (se->op.read)
+			se->op.read(req, ri->size, ri->offset, &req->fi);
+		else
+			fuse_reply_err(req, ENOSYS);
+	} else {
+		req->size = wi->size;
+		if (se->op.write)
+			se->op.write(req, (const char *)(wi + 1), wi->size, wi->offset, &req->fi);
+		else
+			fuse_reply_err(req, ENOSYS);
+	}
+}
+
+static void do_enosys(struct dispatch_ctx *d)
+{
+	reply_now(d, -ENOSYS, NULL, 0);
+}
+
+static const struct {
+	uint32_t opcode;
+	handler_fn fn;
+} handlers[] = {
+	{CUSE_INIT, do_init},
+	{CUSESHIM_OP_HELLO, do_hello},
+	{CUSESHIM_OP_OPEN, do_open},
+	{CUSESHIM_OP_ATTACH, do_attach},
+	{CUSESHIM_OP_CLOSED, do_closed},
+	{FUSE_READ, do_rw},
+	{FUSE_WRITE, do_rw},
+	{FUSE_RELEASE, do_release},
+};
+
+void cused_dispatch(struct fuse_session *se, void *mem, size_t size)
+{
+	struct cused_msg *m = mem;
+	struct dispatch_ctx d = {.se = se, .m = m, .in = CUSED_MSG_DATA(m)};
+	handler_fn fn = do_enosys;
+	size_t i;
+
+	if (size < sizeof(*m) + sizeof(struct fuse_in_header) || m->len != size - sizeof(*m))
+		return;
+	d.arg = d.in + 1;
+	for (i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
+		if (handlers[i].opcode == d.in->opcode)
+			fn = handlers[i].fn;
+	cused_debug(se, "unique: %" PRIu64 ", opcode: %s (%u), nodeid: %" PRIu64
+		    ", insize: %u, pid: %d\n",
+		    (uint64_t)d.in->unique, proto_opname(d.in->opcode), d.in->opcode,
+		    (uint64_t)d.in->nodeid, d.in->len,
+		    m->conn ? (int)m->conn->tid : 0);
+	if (!se->got_init && d.in->opcode != CUSE_INIT)
+		fn = do_enosys;
+	/* Messages from the wire are never internal ones. */
+	if (m->conn && (d.in->opcode == CUSE_INIT || d.in->opcode == FUSE_RELEASE))
+		fn = do_enosys;
+	if (!m->conn && m->file && d.in->opcode == FUSE_WRITE)
+		fn = do_raw;
+	fn(&d);
+	if (m->fd >= 0)
+		close(m->fd);
+	m->fd = -1;
+	if (m->file)
+		cused_file_put(se, m->file);
+	m->file = NULL;
+	cused_conn_put(m->conn);
+	m->conn = NULL;
+}

@@ -1,0 +1,447 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Replies: every fuse_reply_* ends its request exactly once, from whichever
+ * thread the driver calls it.  Each checks the reply against what the
+ * request asked for the way the kernel would, so a driver sees the same
+ * return values it would get from /dev/cuse.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cused_i.h"
+
+struct fuse_req *cused_req_new(struct fuse_session *se, struct cused_conn *c, uint32_t opcode,
+			       uint64_t unique)
+{
+	struct fuse_req *req = calloc(1, sizeof(*req));
+
+	if (!req)
+		return NULL;
+	req->se = se;
+	req->conn = c ? cused_conn_get(c) : NULL;
+	req->opcode = opcode;
+	req->unique = unique;
+	return req;
+}
+
+void cused_req_free(struct fuse_req *req)
+{
+	free(req->raw);
+	if (req->file)
+		cused_file_put(req->se, req->file);
+	cused_conn_put(req->conn);
+	free(req);
+}
+
+int cused_send(struct cused_conn *c, uint64_t unique, int error, const struct iovec *iov,
+	       int count)
+{
+	struct iovec v[1 + 64];
+	struct fuse_out_header out = {.error = error, .unique = unique};
+	struct msghdr mh = {.msg_iov = v};
+	size_t len = sizeof(out);
+	int i;
+
+	if (!c || count > 64)
+		return c ? -EINVAL : 0;
+	v[0].iov_base = &out;
+	v[0].iov_len = sizeof(out);
+	for (i = 0; i < count; i++) {
+		v[i + 1] = iov[i];
+		len += iov[i].iov_len;
+	}
+	out.len = len;
+	mh.msg_iovlen = count + 1;
+	for (;;) {
+		ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+
+		if (n >= 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN) {
+			/* the client is not reading; wait for room */
+			struct epoll_event ev;
+			int ep = epoll_create1(EPOLL_CLOEXEC);
+
+			ev.events = EPOLLOUT;
+			if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) ||
+			    epoll_wait(ep, &ev, 1, 1000) <= 0) {
+				if (ep >= 0)
+					close(ep);
+				return -EAGAIN;
+			}
+			close(ep);
+			continue;
+		}
+		/* Client gone: the kernel answers ENOENT for a reply
+		 * nobody waits for; libfuse ignores it, so do we. */
+		return 0;
+	}
+}
+
+void cused_debug(struct fuse_session *se, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!se->debug)
+		return;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+}
+
+static void finish_open(struct fuse_req *req, const struct fuse_file_info *fi)
+{
+	struct fuse_session *se = req->se;
+	struct cused_file *f = req->file;
+	struct cuseshim_open_out out;
+	struct iovec iov = {&out, sizeof(out)};
+
+	memset(&out, 0, sizeof(out));
+	out.hello.magic = CUSESHIM_MAGIC;
+	out.hello.major = CUSESHIM_PROTO_MAJOR;
+	out.hello.minor = CUSESHIM_PROTO_MINOR;
+	out.hello.flags = se->ci_flags;
+	out.hello.max_read = se->max_read;
+	out.hello.max_write = se->max_write;
+	out.hello.dev_major = se->attr.major;
+	out.hello.dev_minor = se->attr.minor;
+	pthread_mutex_lock(&se->lock);
+	f->fh = fi ? fi->fh : 0;
+	f->state = FILE_OPEN;
+	pthread_mutex_unlock(&se->lock);
+	cused_send(req->conn, req->unique, 0, &iov, 1);
+	/* From now on the connection only tells us about the last close. */
+	if (cused_rearm(se, req->conn))
+		cused_conn_close(se, req->conn);
+}
+
+/* The reply to a request the kernel would have rejected: the client sees
+ * EIO, the driver gets @ret back from its reply call. */
+static int send_reply(struct fuse_req *req, int error, const struct iovec *iov, int count);
+
+static int reject(struct fuse_req *req, int ret)
+{
+	if (req->opcode == FUSE_RELEASE) {
+		send_reply(req, 0, NULL, 0);
+		return ret;
+	}
+	cused_send(req->conn, req->unique, -EIO, NULL, 0);
+	if (req->opcode == FUSE_OPEN)
+		cused_conn_close(req->se, req->conn);
+	cused_req_free(req);
+	return ret;
+}
+
+/* Common end of every reply.  @iov (may be NULL) is the payload after the
+ * fixed out-struct of the opcode. */
+static int send_reply(struct fuse_req *req, int error, const struct iovec *iov, int count)
+{
+	struct fuse_session *se = req->se;
+	int res = 0;
+
+	cused_debug(se, "   unique: %llu, %s: %d\n", (unsigned long long)req->unique,
+		    error ? "error" : "success", error);
+	switch (req->opcode) {
+	case FUSE_RELEASE: {
+		struct cused_file *f = req->file;
+
+		req->file = NULL;
+		cused_req_free(req);
+		cused_release_done(se, f);
+		return 0;
+	}
+	case FUSE_OPEN:
+		if (error == -ENOSYS) {
+			/* Modern kernels: open succeeds, and from now on the
+			 * device's opens skip the driver and get no RELEASE. */
+			se->no_open = true;
+			req->file->no_release = true;
+			finish_open(req, NULL);
+			cused_req_free(req);
+			return 0;
+		}
+		if (error) {
+			cused_send(req->conn, req->unique, error, NULL, 0);
+			cused_conn_close(se, req->conn);
+			cused_req_free(req);
+			return 0;
+		}
+		break;
+	default:
+		break;
+	}
+	res = cused_send(req->conn, req->unique, error, iov, count);
+	cused_req_free(req);
+	return res;
+}
+
+CUSED_EXPORT
+int fuse_reply_err(fuse_req_t req, int err)
+{
+	if (req->raw) {
+		cused_log(FUSE_LOG_ERR,
+			  "cuse: %s: a write that bypassed the shim failed (%s); %zu bytes "
+			  "dropped\n",
+			  req->se->devname, strerror(err), req->raw_len);
+		cused_req_free(req);
+		return 0;
+	}
+	if (err < 0 || err >= 1000) {
+		cused_log(FUSE_LOG_ERR, "fuse: bad error value: %i\n", -err);
+		err = ERANGE;
+	}
+	if (err == 0 && req->opcode != FUSE_RELEASE && req->opcode != FUSE_READ)
+		return reject(req, 0); /* too short a reply: the caller sees EIO */
+	return send_reply(req, -err, NULL, 0);
+}
+
+CUSED_EXPORT
+void fuse_reply_none(fuse_req_t req)
+{
+	if (req->opcode == FUSE_RELEASE) {
+		send_reply(req, 0, NULL, 0);
+		return;
+	}
+	/* The caller waits until the connection goes away, as with the
+	 * kernel; we only free our side. */
+	cused_req_free(req);
+}
+
+CUSED_EXPORT
+int fuse_reply_open(fuse_req_t req, const struct fuse_file_info *fi)
+{
+	if (req->opcode != FUSE_OPEN)
+		return reject(req, -EINVAL);
+	finish_open(req, fi);
+	cused_req_free(req);
+	return 0;
+}
+
+CUSED_EXPORT
+int fuse_reply_write(fuse_req_t req, size_t count)
+{
+	struct fuse_write_out out = {.size = count};
+	struct iovec iov = {&out, sizeof(out)};
+
+	if (req->opcode != FUSE_WRITE)
+		return reject(req, -EINVAL);
+	if (req->raw) {
+		/* Nobody waits for this one: offer the driver the rest. */
+		if (count == 0 || count > req->raw_len) {
+			cused_log(FUSE_LOG_ERR,
+				  "cuse: %s: driver took %zu of %zu bytes written past the shim; "
+				  "dropping the rest\n",
+				  req->se->devname, count, req->raw_len);
+			cused_req_free(req);
+			return 0;
+		}
+		if (count < req->raw_len) {
+			memmove(req->raw, req->raw + count, req->raw_len - count);
+			req->raw_len -= count;
+			cused_raw_write(req->se, req);
+			return 0;
+		}
+		cused_req_free(req);
+		return 0;
+	}
+	if (count > req->size || count > UINT32_MAX)
+		return reject(req, 0); /* the kernel accepts it, the caller gets EIO */
+	return send_reply(req, 0, &iov, 1);
+}
+
+CUSED_EXPORT
+int fuse_reply_iov(fuse_req_t req, const struct iovec *iov, int count)
+{
+	size_t total = 0;
+	int i;
+
+	if (req->opcode != FUSE_READ)
+		return reject(req, -EINVAL);
+	if (count < 0 || count > 64)
+		return reject(req, -EINVAL);
+	for (i = 0; i < count; i++)
+		total += iov[i].iov_len;
+	if (total > req->size)
+		return reject(req, -EINVAL); /* kernel: EINVAL to us, EIO to the caller */
+	return send_reply(req, 0, iov, count);
+}
+
+CUSED_EXPORT
+int fuse_reply_buf(fuse_req_t req, const char *buf, size_t size)
+{
+	struct iovec iov = {(void *)buf, size};
+
+	return fuse_reply_iov(req, &iov, size ? 1 : 0);
+}
+
+CUSED_EXPORT
+size_t fuse_buf_size(const struct fuse_bufvec *bufv)
+{
+	size_t i, size = 0;
+
+	for (i = 0; i < bufv->count; i++)
+		size += bufv->buf[i].size == SIZE_MAX ? SIZE_MAX : bufv->buf[i].size;
+	return size;
+}
+
+static ssize_t buf_rw(const struct fuse_buf *b, size_t off, void *mem, size_t len, bool to_fd)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n;
+
+		if (b->flags & FUSE_BUF_FD_SEEK)
+			n = to_fd ? pwrite(b->fd, (char *)mem + done, len - done, b->pos + off + done)
+				  : pread(b->fd, (char *)mem + done, len - done, b->pos + off + done);
+		else
+			n = to_fd ? write(b->fd, (char *)mem + done, len - done)
+				  : read(b->fd, (char *)mem + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return done ? (ssize_t)done : -errno;
+		if (n == 0)
+			break;
+		done += n;
+		if (!(b->flags & FUSE_BUF_FD_RETRY))
+			break;
+	}
+	return done;
+}
+
+/* Copy between two buffer vectors; memory and fd buffers on either side. */
+CUSED_EXPORT
+ssize_t fuse_buf_copy(struct fuse_bufvec *dst, struct fuse_bufvec *src,
+		      enum fuse_buf_copy_flags flags)
+{
+	size_t copied = 0;
+	char tmp[65536];
+
+	if (dst == src)
+		return fuse_buf_size(dst);
+	while (dst->idx < dst->count && src->idx < src->count) {
+		const struct fuse_buf *d = &dst->buf[dst->idx], *s = &src->buf[src->idx];
+		size_t dlen = d->size - dst->off, slen = s->size - src->off;
+		size_t len = dlen < slen ? dlen : slen;
+		ssize_t n;
+
+		if (len == 0)
+			goto advance;
+		if (!(d->flags & FUSE_BUF_IS_FD) && !(s->flags & FUSE_BUF_IS_FD)) {
+			memmove((char *)d->mem + dst->off, (char *)s->mem + src->off, len);
+			n = len;
+		} else if (!(d->flags & FUSE_BUF_IS_FD)) {
+			n = buf_rw(s, src->off, (char *)d->mem + dst->off, len, false);
+		} else if (!(s->flags & FUSE_BUF_IS_FD)) {
+			n = buf_rw(d, dst->off, (char *)s->mem + src->off, len, true);
+		} else {
+			if (len > sizeof(tmp))
+				len = sizeof(tmp);
+			n = buf_rw(s, src->off, tmp, len, false);
+			if (n > 0)
+				n = buf_rw(d, dst->off, tmp, n, true);
+		}
+		if (n < 0)
+			return copied ? (ssize_t)copied : n;
+		copied += n;
+		dst->off += n;
+		src->off += n;
+		if ((size_t)n < len)
+			break;
+advance:
+		if (dst->off == d->size) {
+			dst->idx++;
+			dst->off = 0;
+		}
+		if (src->off == s->size) {
+			src->idx++;
+			src->off = 0;
+		}
+	}
+	return copied;
+}
+
+CUSED_EXPORT
+int fuse_reply_data(fuse_req_t req, struct fuse_bufvec *bufv, enum fuse_buf_copy_flags flags)
+{
+	size_t size = fuse_buf_size(bufv), want;
+	struct fuse_bufvec dst = FUSE_BUFVEC_INIT(0);
+	char *mem;
+	ssize_t n;
+	int res;
+
+	if (req->opcode != FUSE_READ)
+		return reject(req, -EINVAL);
+	want = size < req->size ? size : req->size;
+	if (size != SIZE_MAX && size > req->size)
+		return reject(req, -EINVAL);
+	mem = malloc(want ? want : 1);
+	if (!mem)
+		return reject(req, -ENOMEM);
+	dst.buf[0].mem = mem;
+	dst.buf[0].size = want;
+	n = fuse_buf_copy(&dst, bufv, flags);
+	if (n < 0) {
+		free(mem);
+		fuse_reply_err(req, -n);
+		return (int)n;
+	}
+	res = fuse_reply_buf(req, mem, n);
+	free(mem);
+	return res;
+}
+
+CUSED_EXPORT
+void *fuse_req_userdata(fuse_req_t req)
+{
+	return req->se->userdata;
+}
+
+CUSED_EXPORT
+const struct fuse_ctx *fuse_req_ctx(fuse_req_t req)
+{
+	return &req->ctx;
+}
+
+CUSED_EXPORT
+int fuse_req_getgroups(fuse_req_t req, int size, gid_t list[])
+{
+	char path[64], line[8192];
+	int count = -EIO;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)req->ctx.pid,
+		 (int)req->ctx.pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -EIO;
+	while (fgets(line, sizeof(line), f)) {
+		char *p, *end;
+
+		if (strncmp(line, "Groups:", 7))
+			continue;
+		count = 0;
+		for (p = line + 7;; p = end) {
+			unsigned long g = strtoul(p, &end, 10);
+
+			if (end == p)
+				break;
+			if (count < size)
+				list[count] = g;
+			count++;
+		}
+		break;
+	}
+	fclose(f);
+	return count;
+}

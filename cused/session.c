@@ -1,0 +1,560 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Sessions: cuse_lowlevel_new/setup/main/teardown, the device's place in the
+ * registry, and the reference counting of connections and files.
+ *
+ * A session reserves its name when it is created (OFD lock on the
+ * attribute file), so a second driver with the same DEVNAME fails at once,
+ * before it daemonizes.  The device becomes visible to clients only when
+ * the CUSE_INIT "reply" is made (cused_publish), as with the kernel.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cused_i.h"
+
+#define EP_KICK ((void *)1)
+#define EP_LISTEN ((void *)2)
+
+struct cused_conn *cused_conn_get(struct cused_conn *c)
+{
+	atomic_fetch_add((_Atomic unsigned *)&c->refs, 1);
+	return c;
+}
+
+void cused_conn_put(struct cused_conn *c)
+{
+	if (!c || atomic_fetch_sub((_Atomic unsigned *)&c->refs, 1) != 1)
+		return;
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->handles);
+	free(c);
+}
+
+/* Take @c out of the epoll set and the session; only the thread that owns
+ * its (one-shot) epoll event, or the session's destructor, may do this. */
+void cused_conn_close(struct fuse_session *se, struct cused_conn *c)
+{
+	struct cused_conn **pp;
+	size_t i;
+
+	pthread_mutex_lock(&se->lock);
+	if (c->closed) {
+		pthread_mutex_unlock(&se->lock);
+		return;
+	}
+	c->closed = true;
+	epoll_ctl(se->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	for (pp = &se->conns; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	pthread_mutex_unlock(&se->lock);
+	for (i = 0; i < c->nhandles; i++)
+		if (c->handles[i])
+			cused_file_put(se, c->handles[i]);
+	c->nhandles = 0;
+	if (c->file) {
+		cused_file_put(se, c->file);
+		c->file = NULL;
+	}
+	/* Wake the peer at once even if requests in flight keep the fd. */
+	shutdown(c->fd, SHUT_RDWR);
+	cused_conn_put(c);
+}
+
+void cused_file_put(struct fuse_session *se, struct cused_file *f)
+{
+	struct cused_file **pp;
+	bool last;
+
+	pthread_mutex_lock(&se->lock);
+	last = --f->refs == 0;
+	if (last)
+		for (pp = &se->files; *pp; pp = &(*pp)->next)
+			if (*pp == f) {
+				*pp = f->next;
+				break;
+			}
+	pthread_mutex_unlock(&se->lock);
+	if (last)
+		free(f);
+}
+
+int cused_rearm(struct fuse_session *se, struct cused_conn *c)
+{
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT, .data.ptr = c};
+
+	return epoll_ctl(se->epfd, EPOLL_CTL_MOD, c->fd, &ev) ? -errno : 0;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	size_t i, n = strlen(path);
+
+	if (n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, n + 1);
+	for (i = 1; i <= n; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		buf[i] = '\0';
+		if (mkdir(buf, mode) && errno != EEXIST)
+			return -errno;
+		buf[i] = path[i];
+	}
+	return 0;
+}
+
+/* The registry directory must be ours or root's, so that nobody else can
+ * swap entries under us. */
+static int check_dir(const char *dir)
+{
+	struct stat st;
+
+	if (stat(dir, &st))
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	if (st.st_uid != geteuid() && st.st_uid != 0 && !(st.st_mode & S_ISVTX))
+		return -EPERM;
+	return 0;
+}
+
+static pid_t attr_owner(int fd)
+{
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	char buf[REGISTRY_ATTR_MAX];
+	struct registry_attr a;
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+
+	if (n > 0 && !registry_parse_attr(buf, n, &a))
+		return a.pid;
+	if (!fcntl(fd, F_OFD_GETLK, &fl) && fl.l_type != F_UNLCK)
+		return fl.l_pid;
+	return 0;
+}
+
+/* Reserve se->devname: lock its attribute file, reclaiming a stale one. */
+static int registry_reserve(struct fuse_session *se)
+{
+	const char *why;
+	char parent[PATH_MAX], *slash;
+	int err, tries;
+
+	if (registry_check_name(se->devname, &why)) {
+		cused_log(FUSE_LOG_ERR, "cuse: invalid DEVNAME '%s': %s\n", se->devname, why);
+		return -EINVAL;
+	}
+	err = registry_dir(se->dir, sizeof(se->dir), getenv("CUSE_DIR"), getenv("XDG_RUNTIME_DIR"),
+			   geteuid());
+	if (!err && se->dir[0] != '/') {
+		char cwd[PATH_MAX], tmp[PATH_MAX];
+
+		if (!getcwd(cwd, sizeof(cwd)) ||
+		    snprintf(tmp, sizeof(tmp), "%s/%s", cwd, se->dir) >= (int)sizeof(tmp))
+			err = -ENAMETOOLONG;
+		else
+			strcpy(se->dir, tmp);
+	}
+	if (!err)
+		err = registry_paths(se->dir, se->devname, se->sock_path, sizeof(se->sock_path),
+				     se->attr_path, sizeof(se->attr_path));
+	if (err) {
+		cused_log(FUSE_LOG_ERR, "cuse: registry path for '%s' under '%s' is too long\n",
+			  se->devname, se->dir);
+		return err;
+	}
+	/* The hidden name the socket is bound to before it is renamed into
+	 * place; clients recognise inherited device fds by it. */
+	snprintf(parent, sizeof(parent), "%s", se->attr_path);
+	slash = strrchr(parent, '/');
+	*slash = '\0';
+	if (snprintf(se->bind_path, sizeof(se->bind_path), "%s/.%s.sock", parent,
+		     strrchr(se->sock_path, '/') + 1) >= (int)sizeof(se->bind_path)) {
+		cused_log(FUSE_LOG_ERR, "cuse: registry path for '%s' is too long\n", se->devname);
+		return -ENAMETOOLONG;
+	}
+	err = mkdir_p(se->dir, 0755);
+	if (!err)
+		err = check_dir(se->dir);
+	if (!err)
+		err = mkdir_p(parent, 0755);
+	if (err) {
+		cused_log(FUSE_LOG_ERR, "cuse: cannot use registry directory '%s': %s\n", se->dir,
+			  strerror(-err));
+		return err;
+	}
+	for (tries = 0; tries < 10; tries++) {
+		struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+		struct stat a, b;
+		int fd = open(se->attr_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+
+		if (fd < 0) {
+			err = -errno;
+			cused_log(FUSE_LOG_ERR, "cuse: cannot create '%s': %s\n", se->attr_path,
+				  strerror(errno));
+			return err;
+		}
+		if (fcntl(fd, F_OFD_SETLK, &fl)) {
+			pid_t owner = attr_owner(fd);
+
+			close(fd);
+			cused_log(FUSE_LOG_ERR,
+				  "cuse: device '%s' is already served by another driver "
+				  "(pid %d, registry %s)\n",
+				  se->devname, (int)owner, se->dir);
+			return -EEXIST;
+		}
+		/* Locked; make sure it is still the file at that path. */
+		if (fstat(fd, &a) || stat(se->attr_path, &b) || a.st_ino != b.st_ino ||
+		    a.st_dev != b.st_dev) {
+			close(fd);
+			continue;
+		}
+		/* Ours.  Whatever a dead predecessor left is stale. */
+		if (ftruncate(fd, 0)) {
+			err = -errno;
+			close(fd);
+			return err;
+		}
+		unlink(se->sock_path);
+		unlink(se->bind_path);
+		se->attr_fd = fd;
+		return 0;
+	}
+	return -EAGAIN;
+}
+
+static int listen_socket(struct fuse_session *se)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (fd < 0)
+		return -errno;
+	strcpy(sa.sun_path, se->bind_path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, SOMAXCONN)) {
+		int err = -errno;
+
+		cused_log(FUSE_LOG_ERR, "cuse: cannot listen on '%s': %s\n", se->bind_path,
+			  strerror(errno));
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* The kernel's "node appears": called after the init reply. */
+int cused_publish(struct fuse_session *se)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = EP_LISTEN};
+	char line[REGISTRY_ATTR_MAX];
+	int n;
+
+	se->attr.pid = getpid();
+	n = registry_format_attr(line, sizeof(line), &se->attr);
+	if (n < 0 || pwrite(se->attr_fd, line, n, 0) != n) {
+		cused_log(FUSE_LOG_ERR, "cuse: cannot write '%s': %s\n", se->attr_path,
+			  strerror(errno));
+		return -EIO;
+	}
+	if (chmod(se->bind_path, 0777) ||
+	    epoll_ctl(se->epfd, EPOLL_CTL_ADD, se->listen_fd, &ev) ||
+	    link(se->bind_path, se->sock_path)) {
+		cused_log(FUSE_LOG_ERR, "cuse: cannot publish '%s': %s\n", se->sock_path,
+			  strerror(errno));
+		return -EIO;
+	}
+	se->published = true;
+	cused_debug(se, "cuse: device %s published at %s\n", se->devname, se->sock_path);
+	return 0;
+}
+
+static void registry_remove(struct fuse_session *se)
+{
+	if (se->published)
+		unlink(se->sock_path);
+	if (se->listen_fd >= 0)
+		unlink(se->bind_path);
+	if (se->attr_fd >= 0) {
+		unlink(se->attr_path);
+		close(se->attr_fd);
+		se->attr_fd = -1;
+	}
+	se->published = false;
+}
+
+static const char *find_devname(const struct cuse_info *ci, char **out)
+{
+	const char *name = NULL;
+	unsigned i;
+
+	for (i = 0; i < ci->dev_info_argc; i++) {
+		const char *s = ci->dev_info_argv[i];
+
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (!strncmp(s, "DEVNAME=", 8))
+			name = s + 8; /* the last one wins, as in the kernel */
+	}
+	if (!name)
+		return NULL;
+	while (*name == ' ' || *name == '\t')
+		name++;
+	*out = strdup(name);
+	if (*out) {
+		size_t n = strlen(*out);
+
+		while (n && ((*out)[n - 1] == ' ' || (*out)[n - 1] == '\t' || (*out)[n - 1] == '\n'))
+			(*out)[--n] = '\0';
+	}
+	return *out;
+}
+
+static unsigned dynamic_major(const char *name)
+{
+	unsigned h = 2166136261u;
+
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * 16777619u;
+	return 234 + h % 21; /* the kernel's dynamic range is 234..254 */
+}
+
+static int parse_mode_env(struct fuse_session *se)
+{
+	const char *m = getenv("CUSED_MODE");
+	char *end;
+	unsigned long v;
+
+	if (!m || !*m)
+		return 0;
+	v = strtoul(m, &end, 8);
+	if (*end || v > 07777) {
+		cused_log(FUSE_LOG_ERR, "cuse: CUSED_MODE='%s' is not an octal mode\n", m);
+		return -EINVAL;
+	}
+	se->attr.mode = v;
+	return 0;
+}
+
+CUSED_EXPORT
+struct fuse_session *cuse_lowlevel_new(struct fuse_args *args, const struct cuse_info *ci,
+				       const struct cuse_lowlevel_ops *clop, void *userdata)
+{
+	struct cused_session_opts sopts = {0};
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = EP_KICK};
+	struct fuse_session *se;
+	size_t info_len = 0;
+	unsigned i;
+
+	for (i = 0; i < ci->dev_info_argc; i++)
+		info_len += strlen(ci->dev_info_argv[i]) + 1;
+	if (info_len > CUSE_INIT_INFO_MAX) {
+		cused_log(FUSE_LOG_ERR, "cuse: dev_info (%zu) too large, limit=%u\n", info_len,
+			  CUSE_INIT_INFO_MAX);
+		return NULL;
+	}
+	if (args && cused_session_parse_opts(args, &sopts))
+		return NULL;
+	se = calloc(1, sizeof(*se));
+	if (!se) {
+		cused_log(FUSE_LOG_ERR, "fuse: failed to allocate fuse object\n");
+		return NULL;
+	}
+	se->op = *clop;
+	se->userdata = userdata;
+	se->debug = sopts.debug;
+	se->dev_major = ci->dev_major;
+	se->dev_minor = ci->dev_minor;
+	se->ci_flags = ci->flags & CUSE_UNRESTRICTED_IOCTL;
+	se->epfd = se->listen_fd = se->attr_fd = -1;
+	se->kick[0] = se->kick[1] = -1;
+	se->bufsize = sizeof(struct cused_msg) + CUSESHIM_MAX_MSG;
+	se->next_unique = 2;
+	pthread_mutex_init(&se->lock, NULL);
+	if (!find_devname(ci, &se->devname) || !se->devname[0]) {
+		cused_log(FUSE_LOG_ERR, "cuse: DEVNAME unspecified\n");
+		goto fail;
+	}
+	se->attr.version = REGISTRY_ATTR_VERSION;
+	se->attr.major = ci->dev_major ? ci->dev_major : dynamic_major(se->devname);
+	se->attr.minor = ci->dev_minor;
+	se->attr.mode = 0600;
+	se->attr.uid = geteuid();
+	se->attr.gid = getegid();
+	se->attr.flags = se->ci_flags;
+	if (parse_mode_env(se))
+		goto fail;
+	se->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (se->epfd < 0 || pipe2(se->kick, O_CLOEXEC | O_NONBLOCK) ||
+	    epoll_ctl(se->epfd, EPOLL_CTL_ADD, se->kick[0], &ev)) {
+		cused_log(FUSE_LOG_ERR, "cuse: cannot create session: %s\n", strerror(errno));
+		goto fail;
+	}
+	if (registry_reserve(se))
+		goto fail;
+	se->listen_fd = listen_socket(se);
+	if (se->listen_fd < 0)
+		goto fail;
+	/* CUSE_INIT is the first request, as if queued by the kernel. */
+	if (write(se->kick[1], "i", 1) != 1)
+		goto fail;
+	return se;
+fail:
+	fuse_session_destroy(se);
+	return NULL;
+}
+
+CUSED_EXPORT
+int fuse_session_fd(struct fuse_session *se)
+{
+	return se->epfd;
+}
+
+CUSED_EXPORT
+void fuse_session_exit(struct fuse_session *se)
+{
+	int saved = errno;
+
+	se->exited = 1;
+	if (se->kick[1] >= 0 && write(se->kick[1], "x", 1) < 0) {
+		/* pipe full: it is readable already */
+	}
+	errno = saved;
+}
+
+CUSED_EXPORT
+int fuse_session_exited(struct fuse_session *se)
+{
+	return se->exited;
+}
+
+CUSED_EXPORT
+void fuse_session_reset(struct fuse_session *se)
+{
+	char buf[64];
+
+	se->exited = 0;
+	se->error = 0;
+	/* Keep the pending-init byte if init has not been delivered. */
+	if (se->init_delivered)
+		while (read(se->kick[0], buf, sizeof(buf)) > 0)
+			;
+}
+
+CUSED_EXPORT
+void fuse_session_destroy(struct fuse_session *se)
+{
+	struct cused_conn *c;
+
+	if (!se)
+		return;
+	if (se->got_init && !se->got_destroy) {
+		se->got_destroy = true;
+		if (se->op.destroy)
+			se->op.destroy(se->userdata);
+	}
+	registry_remove(se);
+	while ((c = se->conns))
+		cused_conn_close(se, c);
+	if (se->listen_fd >= 0)
+		close(se->listen_fd);
+	if (se->epfd >= 0)
+		close(se->epfd);
+	if (se->kick[0] >= 0) {
+		close(se->kick[0]);
+		close(se->kick[1]);
+	}
+	pthread_mutex_destroy(&se->lock);
+	free(se->devname);
+	free(se);
+}
+
+CUSED_EXPORT
+struct fuse_session *cuse_lowlevel_setup(int argc, char *argv[], const struct cuse_info *ci,
+					 const struct cuse_lowlevel_ops *clop, int *multithreaded,
+					 void *userdata)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts opts;
+	struct fuse_session *se;
+	int fd, i;
+
+	if (cused_parse_cmdline_312(&args, &opts) == -1)
+		return NULL;
+	*multithreaded = !opts.singlethread;
+	/* libfuse drops the subtype it added: CUSE has no use for it. */
+	for (i = 1; i < args.argc; i++)
+		if (!strncmp(args.argv[i], "-osubtype=", 10)) {
+			free(args.argv[i]);
+			memmove(&args.argv[i], &args.argv[i + 1], (args.argc - i) * sizeof(char *));
+			args.argc--;
+			break;
+		}
+	do {
+		fd = open("/dev/null", O_RDWR);
+		if (fd > 2)
+			close(fd);
+	} while (fd >= 0 && fd <= 2);
+	se = cuse_lowlevel_new(&args, ci, clop, userdata);
+	if (!se)
+		goto out;
+	if (fuse_set_signal_handlers(se) == -1)
+		goto err_se;
+	if (fuse_daemonize(opts.foreground) == -1)
+		goto err_sig;
+out:
+	free(opts.mountpoint);
+	fuse_opt_free_args(&args);
+	return se;
+err_sig:
+	fuse_remove_signal_handlers(se);
+err_se:
+	fuse_session_destroy(se);
+	se = NULL;
+	goto out;
+}
+
+CUSED_EXPORT
+void cuse_lowlevel_teardown(struct fuse_session *se)
+{
+	fuse_remove_signal_handlers(se);
+	fuse_session_destroy(se);
+}
+
+CUSED_EXPORT
+int cuse_lowlevel_main(int argc, char *argv[], const struct cuse_info *ci,
+		       const struct cuse_lowlevel_ops *clop, void *userdata)
+{
+	struct fuse_session *se;
+	int mt, res;
+
+	se = cuse_lowlevel_setup(argc, argv, ci, clop, &mt, userdata);
+	if (!se)
+		return 1;
+	if (mt) {
+		struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+
+		res = fuse_session_loop_mt(se, cfg);
+		fuse_loop_cfg_destroy(cfg);
+	} else {
+		res = fuse_session_loop(se);
+	}
+	cuse_lowlevel_teardown(se);
+	return res == -1 ? 1 : 0;
+}

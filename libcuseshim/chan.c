@@ -1,0 +1,367 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Control channels: each thread talks to each driver over its own
+ * SOCK_SEQPACKET connection, one request at a time, so replies can never
+ * cross between threads or between a parent and its fork child.  A channel
+ * belongs to the process that made it; a fork child notices the pid change
+ * and connects its own.
+ *
+ * Channel fds are internal: close-on-exec, moved high out of the program's
+ * way, and protected from close() and dup2() by the wrappers.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "shim_i.h"
+
+#define CACHE_SLOTS 8
+
+struct shim_chan {
+	struct shim_dev *dev;
+	_Atomic int fd;
+	pid_t pid;
+	uint64_t unique;
+	struct cuseshim_hello_out hello;
+	struct {
+		uint64_t ino;
+		uint64_t handle;
+	} cache[CACHE_SLOTS];
+	unsigned next_slot;
+	struct shim_chan *next;     /* this thread's channels */
+	struct shim_chan *all_next; /* every channel, for shim_move_internal_fd */
+};
+
+static __thread struct shim_chan *tls_chans;
+static pthread_key_t chan_key;
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct shim_chan *all_chans;
+
+#define INTERNAL_MAX (1 << 20)
+static _Atomic uint64_t internal_bits[INTERNAL_MAX / 64];
+
+static void mark_internal(int fd, bool on)
+{
+	uint64_t bit = 1ull << (fd & 63);
+
+	if ((unsigned)fd >= INTERNAL_MAX)
+		return;
+	if (on)
+		atomic_fetch_or(&internal_bits[fd >> 6], bit);
+	else
+		atomic_fetch_and(&internal_bits[fd >> 6], ~bit);
+}
+
+bool shim_is_internal_fd(int fd)
+{
+	if ((unsigned)fd >= INTERNAL_MAX)
+		return false;
+	return atomic_load_explicit(&internal_bits[fd >> 6], memory_order_relaxed) &
+	       (1ull << (fd & 63));
+}
+
+/* Where internal fds go: well above what programs use, below the limit. */
+static int high_base(void)
+{
+	struct rlimit rl;
+	rlim_t cur = 1024;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur != RLIM_INFINITY)
+		cur = rl.rlim_cur;
+	if (cur > 65536)
+		cur = 65536;
+	return cur > 20 ? (int)(cur / 2) : 3;
+}
+
+static int place_high(int fd)
+{
+	int hi = shim_sys_fcntl(fd, F_DUPFD_CLOEXEC, high_base());
+
+	if (hi < 0)
+		return fd;
+	shim_sys_close(fd);
+	return hi;
+}
+
+static void chan_disconnect(struct shim_chan *ch)
+{
+	int fd = atomic_exchange(&ch->fd, -1);
+
+	if (fd >= 0) {
+		mark_internal(fd, false);
+		shim_sys_close(fd);
+	}
+	memset(ch->cache, 0, sizeof(ch->cache));
+}
+
+static void thread_exit(void *unused)
+{
+	struct shim_chan *ch;
+
+	for (ch = tls_chans; ch; ch = ch->next)
+		if (ch->pid == shim_sys_getpid())
+			chan_disconnect(ch);
+}
+
+static void make_key(void)
+{
+	pthread_key_create(&chan_key, thread_exit);
+}
+
+uint64_t shim_chan_unique(struct shim_chan *ch)
+{
+	ch->unique += 2;
+	return ch->unique;
+}
+
+const struct cuseshim_hello_out *shim_chan_hello(struct shim_chan *ch)
+{
+	return &ch->hello;
+}
+
+static int send_all(int fd, struct iovec *iov, int n, int sendfd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = n};
+	ssize_t r;
+
+	if (sendfd >= 0) {
+		struct cmsghdr *cm;
+
+		memset(&ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = sizeof(ctl.buf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &sendfd, sizeof(int));
+	}
+	do
+		r = sendmsg(fd, &mh, MSG_NOSIGNAL);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : 0;
+}
+
+ssize_t shim_chan_call(struct shim_chan *ch, struct iovec *req, int nreq, int sendfd, void *out,
+		       size_t out_size, const struct iovec *payload, int npayload)
+{
+	const struct fuse_in_header *in = req[0].iov_base;
+	struct fuse_out_header hdr;
+	struct iovec v[2 + 40];
+	int fd = atomic_load(&ch->fd), i, nv = 0;
+	int err;
+
+	if (fd < 0)
+		return -ENOTCONN;
+	if (npayload > 40)
+		return -EINVAL;
+	err = send_all(fd, req, nreq, sendfd);
+	if (err) {
+		/* Never delivered: the driver is gone (the kernel's ENOTCONN
+		 * for new requests after an abort). */
+		chan_disconnect(ch);
+		return err == -EFAULT ? -EFAULT : -ENOTCONN;
+	}
+	v[nv++] = (struct iovec){&hdr, sizeof(hdr)};
+	if (out_size)
+		v[nv++] = (struct iovec){out, out_size};
+	for (i = 0; i < npayload; i++)
+		v[nv++] = payload[i];
+	for (;;) {
+		struct msghdr mh = {.msg_iov = v, .msg_iovlen = nv};
+		ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+
+		if (n < 0 && errno == EINTR)
+			continue; /* interrupts reach the driver in a later version */
+		if (n < 0 && errno == EFAULT)
+			return -EFAULT;
+		if (n <= 0) {
+			chan_disconnect(ch);
+			return -ECONNABORTED; /* the driver died with our request */
+		}
+		if ((size_t)n < sizeof(hdr) || hdr.len != (uint32_t)n) {
+			if ((size_t)n >= sizeof(hdr) && hdr.unique == in->unique &&
+			    (mh.msg_flags & MSG_TRUNC))
+				return -EIO; /* longer than we asked for */
+			if ((size_t)n < sizeof(hdr) || !(mh.msg_flags & MSG_TRUNC)) {
+				shim_log("malformed reply from %s; dropping the connection\n",
+					 ch->dev->name);
+				chan_disconnect(ch);
+				return -EIO;
+			}
+		}
+		if (hdr.unique != in->unique)
+			continue; /* a late reply to a request we gave up on */
+		if (hdr.error > 0 || hdr.error <= -1000)
+			return -EIO;
+		if (hdr.error)
+			return n == sizeof(hdr) ? hdr.error : -EIO;
+		if ((size_t)n < sizeof(hdr) + out_size)
+			return -EIO;
+		return n - sizeof(hdr) - out_size;
+	}
+}
+
+static int chan_connect(struct shim_chan *ch)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct fuse_in_header in = {0};
+	struct cuseshim_hello_in hi = {0};
+	struct iovec req[2] = {{&in, sizeof(in)}, {&hi, sizeof(hi)}};
+	ssize_t n;
+	int fd;
+
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	strncpy(sa.sun_path, ch->dev->sock_path, sizeof(sa.sun_path) - 1);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		int err = errno;
+
+		shim_sys_close(fd);
+		return err == EMFILE || err == ENFILE ? -err : -ENOTCONN;
+	}
+	fd = place_high(fd);
+	mark_internal(fd, true);
+	atomic_store(&ch->fd, fd);
+	ch->pid = shim_sys_getpid();
+	memset(ch->cache, 0, sizeof(ch->cache));
+	in.len = sizeof(in) + sizeof(hi);
+	in.opcode = CUSESHIM_OP_HELLO;
+	in.unique = shim_chan_unique(ch);
+	hi.magic = CUSESHIM_MAGIC;
+	hi.major = CUSESHIM_PROTO_MAJOR;
+	hi.minor = CUSESHIM_PROTO_MINOR;
+	hi.tid = shim_sys_gettid();
+	n = shim_chan_call(ch, req, 2, -1, &ch->hello, sizeof(ch->hello), NULL, 0);
+	if (n < 0 || ch->hello.magic != CUSESHIM_MAGIC || ch->hello.major != CUSESHIM_PROTO_MAJOR) {
+		shim_log("%s: handshake with the driver failed (%s)\n", ch->dev->name,
+			 n < 0 ? strerror((int)-n) : "protocol mismatch");
+		chan_disconnect(ch);
+		return -ENOTCONN;
+	}
+	return 0;
+}
+
+int shim_chan_get(struct shim_dev *dev, struct shim_chan **out)
+{
+	pid_t pid = shim_sys_getpid();
+	struct shim_chan *ch;
+	int err;
+
+	for (ch = tls_chans; ch; ch = ch->next)
+		if (ch->dev == dev)
+			break;
+	if (!ch) {
+		pthread_once(&key_once, make_key);
+		ch = calloc(1, sizeof(*ch));
+		if (!ch)
+			return -ENOMEM;
+		ch->dev = dev;
+		ch->fd = -1;
+		ch->pid = pid;
+		ch->next = tls_chans;
+		tls_chans = ch;
+		pthread_setspecific(chan_key, ch);
+		pthread_mutex_lock(&all_lock);
+		ch->all_next = all_chans;
+		all_chans = ch;
+		pthread_mutex_unlock(&all_lock);
+	}
+	if (ch->pid != pid) {
+		/* A fork child: the connection is the parent's. */
+		int fd = atomic_exchange(&ch->fd, -1);
+
+		if (fd >= 0) {
+			mark_internal(fd, false);
+			shim_sys_close(fd);
+		}
+		ch->pid = pid;
+	}
+	if (atomic_load(&ch->fd) < 0) {
+		err = chan_connect(ch);
+		if (err)
+			return err;
+	}
+	*out = ch;
+	return 0;
+}
+
+int shim_chan_attach(struct shim_chan *ch, int fd, struct shim_file *f, uint64_t *handle)
+{
+	struct fuse_in_header in = {0};
+	struct iovec req[1] = {{&in, sizeof(in)}};
+	struct cuseshim_attach_out out;
+	unsigned i;
+	ssize_t n;
+
+	for (i = 0; i < CACHE_SLOTS; i++)
+		if (ch->cache[i].handle && ch->cache[i].ino == f->ino) {
+			*handle = ch->cache[i].handle;
+			return 0;
+		}
+	in.len = sizeof(in);
+	in.opcode = CUSESHIM_OP_ATTACH;
+	in.unique = shim_chan_unique(ch);
+	n = shim_chan_call(ch, req, 1, fd, &out, sizeof(out), NULL, 0);
+	if (n < 0)
+		return (int)n;
+	i = ch->next_slot++ % CACHE_SLOTS;
+	ch->cache[i].ino = f->ino;
+	ch->cache[i].handle = out.handle;
+	f->open_flags = out.open_flags;
+	f->flags_known = true;
+	*handle = out.handle;
+	return 0;
+}
+
+void shim_closed(struct shim_file *f)
+{
+	struct fuse_in_header in = {0};
+	struct cuseshim_closed_in ci = {.ino = f->ino};
+	struct iovec req[2] = {{&in, sizeof(in)}, {&ci, sizeof(ci)}};
+	struct shim_chan *ch;
+	unsigned i;
+
+	if (shim_chan_get(f->dev, &ch))
+		return;
+	for (i = 0; i < CACHE_SLOTS; i++)
+		if (ch->cache[i].ino == f->ino)
+			ch->cache[i].handle = 0;
+	in.len = sizeof(in) + sizeof(ci);
+	in.opcode = CUSESHIM_OP_CLOSED;
+	in.unique = shim_chan_unique(ch);
+	shim_chan_call(ch, req, 2, -1, NULL, 0, NULL, 0);
+}
+
+void shim_move_internal_fd(int fd)
+{
+	struct shim_chan *ch;
+
+	if (!shim_is_internal_fd(fd))
+		return;
+	pthread_mutex_lock(&all_lock);
+	for (ch = all_chans; ch; ch = ch->all_next)
+		if (atomic_load(&ch->fd) == fd) {
+			int hi = shim_sys_fcntl(fd, F_DUPFD_CLOEXEC, high_base());
+
+			if (hi >= 0) {
+				mark_internal(hi, true);
+				atomic_store(&ch->fd, hi);
+			} else {
+				atomic_store(&ch->fd, -1);
+			}
+			mark_internal(fd, false);
+		}
+	pthread_mutex_unlock(&all_lock);
+}

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fd lifecycle: close, dup*, fcntl.  The device fd is a real socket, so the
+ * kernel does the work; the shim keeps its table in step, reports the
+ * flags a CUSE file would have, and makes close() wait for RELEASE when it
+ * was the last close (the kernel's release is synchronous).
+ */
+#include <fcntl.h>
+#include <stdarg.h>
+
+#include "shim_i.h"
+
+static void after_close(struct shim_file *f)
+{
+	if (!f)
+		return;
+	shim_closed(f);
+	shim_file_put(f);
+}
+
+SHIM_EXPORT int close(int fd)
+{
+	struct shim_file *f;
+	int r;
+
+	if (__builtin_expect(shim_is_internal_fd(fd), 0))
+		return (int)shim_ret(-EBADF); /* not the program's to close */
+	if (__builtin_expect(!shim_fd_get(fd), 1))
+		return REAL(close)(fd);
+	f = shim_fd_take(fd);
+	r = REAL(close)(fd);
+	if (r == 0 || errno != EBADF) {
+		int saved = errno;
+
+		after_close(f);
+		errno = saved;
+		return 0; /* a CUSE close always succeeds */
+	}
+	shim_file_put(f);
+	return r;
+}
+
+SHIM_EXPORT int dup(int fd)
+{
+	struct shim_file *f = shim_fd_get(fd);
+	int r = REAL(dup)(fd);
+
+	if (r >= 0) {
+		if (f)
+			shim_fd_set(r, f);
+		else
+			shim_fd_forget(r);
+	}
+	return r;
+}
+
+static int dup_to(int oldfd, int newfd, int flags, bool is_dup3)
+{
+	struct shim_file *f, *old = NULL;
+	int r;
+
+	if (shim_is_internal_fd(oldfd))
+		return (int)shim_ret(-EBADF);
+	shim_move_internal_fd(newfd);
+	f = shim_fd_get(oldfd);
+	if (oldfd != newfd)
+		old = shim_fd_get(newfd) ? shim_fd_take(newfd) : NULL;
+	r = is_dup3 ? REAL(dup3)(oldfd, newfd, flags) : REAL(dup2)(oldfd, newfd);
+	if (r < 0) {
+		if (old)
+			shim_fd_set(newfd, old), shim_file_put(old);
+		return r;
+	}
+	if (f)
+		shim_fd_set(r, f);
+	else if (oldfd != newfd)
+		shim_fd_forget(r);
+	if (old && old != f) {
+		int saved = errno;
+
+		after_close(old);
+		errno = saved;
+	} else {
+		shim_file_put(old);
+	}
+	return r;
+}
+
+SHIM_EXPORT int dup2(int oldfd, int newfd)
+{
+	return dup_to(oldfd, newfd, 0, false);
+}
+
+SHIM_EXPORT int dup3(int oldfd, int newfd, int flags)
+{
+	return dup_to(oldfd, newfd, flags, true);
+}
+
+static int do_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg)
+{
+	struct shim_file *f = shim_fd_get(fd);
+	int r, err;
+
+	if (__builtin_expect(!f, 1)) {
+		r = real(fd, cmd, arg);
+		if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
+			shim_fd_forget(r);
+		return r;
+	}
+	switch (cmd) {
+	case F_DUPFD:
+	case F_DUPFD_CLOEXEC:
+		r = real(fd, cmd, arg);
+		if (r >= 0)
+			shim_fd_set(r, f);
+		return r;
+	case F_GETFL:
+		err = shim_ensure_flags(fd, f);
+		if (err)
+			return (int)shim_ret(err);
+		return (int)shim_file_flags(fd, f);
+	case F_SETFL:
+		/* CUSE files have no fasync: O_ASYNC is accepted and dropped. */
+		return real(fd, cmd, (void *)((long)arg & ~(long)O_ASYNC));
+	default:
+		return real(fd, cmd, arg);
+	}
+}
+
+SHIM_EXPORT int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	return do_fcntl(REAL(fcntl), fd, cmd, arg);
+}
+
+SHIM_EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	return do_fcntl(REAL(fcntl64), fd, cmd, arg);
+}

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Start-up of the shim in each program image: resolve the real functions,
+ * read the configuration from the environment once, and recognise device
+ * fds inherited across exec (`cat < /dev/foo`, `exec 3<>/dev/foo; cmd`).
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "shim_i.h"
+
+struct shim_config shim_cfg;
+
+void shim_log(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int n, saved = errno;
+
+	n = snprintf(buf, sizeof(buf), "cuseshim[%d]: ", (int)shim_sys_getpid());
+	va_start(ap, fmt);
+	vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
+	va_end(ap);
+	if (REAL(write)(2, buf, strlen(buf)) < 0) {
+		/* nowhere to report it */
+	}
+	errno = saved;
+}
+
+/* CUSESHIM_MAP="/dev/ttyUSB0=foo:/dev/x=bar" */
+static void parse_maps(const char *spec)
+{
+	char *copy, *item, *save = NULL;
+
+	if (!spec || !*spec)
+		return;
+	copy = strdup(spec);
+	if (!copy)
+		return;
+	for (item = strtok_r(copy, ":", &save); item; item = strtok_r(NULL, ":", &save)) {
+		char *eq = strchr(item, '='), norm[PATH_MAX];
+		struct shim_map *m;
+
+		if (!eq || eq == item || !eq[1] || registry_normalize(item, norm, sizeof(norm)) < 0) {
+			shim_log("ignoring bad CUSESHIM_MAP entry '%s' (want /dev/PATH=NAME)\n",
+				 item);
+			continue;
+		}
+		*eq = '\0';
+		if (registry_normalize(item, norm, sizeof(norm)) < 0)
+			continue;
+		m = realloc(shim_cfg.maps, (shim_cfg.nmaps + 1) * sizeof(*m));
+		if (!m)
+			break;
+		shim_cfg.maps = m;
+		m[shim_cfg.nmaps].path = strdup(norm);
+		m[shim_cfg.nmaps].name = strdup(eq + 1);
+		if (m[shim_cfg.nmaps].path && m[shim_cfg.nmaps].name)
+			shim_cfg.nmaps++;
+	}
+	free(copy);
+}
+
+/* A socket whose peer is bound to "<dir>/.<name>.sock" is a device fd
+ * some ancestor opened (see proto/registry.h). */
+static void adopt_fd(int fd)
+{
+	struct sockaddr_un sa;
+	socklen_t len = sizeof(sa);
+	struct shim_file *f;
+	struct shim_dev *dev;
+	struct stat st;
+	const char *base;
+	size_t n;
+
+	if (shim_sys_fstat(fd, &st) || !S_ISSOCK(st.st_mode))
+		return;
+	memset(&sa, 0, sizeof(sa));
+	if (getpeername(fd, (struct sockaddr *)&sa, &len) || sa.sun_family != AF_UNIX ||
+	    len <= offsetof(struct sockaddr_un, sun_path) || !sa.sun_path[0])
+		return;
+	sa.sun_path[sizeof(sa.sun_path) - 1] = '\0';
+	base = strrchr(sa.sun_path, '/');
+	n = strlen(sa.sun_path);
+	if (!base || base[1] != '.' || n < 6 || strcmp(sa.sun_path + n - 5, ".sock"))
+		return;
+	dev = shim_dev_by_socket(sa.sun_path);
+	if (!dev)
+		return;
+	f = shim_file_new(dev, st.st_ino);
+	if (!f)
+		return;
+	shim_fd_set(fd, f);
+	shim_file_put(f);
+	if (shim_cfg.debug)
+		shim_log("fd %d is an inherited open file of %s\n", fd, dev->name);
+}
+
+static void adopt_inherited(void)
+{
+	char buf[4096];
+	int dfd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/fd",
+			       O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0)
+		return;
+	for (;;) {
+		long n = syscall(SYS_getdents64, dfd, buf, sizeof(buf)), off;
+
+		if (n <= 0)
+			break;
+		for (off = 0; off < n;) {
+			struct dirent64 *d = (struct dirent64 *)(buf + off);
+			char *end;
+			long fd = strtol(d->d_name, &end, 10);
+
+			off += d->d_reclen;
+			if (*end || end == d->d_name || fd == dfd)
+				continue;
+			adopt_fd((int)fd);
+		}
+	}
+	shim_sys_close(dfd);
+}
+
+__attribute__((constructor(101))) static void shim_init(void)
+{
+	int saved = errno;
+	const char *d = getenv("CUSESHIM_DEBUG");
+
+	shim_resolve();
+	shim_cfg.debug = d && *d && strcmp(d, "0");
+	if (registry_dir(shim_cfg.dir, sizeof(shim_cfg.dir), getenv("CUSE_DIR"),
+			 getenv("XDG_RUNTIME_DIR"), geteuid()) < 0)
+		shim_log("registry directory name too long; no devices\n");
+	parse_maps(getenv("CUSESHIM_MAP"));
+	adopt_inherited();
+	errno = saved;
+}

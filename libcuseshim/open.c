@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The open family.  Opening a device connects a new socket to the driver;
+ * that socket is the program's fd (numbered like any open), and its first
+ * message is OPEN, carrying the socket itself so the driver can verify it.
+ */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "shim_i.h"
+
+static int recv_open_reply(int fd, uint64_t unique, struct cuseshim_open_out *out)
+{
+	struct fuse_out_header hdr;
+	struct iovec v[2] = {{&hdr, sizeof(hdr)}, {out, sizeof(*out)}};
+	struct msghdr mh = {.msg_iov = v, .msg_iovlen = 2};
+	ssize_t n;
+
+	do
+		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return -ENXIO; /* the driver went away during open */
+	if ((size_t)n < sizeof(hdr) || hdr.len != (uint32_t)n || hdr.unique != unique)
+		return -EIO;
+	if (hdr.error)
+		return hdr.error > -1000 && hdr.error < 0 && n == sizeof(hdr) ? hdr.error : -EIO;
+	if ((size_t)n != sizeof(hdr) + sizeof(*out) || out->hello.magic != CUSESHIM_MAGIC)
+		return -EIO;
+	return 0;
+}
+
+int shim_open_device(struct shim_dev *dev, int flags)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct fuse_in_header in = {0};
+	struct cuseshim_open_in oi = {0};
+	struct cuseshim_open_out out;
+	struct iovec iov[2] = {{&in, sizeof(in)}, {&oi, sizeof(oi)}};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2, .msg_control = ctl.buf,
+			    .msg_controllen = sizeof(ctl.buf)};
+	struct cmsghdr *cm;
+	struct shim_file *f;
+	struct stat st;
+	int fd, err;
+
+	if (flags & O_DIRECTORY)
+		return -ENOTDIR;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | ((flags & O_CLOEXEC) ? SOCK_CLOEXEC : 0), 0);
+	if (fd < 0)
+		return -errno;
+	strncpy(sa.sun_path, dev->sock_path, sizeof(sa.sun_path) - 1);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		err = errno == ENOENT ? -ENOENT : errno == EACCES ? -EACCES : -ENXIO;
+		goto fail;
+	}
+	in.len = sizeof(in) + sizeof(oi);
+	in.opcode = CUSESHIM_OP_OPEN;
+	in.unique = 2;
+	oi.hello.magic = CUSESHIM_MAGIC;
+	oi.hello.major = CUSESHIM_PROTO_MAJOR;
+	oi.hello.minor = CUSESHIM_PROTO_MINOR;
+	oi.hello.tid = shim_sys_gettid();
+	oi.open.flags = proto_open_flags(flags);
+	memset(&ctl, 0, sizeof(ctl));
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	if (sendmsg(fd, &mh, MSG_NOSIGNAL) < 0) {
+		err = -ENXIO;
+		goto fail;
+	}
+	err = recv_open_reply(fd, in.unique, &out);
+	if (err)
+		goto fail;
+	if ((flags & (O_NONBLOCK | O_APPEND)) &&
+	    shim_sys_fcntl(fd, F_SETFL, flags & (O_NONBLOCK | O_APPEND))) {
+		err = -errno;
+		goto fail;
+	}
+	if (shim_sys_fstat(fd, &st)) {
+		err = -errno;
+		goto fail;
+	}
+	f = shim_file_new(dev, st.st_ino);
+	if (!f) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	f->open_flags = oi.open.flags;
+	f->flags_known = true;
+	shim_fd_set(fd, f);
+	shim_file_put(f);
+	if (shim_cfg.debug)
+		shim_log("open %s flags 0%o -> fd %d\n", dev->name, oi.open.flags, fd);
+	return fd;
+fail:
+	shim_sys_close(fd);
+	return err;
+}
+
+static bool has_mode(int flags)
+{
+	return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
+}
+
+/* Common body: @dirfd is AT_FDCWD for the open() forms. */
+static int do_open(int (*real_open)(const char *, int, ...), int dirfd,
+		   int (*real_openat)(int, const char *, int, ...), const char *path, int flags,
+		   mode_t mode)
+{
+	struct shim_dev *dev;
+	int r, fd;
+
+	if (shim_path_candidate(path)) {
+		r = shim_path_lookup(dirfd, path, &dev);
+		if (r < 0)
+			return (int)shim_ret(r);
+		if (r > 0)
+			return (int)shim_ret(shim_open_device(dev, flags));
+	}
+	fd = real_open ? real_open(path, flags, mode) : real_openat(dirfd, path, flags, mode);
+	if (fd >= 0)
+		shim_fd_forget(fd); /* a number we missed the close of */
+	return fd;
+}
+
+#define OPEN_WRAPPER(name)                                                               \
+	SHIM_EXPORT int name(const char *path, int flags, ...)                            \
+	{                                                                                 \
+		mode_t mode = 0;                                                          \
+		if (has_mode(flags)) {                                                    \
+			va_list ap;                                                       \
+			va_start(ap, flags);                                              \
+			mode = va_arg(ap, mode_t);                                        \
+			va_end(ap);                                                       \
+		}                                                                         \
+		return do_open(REAL(name), AT_FDCWD, NULL, path, flags, mode);            \
+	}
+
+#define OPENAT_WRAPPER(name)                                                             \
+	SHIM_EXPORT int name(int dirfd, const char *path, int flags, ...)                 \
+	{                                                                                 \
+		mode_t mode = 0;                                                          \
+		if (has_mode(flags)) {                                                    \
+			va_list ap;                                                       \
+			va_start(ap, flags);                                              \
+			mode = va_arg(ap, mode_t);                                        \
+			va_end(ap);                                                       \
+		}                                                                         \
+		return do_open(NULL, dirfd, REAL(name), path, flags, mode);               \
+	}
+
+OPEN_WRAPPER(open)
+OPEN_WRAPPER(open64)
+OPENAT_WRAPPER(openat)
+OPENAT_WRAPPER(openat64)
+
+static int open2(int (*real)(const char *, int, ...), const char *path, int flags)
+{
+	return do_open(real, AT_FDCWD, NULL, path, flags, 0);
+}
+
+static int open2_real_plain(const char *path, int flags, ...)
+{
+	return REAL(__open_2)(path, flags);
+}
+
+static int open64_2_real_plain(const char *path, int flags, ...)
+{
+	return REAL(__open64_2)(path, flags);
+}
+
+static int openat2_real_plain(int dirfd, const char *path, int flags, ...)
+{
+	return REAL(__openat_2)(dirfd, path, flags);
+}
+
+static int openat64_2_real_plain(int dirfd, const char *path, int flags, ...)
+{
+	return REAL(__openat64_2)(dirfd, path, flags);
+}
+
+SHIM_EXPORT int __open_2(const char *path, int flags)
+{
+	return open2(open2_real_plain, path, flags);
+}
+
+SHIM_EXPORT int __open64_2(const char *path, int flags)
+{
+	return open2(open64_2_real_plain, path, flags);
+}
+
+SHIM_EXPORT int __openat_2(int dirfd, const char *path, int flags)
+{
+	return do_open(NULL, dirfd, openat2_real_plain, path, flags, 0);
+}
+
+SHIM_EXPORT int __openat64_2(int dirfd, const char *path, int flags)
+{
+	return do_open(NULL, dirfd, openat64_2_real_plain, path, flags, 0);
+}
+
+static int creat_real(const char *path, int flags, ...)
+{
+	va_list ap;
+	mode_t mode;
+
+	va_start(ap, flags);
+	mode = va_arg(ap, mode_t);
+	va_end(ap);
+	return REAL(creat)(path, mode);
+}
+
+static int creat64_real(const char *path, int flags, ...)
+{
+	va_list ap;
+	mode_t mode;
+
+	va_start(ap, flags);
+	mode = va_arg(ap, mode_t);
+	va_end(ap);
+	return REAL(creat64)(path, mode);
+}
+
+SHIM_EXPORT int creat(const char *path, mode_t mode)
+{
+	return do_open(creat_real, AT_FDCWD, NULL, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
+}
+
+SHIM_EXPORT int creat64(const char *path, mode_t mode)
+{
+	return do_open(creat64_real, AT_FDCWD, NULL, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
+}

@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The read and write families on device fds, with the kernel's rules
+ * (fs/fuse/file.c fuse_direct_io, fs/fuse/cuse.c):
+ *  - access mode checked first (EBADF), as vfs_read/vfs_write do;
+ *  - a zero-length call returns 0 and never reaches the driver;
+ *  - the offset is always 0 at the start of each call and advances by
+ *    the bytes transferred within it; pread/pwrite offsets are ignored
+ *    (but a negative one is EINVAL);
+ *  - a call is split into requests of at most max_read/max_write bytes
+ *    and 32 user pages (proto_next_chunk);
+ *  - a short reply ends the call; an error after some data returns the
+ *    data;
+ *  - each request carries the file's current flags (O_NONBLOCK...).
+ */
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+
+#include "shim_i.h"
+
+#define MAX_SEGS 40 /* a request covers at most 32 pages, so 33 segments */
+
+/* The f_flags the kernel would have now: the open flags with the
+ * run-time ones (F_SETFL, FIONBIO) read back from our socket. */
+uint32_t shim_file_flags(int fd, struct shim_file *f)
+{
+	const uint32_t dynamic = O_NONBLOCK | O_APPEND | O_NOATIME | O_DIRECT;
+	int now = shim_sys_fcntl(fd, F_GETFL, 0);
+
+	if (now < 0)
+		now = 0;
+	return (f->open_flags & ~dynamic) | ((uint32_t)now & dynamic);
+}
+
+/* Inherited fds learn their open flags from the driver. */
+int shim_ensure_flags(int fd, struct shim_file *f)
+{
+	struct shim_chan *ch;
+	uint64_t handle;
+	int err;
+
+	if (f->flags_known)
+		return 0;
+	err = shim_chan_get(f->dev, &ch);
+	if (!err)
+		err = shim_chan_attach(ch, fd, f, &handle);
+	return err;
+}
+
+static uint64_t lock_owner(void)
+{
+	/* The kernel scrambles the fd table's address: equal for threads,
+	 * different after fork. */
+	uint64_t x = (uint64_t)shim_sys_getpid() * 0x9e3779b97f4a7c15ull;
+
+	return x ^ (x >> 29);
+}
+
+/* Sub-array of @iov covering [@skip, @skip + @len). */
+static int slice(const struct iovec *iov, int iovcnt, size_t skip, size_t len,
+		 struct iovec *out)
+{
+	int i = 0, n = 0;
+
+	while (i < iovcnt && skip >= iov[i].iov_len) {
+		skip -= iov[i].iov_len;
+		i++;
+	}
+	for (; i < iovcnt && len && n < MAX_SEGS; i++) {
+		size_t take = iov[i].iov_len - skip;
+
+		if (take > len)
+			take = len;
+		if (take) {
+			out[n].iov_base = (char *)iov[i].iov_base + skip;
+			out[n].iov_len = take;
+			n++;
+		}
+		len -= take;
+		skip = 0;
+	}
+	return n;
+}
+
+static ssize_t dev_io(int fd, struct shim_file *f, const struct iovec *iov, int iovcnt,
+		      bool is_write, uint32_t extra_flags)
+{
+	struct shim_chan *ch;
+	uint64_t handle;
+	size_t total = 0, done = 0, max;
+	uint32_t flags;
+	int i, err;
+
+	if (iovcnt < 0 || iovcnt > IOV_MAX)
+		return -EINVAL;
+	for (i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len > SSIZE_MAX - total)
+			return -EINVAL;
+		total += iov[i].iov_len;
+	}
+	err = shim_chan_get(f->dev, &ch);
+	if (!err)
+		err = shim_chan_attach(ch, fd, f, &handle);
+	if (err)
+		return err;
+	if ((f->open_flags & O_ACCMODE) == (is_write ? O_RDONLY : O_WRONLY))
+		return -EBADF;
+	if (total == 0)
+		return 0;
+	flags = shim_file_flags(fd, f) | extra_flags;
+	max = is_write ? shim_chan_hello(ch)->max_write : shim_chan_hello(ch)->max_read;
+	if (max == 0 || max > CUSESHIM_MAX_PAYLOAD)
+		max = CUSESHIM_MAX_PAYLOAD;
+	while (done < total) {
+		struct fuse_in_header in = {0};
+		struct iovec seg[MAX_SEGS], req[2 + MAX_SEGS];
+		size_t chunk = proto_next_chunk(iov, iovcnt, done, max);
+		int nseg = slice(iov, iovcnt, done, chunk, seg);
+		ssize_t n;
+
+		in.opcode = is_write ? FUSE_WRITE : FUSE_READ;
+		in.unique = shim_chan_unique(ch);
+		in.nodeid = handle;
+		req[0] = (struct iovec){&in, sizeof(in)};
+		if (is_write) {
+			struct fuse_write_in wi = {.offset = done, .size = chunk,
+						   .write_flags = FUSE_WRITE_LOCKOWNER,
+						   .lock_owner = lock_owner(), .flags = flags};
+			struct fuse_write_out wo;
+
+			in.len = sizeof(in) + sizeof(wi) + chunk;
+			req[1] = (struct iovec){&wi, sizeof(wi)};
+			memcpy(req + 2, seg, nseg * sizeof(seg[0]));
+			n = shim_chan_call(ch, req, 2 + nseg, -1, &wo, sizeof(wo), NULL, 0);
+			if (n >= 0)
+				n = wo.size > chunk ? -EIO : (ssize_t)wo.size;
+		} else {
+			struct fuse_read_in ri = {.offset = done, .size = chunk,
+						  .read_flags = FUSE_READ_LOCKOWNER,
+						  .lock_owner = lock_owner(), .flags = flags};
+
+			in.len = sizeof(in) + sizeof(ri);
+			req[1] = (struct iovec){&ri, sizeof(ri)};
+			n = shim_chan_call(ch, req, 2, -1, NULL, 0, seg, nseg);
+		}
+		if (n < 0)
+			return done ? (ssize_t)done : n;
+		done += n;
+		if ((size_t)n < chunk)
+			break;
+	}
+	return done;
+}
+
+static ssize_t dev_rw1(int fd, struct shim_file *f, void *buf, size_t n, bool is_write)
+{
+	struct iovec v = {buf, n};
+
+	return dev_io(fd, f, &v, 1, is_write, 0);
+}
+
+static int rwf_flags(int rwf, bool is_write, uint32_t *extra)
+{
+	*extra = 0;
+	if (rwf & RWF_NOWAIT)
+		return -EOPNOTSUPP; /* no FMODE_NOWAIT on CUSE files */
+	if (rwf & ~(RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_APPEND))
+		return -EOPNOTSUPP;
+	if (is_write && (rwf & RWF_DSYNC))
+		*extra |= O_DSYNC;
+	if (is_write && (rwf & RWF_SYNC))
+		*extra |= O_SYNC;
+	if (is_write && (rwf & RWF_APPEND))
+		*extra |= O_APPEND;
+	return 0;
+}
+
+SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n)
+{
+	struct shim_file *f = shim_fd_get(fd);
+
+	if (__builtin_expect(!f, 1))
+		return REAL(read)(fd, buf, n);
+	return shim_ret(dev_rw1(fd, f, buf, n, false));
+}
+
+SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
+{
+	struct shim_file *f = shim_fd_get(fd);
+
+	if (__builtin_expect(!f, 1) || n > buflen)
+		return REAL(__read_chk)(fd, buf, n, buflen);
+	return shim_ret(dev_rw1(fd, f, buf, n, false));
+}
+
+SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
+{
+	struct shim_file *f = shim_fd_get(fd);
+
+	if (__builtin_expect(!f, 1))
+		return REAL(write)(fd, buf, n);
+	return shim_ret(dev_rw1(fd, f, (void *)buf, n, true));
+}
+
+#define PRW_WRAPPER(name, type, is_write)                                                \
+	SHIM_EXPORT ssize_t name(int fd, type buf, size_t n, off_t off)                   \
+	{                                                                                 \
+		struct shim_file *f = shim_fd_get(fd);                                    \
+		if (__builtin_expect(!f, 1))                                              \
+			return REAL(name)(fd, buf, n, off);                               \
+		if (off < 0)                                                              \
+			return shim_ret(-EINVAL);                                         \
+		return shim_ret(dev_rw1(fd, f, (void *)buf, n, is_write));                \
+	}
+
+PRW_WRAPPER(pread, void *, false)
+PRW_WRAPPER(pread64, void *, false)
+PRW_WRAPPER(pwrite, const void *, true)
+PRW_WRAPPER(pwrite64, const void *, true)
+
+#define PREAD_CHK_WRAPPER(name)                                                          \
+	SHIM_EXPORT ssize_t name(int fd, void *buf, size_t n, off_t off, size_t buflen)   \
+	{                                                                                 \
+		struct shim_file *f = shim_fd_get(fd);                                    \
+		if (__builtin_expect(!f, 1) || n > buflen)                                \
+			return REAL(name)(fd, buf, n, off, buflen);                       \
+		if (off < 0)                                                              \
+			return shim_ret(-EINVAL);                                         \
+		return shim_ret(dev_rw1(fd, f, buf, n, false));                           \
+	}
+
+PREAD_CHK_WRAPPER(__pread_chk)
+PREAD_CHK_WRAPPER(__pread64_chk)
+
+SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
+{
+	struct shim_file *f = shim_fd_get(fd);
+
+	if (__builtin_expect(!f, 1))
+		return REAL(readv)(fd, iov, iovcnt);
+	return shim_ret(dev_io(fd, f, iov, iovcnt, false, 0));
+}
+
+SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
+{
+	struct shim_file *f = shim_fd_get(fd);
+
+	if (__builtin_expect(!f, 1))
+		return REAL(writev)(fd, iov, iovcnt);
+	return shim_ret(dev_io(fd, f, iov, iovcnt, true, 0));
+}
+
+#define PRWV_WRAPPER(name, is_write)                                                     \
+	SHIM_EXPORT ssize_t name(int fd, const struct iovec *iov, int iovcnt, off_t off)  \
+	{                                                                                 \
+		struct shim_file *f = shim_fd_get(fd);                                    \
+		if (__builtin_expect(!f, 1))                                              \
+			return REAL(name)(fd, iov, iovcnt, off);                          \
+		if (off < 0)                                                              \
+			return shim_ret(-EINVAL);                                         \
+		return shim_ret(dev_io(fd, f, iov, iovcnt, is_write, 0));                 \
+	}
+
+PRWV_WRAPPER(preadv, false)
+PRWV_WRAPPER(preadv64, false)
+PRWV_WRAPPER(pwritev, true)
+PRWV_WRAPPER(pwritev64, true)
+
+#define PRWV2_WRAPPER(name, is_write)                                                    \
+	SHIM_EXPORT ssize_t name(int fd, const struct iovec *iov, int iovcnt, off_t off,  \
+				 int rwf)                                                 \
+	{                                                                                 \
+		struct shim_file *f = shim_fd_get(fd);                                    \
+		uint32_t extra;                                                           \
+		int err;                                                                  \
+		if (__builtin_expect(!f, 1))                                              \
+			return REAL(name)(fd, iov, iovcnt, off, rwf);                     \
+		if (off < -1)                                                             \
+			return shim_ret(-EINVAL);                                         \
+		err = rwf_flags(rwf, is_write, &extra);                                   \
+		if (err)                                                                  \
+			return shim_ret(err);                                             \
+		return shim_ret(dev_io(fd, f, iov, iovcnt, is_write, extra));             \
+	}
+
+PRWV2_WRAPPER(preadv2, false)
+PRWV2_WRAPPER(preadv64v2, false)
+PRWV2_WRAPPER(pwritev2, true)
+PRWV2_WRAPPER(pwritev64v2, true)

@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private interface of libcuseshim, the LD_PRELOAD interposer.
+ *
+ * Objects:
+ *   struct shim_dev   a registry entry this process has used (path of the
+ *                     driver's socket, attributes).  Never freed.
+ *   struct shim_file  one open file description: the device and the inode
+ *                     of our socket end.  Every fd number that refers to it
+ *                     (dup, inherited) points at the same object from the
+ *                     fd table; recycled, never returned to malloc, so a
+ *                     lock-free reader can never touch freed memory.
+ *   struct shim_chan  a thread's control connection to one driver.
+ *
+ * Rules: wrappers return -1/errno; everything below them returns -errno.
+ * Internal code never calls a wrapped function: it uses shim_real.* or the
+ * shim_sys_* raw calls.  errno is untouched on success.
+ */
+#ifndef SHIM_I_H
+#define SHIM_I_H
+
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "proto/cuseshim_proto.h"
+#include "proto/registry.h"
+
+#define SHIM_EXPORT __attribute__((visibility("default")))
+
+/* ---- real.c: the next definition of everything we wrap */
+struct shim_real {
+#define SHIM_REAL(ret, name, args) ret(*name) args;
+#include "real.def"
+#undef SHIM_REAL
+};
+extern struct shim_real shim_real;
+void shim_resolve(void);
+struct shim_real *shim_resolved(void);
+#define REAL(name) ((__builtin_expect(shim_real.name != NULL, 1) ? &shim_real : shim_resolved())->name)
+
+/* glibc entry points without a public prototype. */
+int __open_2(const char *, int);
+int __open64_2(const char *, int);
+int __openat_2(int, const char *, int);
+int __openat64_2(int, const char *, int);
+ssize_t __read_chk(int, void *, size_t, size_t);
+ssize_t __pread_chk(int, void *, size_t, off_t, size_t);
+ssize_t __pread64_chk(int, void *, size_t, off_t, size_t);
+int __xstat(int, const char *, struct stat *);
+int __xstat64(int, const char *, struct stat64 *);
+int __lxstat(int, const char *, struct stat *);
+int __lxstat64(int, const char *, struct stat64 *);
+int __fxstat(int, int, struct stat *);
+int __fxstat64(int, int, struct stat64 *);
+int __fxstatat(int, int, const char *, struct stat *, int);
+int __fxstatat64(int, int, const char *, struct stat64 *, int);
+
+/* Raw system calls for internal use (none of these names is wrapped). */
+static inline int shim_sys_close(int fd)
+{
+	return (int)syscall(SYS_close, fd);
+}
+static inline int shim_sys_fcntl(int fd, int cmd, long arg)
+{
+	return (int)syscall(SYS_fcntl, fd, cmd, arg);
+}
+static inline int shim_sys_fstat(int fd, struct stat *st)
+{
+	return (int)syscall(SYS_fstat, fd, st);
+}
+static inline pid_t shim_sys_getpid(void)
+{
+	return (pid_t)syscall(SYS_getpid);
+}
+static inline pid_t shim_sys_gettid(void)
+{
+	return (pid_t)syscall(SYS_gettid);
+}
+
+/* ---- init.c: configuration, read once */
+struct shim_map {
+	char *path; /* normalised absolute path */
+	char *name; /* device name */
+};
+struct shim_config {
+	char dir[PATH_MAX];
+	struct shim_map *maps;
+	unsigned nmaps;
+	int debug;
+};
+extern struct shim_config shim_cfg;
+void shim_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- path.c: which paths are devices */
+struct shim_dev {
+	char name[256];
+	char sock_path[108];
+	char attr_path[PATH_MAX];
+	struct registry_attr attr; /* as of the latest lookup */
+	struct timespec mtime;
+	struct shim_dev *next;
+};
+/* Cheap test, no system call: could @path name a device? */
+bool shim_path_candidate(const char *path);
+/* Resolve @path (absolute, or relative to @dirfd) to a live device.
+ * Returns 1 with *dev set, 0 if it is not a device path, or -errno for a
+ * device path that cannot be used (stale: -ENOENT). */
+int shim_path_lookup(int dirfd, const char *path, struct shim_dev **dev);
+/* Re-read @dev's attributes; -ENOENT when the driver is gone. */
+int shim_dev_refresh(struct shim_dev *dev);
+struct shim_dev *shim_dev_by_socket(const char *bound_path);
+
+/* ---- fdtab.c: fd -> file, lock-free for readers */
+struct shim_file {
+	struct shim_dev *dev;
+	uint64_t ino;
+	uint32_t open_flags; /* f_flags as at open, when known */
+	bool flags_known;
+	unsigned refs; /* atomic */
+	struct shim_file *next_free;
+};
+struct shim_file *shim_file_new(struct shim_dev *dev, uint64_t ino);
+void shim_file_put(struct shim_file *f);
+struct shim_file *shim_fd_get(int fd);
+void shim_fd_set(int fd, struct shim_file *f); /* takes a reference */
+/* Forget @fd; returns the file it referred to (caller owns that ref). */
+struct shim_file *shim_fd_take(int fd);
+void shim_fd_forget(int fd);
+
+/* ---- chan.c: per-thread control connections */
+struct shim_chan;
+int shim_chan_get(struct shim_dev *dev, struct shim_chan **out);
+/* The handle of @f on @ch (ATTACH on first use); fills f->open_flags. */
+int shim_chan_attach(struct shim_chan *ch, int fd, struct shim_file *f, uint64_t *handle);
+const struct cuseshim_hello_out *shim_chan_hello(struct shim_chan *ch);
+/* One request/reply.  @req: header + fixed args (+ payload) to send; the
+ * reply's fixed out struct goes to @out (exactly @out_size bytes on
+ * success) and its payload to @payload.  Returns the payload length or
+ * -errno (the driver's error, or ECONNABORTED if the driver went away). */
+ssize_t shim_chan_call(struct shim_chan *ch, struct iovec *req, int nreq, int sendfd,
+		       void *out, size_t out_size, const struct iovec *payload, int npayload);
+uint64_t shim_chan_unique(struct shim_chan *ch);
+bool shim_is_internal_fd(int fd);
+/* An internal fd is in the way of dup2(x, @fd): move it elsewhere. */
+void shim_move_internal_fd(int fd);
+/* After close(2) of a device fd: wait for RELEASE if it was the last. */
+void shim_closed(struct shim_file *f);
+
+/* ---- open.c */
+int shim_open_device(struct shim_dev *dev, int flags);
+/* ---- rw.c */
+uint32_t shim_file_flags(int fd, struct shim_file *f);
+int shim_ensure_flags(int fd, struct shim_file *f);
+/* ---- stat.c */
+void shim_fill_stat(const struct shim_dev *dev, struct stat *st);
+
+/* Set errno once at the boundary. */
+static inline long shim_ret(long r)
+{
+	if (r < 0) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
+}
+
+#endif

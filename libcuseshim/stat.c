@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The stat and access families on device paths and fds: what devtmpfs
+ * would report for the node (S_IFCHR, st_rdev from the driver's
+ * major:minor, mode and owner from the registry, st_blksize 4096, which
+ * stdio uses as its buffer size).  Both stat generations are wrapped:
+ * binaries built against glibc < 2.33 call __xstat and friends.
+ */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+
+#include "shim_i.h"
+
+static uint64_t name_ino(const char *name)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * 1099511628211ull;
+	return (h & 0xffffffffull) | 1;
+}
+
+void shim_fill_stat(const struct shim_dev *dev, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_dev = makedev(0, 5); /* devtmpfs is usually 0:5 */
+	st->st_ino = name_ino(dev->name);
+	st->st_mode = S_IFCHR | (dev->attr.mode & 07777);
+	st->st_nlink = 1;
+	st->st_uid = dev->attr.uid;
+	st->st_gid = dev->attr.gid;
+	st->st_rdev = makedev(dev->attr.major, dev->attr.minor);
+	st->st_blksize = 4096;
+	st->st_atim = st->st_mtim = st->st_ctim = dev->mtime;
+}
+
+static void fill_statx(const struct shim_dev *dev, struct statx *sx)
+{
+	struct stat st;
+
+	shim_fill_stat(dev, &st);
+	memset(sx, 0, sizeof(*sx));
+	sx->stx_mask = STATX_BASIC_STATS;
+	sx->stx_blksize = st.st_blksize;
+	sx->stx_nlink = st.st_nlink;
+	sx->stx_uid = st.st_uid;
+	sx->stx_gid = st.st_gid;
+	sx->stx_mode = st.st_mode;
+	sx->stx_ino = st.st_ino;
+	sx->stx_atime.tv_sec = sx->stx_mtime.tv_sec = sx->stx_ctime.tv_sec = st.st_mtim.tv_sec;
+	sx->stx_atime.tv_nsec = sx->stx_mtime.tv_nsec = sx->stx_ctime.tv_nsec =
+		st.st_mtim.tv_nsec;
+	sx->stx_rdev_major = dev->attr.major;
+	sx->stx_rdev_minor = dev->attr.minor;
+	sx->stx_dev_major = 0;
+	sx->stx_dev_minor = 5;
+}
+
+/* 1 = device path (filled), 0 = not ours, <0 = error. */
+static int path_stat(int dirfd, const char *path, struct stat *st)
+{
+	struct shim_dev *dev;
+	int r;
+
+	if (!shim_path_candidate(path))
+		return 0;
+	r = shim_path_lookup(dirfd, path, &dev);
+	if (r > 0)
+		shim_fill_stat(dev, st);
+	return r;
+}
+
+static struct shim_dev *fd_dev(int fd)
+{
+	struct shim_file *f = shim_fd_get(fd);
+
+	return f ? f->dev : NULL;
+}
+
+#define STAT_WRAPPER(name, type)                                                         \
+	SHIM_EXPORT int name(const char *path, type *st)                                  \
+	{                                                                                 \
+		int r = path_stat(AT_FDCWD, path, (struct stat *)st);                     \
+		if (__builtin_expect(r == 0, 1))                                          \
+			return REAL(name)(path, st);                                      \
+		return r < 0 ? (int)shim_ret(r) : 0;                                      \
+	}
+
+STAT_WRAPPER(stat, struct stat)
+STAT_WRAPPER(stat64, struct stat64)
+STAT_WRAPPER(lstat, struct stat)
+STAT_WRAPPER(lstat64, struct stat64)
+
+#define FSTAT_WRAPPER(name, type)                                                        \
+	SHIM_EXPORT int name(int fd, type *st)                                            \
+	{                                                                                 \
+		struct shim_dev *dev = fd_dev(fd);                                        \
+		if (__builtin_expect(!dev, 1))                                            \
+			return REAL(name)(fd, st);                                        \
+		shim_fill_stat(dev, (struct stat *)st);                                   \
+		return 0;                                                                 \
+	}
+
+FSTAT_WRAPPER(fstat, struct stat)
+FSTAT_WRAPPER(fstat64, struct stat64)
+
+/* struct stat64 has struct stat's layout on 64-bit targets. */
+static int do_fstatat(int (*real)(int, const char *, struct stat *, int), int dirfd,
+		      const char *path, struct stat *st, int flags)
+{
+	struct shim_dev *dev;
+	int r;
+
+	if (path && !*path && (flags & AT_EMPTY_PATH) && (dev = fd_dev(dirfd))) {
+		shim_fill_stat(dev, st);
+		return 0;
+	}
+	r = path_stat(dirfd, path, st);
+	if (__builtin_expect(r == 0, 1))
+		return real(dirfd, path, st, flags);
+	return r < 0 ? (int)shim_ret(r) : 0;
+}
+
+SHIM_EXPORT int fstatat(int dirfd, const char *path, struct stat *st, int flags)
+{
+	return do_fstatat(REAL(fstatat), dirfd, path, st, flags);
+}
+
+SHIM_EXPORT int fstatat64(int dirfd, const char *path, struct stat64 *st, int flags)
+{
+	return do_fstatat((int (*)(int, const char *, struct stat *, int))REAL(fstatat64), dirfd,
+			  path, (struct stat *)st, flags);
+}
+
+/* The pre-2.33 names; _STAT_VER is 1 on x86_64.  The real ones are only
+ * compat symbols now, so fall back to the modern calls. */
+SHIM_EXPORT int __xstat(int ver, const char *path, struct stat *st)
+{
+	return stat(path, st);
+}
+
+SHIM_EXPORT int __xstat64(int ver, const char *path, struct stat64 *st)
+{
+	return stat64(path, st);
+}
+
+SHIM_EXPORT int __lxstat(int ver, const char *path, struct stat *st)
+{
+	return lstat(path, st);
+}
+
+SHIM_EXPORT int __lxstat64(int ver, const char *path, struct stat64 *st)
+{
+	return lstat64(path, st);
+}
+
+SHIM_EXPORT int __fxstat(int ver, int fd, struct stat *st)
+{
+	return fstat(fd, st);
+}
+
+SHIM_EXPORT int __fxstat64(int ver, int fd, struct stat64 *st)
+{
+	return fstat64(fd, st);
+}
+
+SHIM_EXPORT int __fxstatat(int ver, int dirfd, const char *path, struct stat *st, int flags)
+{
+	return fstatat(dirfd, path, st, flags);
+}
+
+SHIM_EXPORT int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 *st,
+				int flags)
+{
+	return fstatat64(dirfd, path, st, flags);
+}
+
+SHIM_EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask,
+		      struct statx *sx)
+{
+	struct shim_dev *dev = NULL;
+	int r = 0;
+
+	if (!path)
+		return REAL(statx)(dirfd, path, flags, mask, sx);
+	if (!*path && (flags & AT_EMPTY_PATH))
+		dev = fd_dev(dirfd);
+	else if (shim_path_candidate(path))
+		r = shim_path_lookup(dirfd, path, &dev);
+	if (r < 0)
+		return (int)shim_ret(r);
+	if (__builtin_expect(!dev, 1))
+		return REAL(statx)(dirfd, path, flags, mask, sx);
+	fill_statx(dev, sx);
+	return 0;
+}
+
+/* The node's permission bits against our real or effective ids. */
+static int dev_access(const struct shim_dev *dev, int mode, bool effective)
+{
+	uid_t uid = effective ? geteuid() : getuid();
+	gid_t gid = effective ? getegid() : getgid();
+	unsigned bits;
+
+	if (mode == F_OK)
+		return 0;
+	if (uid == 0)
+		return 0;
+	if (uid == dev->attr.uid) {
+		bits = dev->attr.mode >> 6;
+	} else {
+		gid_t groups[256];
+		int n = getgroups(256, groups), i;
+		bool member = gid == dev->attr.gid;
+
+		for (i = 0; i < n && !member; i++)
+			member = groups[i] == dev->attr.gid;
+		bits = member ? dev->attr.mode >> 3 : dev->attr.mode;
+	}
+	return ((bits & 7) & mode) == (unsigned)mode ? 0 : -EACCES;
+}
+
+static int do_access(int dirfd, const char *path, int mode, bool effective, bool *handled)
+{
+	struct shim_dev *dev;
+	int r;
+
+	*handled = false;
+	if (!shim_path_candidate(path))
+		return 0;
+	r = shim_path_lookup(dirfd, path, &dev);
+	if (r == 0)
+		return 0;
+	*handled = true;
+	return r < 0 ? r : dev_access(dev, mode, effective);
+}
+
+#define ACCESS_WRAPPER(name, effective)                                                  \
+	SHIM_EXPORT int name(const char *path, int mode)                                  \
+	{                                                                                 \
+		bool handled;                                                             \
+		int r = do_access(AT_FDCWD, path, mode, effective, &handled);             \
+		if (__builtin_expect(!handled, 1))                                        \
+			return REAL(name)(path, mode);                                    \
+		return (int)shim_ret(r);                                                  \
+	}
+
+ACCESS_WRAPPER(access, false)
+ACCESS_WRAPPER(euidaccess, true)
+ACCESS_WRAPPER(eaccess, true)
+
+SHIM_EXPORT int faccessat(int dirfd, const char *path, int mode, int flags)
+{
+	bool handled;
+	int r = do_access(dirfd, path, mode, flags & AT_EACCESS, &handled);
+
+	if (__builtin_expect(!handled, 1))
+		return REAL(faccessat)(dirfd, path, mode, flags);
+	return (int)shim_ret(r);
+}

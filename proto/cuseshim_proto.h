@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The cuseshim wire protocol, shared by libcuseshim (clients) and libcused
+ * (drivers).  One header, fixed-width little-endian host-order fields,
+ * explicit padding.
+ *
+ * Changelog
+ *   1.0  first version: HELLO, OPEN, ATTACH, CLOSED; FUSE READ/WRITE.
+ *
+ * Version rule: the client sends its major.minor in HELLO/OPEN; the driver
+ * refuses a different major (EPROTO) and answers with its own minor.  Each
+ * side uses only what min(minor) provides.
+ *
+ * Transport.  A driver listens on one AF_UNIX SOCK_SEQPACKET socket per
+ * device, published in the registry (see registry.h).  Every message is one
+ * datagram: a header, the operation's arguments, then a payload.  Lengths in
+ * the header must equal the datagram's size; a receiver drops a connection
+ * whose message fails validation.
+ *
+ * Two kinds of connection reach that socket:
+ *
+ *   file connection    made by open(2) in the client.  The client's end *is*
+ *                      the program's device fd: a real kernel object, so
+ *                      dup, fork, exec, SCM_RIGHTS and close-on-exec behave
+ *                      natively.  Its first and only request is OPEN, sent
+ *                      with the client's end itself attached (SCM_RIGHTS) so
+ *                      the driver learns and verifies its inode.  After
+ *                      that nothing travels on it; when every copy of the
+ *                      client's end is closed the driver reads EOF, which is
+ *                      the kernel's "last close anywhere": RELEASE.
+ *
+ *   control connection one per client thread and device.  Requests for open
+ *                      files travel here, never on the file connection, so
+ *                      that two processes sharing a file never read each
+ *                      other's replies.  A thread proves it holds a file by
+ *                      passing the fd in ATTACH; the driver answers with a
+ *                      handle valid on this connection only, carried in
+ *                      fuse_in_header.nodeid of later requests.
+ *
+ * Requests use struct fuse_in_header, replies struct fuse_out_header, and
+ * FUSE operations (READ, WRITE, ...) their <linux/fuse.h> argument structs,
+ * so a CUSE driver sees exactly what the kernel would send.  The client's
+ * uid/gid/pid fields are ignored: the driver fills them from SO_PEERCRED.
+ * fh fields from the client are ignored too; the driver uses the fh its own
+ * open() returned.
+ */
+#ifndef CUSESHIM_PROTO_H
+#define CUSESHIM_PROTO_H
+
+#include <linux/fuse.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#define CUSESHIM_PROTO_MAJOR 1
+#define CUSESHIM_PROTO_MINOR 0
+#define CUSESHIM_MAGIC       0x43555345u /* "CUSE" */
+
+/* Our own opcodes live far above FUSE's. */
+enum cuseshim_opcode {
+	CUSESHIM_OP_HELLO = 0x43530001,  /* control connection handshake */
+	CUSESHIM_OP_OPEN = 0x43530002,   /* first message of a file connection */
+	CUSESHIM_OP_ATTACH = 0x43530003, /* fd in SCM_RIGHTS -> handle */
+	CUSESHIM_OP_CLOSED = 0x43530004, /* a holder closed; wait for RELEASE */
+};
+
+/* Kernel CUSE limits (fs/fuse): at most 32 pinned user pages per request,
+ * and libfuse's fixed max_read. */
+#define CUSESHIM_PAGE_SIZE     4096u
+#define CUSESHIM_MAX_PAGES     32u
+#define CUSESHIM_MAX_PAYLOAD   (CUSESHIM_MAX_PAGES * CUSESHIM_PAGE_SIZE)
+#define CUSESHIM_MAX_READ      131072u
+/* Largest datagram either side accepts: a header, the biggest argument
+ * struct and a full payload. */
+#define CUSESHIM_MAX_MSG       (CUSESHIM_MAX_PAYLOAD + 4096u)
+
+struct cuseshim_hello_in {
+	uint32_t magic;
+	uint16_t major;
+	uint16_t minor;
+	uint32_t tid;     /* the calling thread; verified against /proc */
+	uint32_t padding;
+};
+
+struct cuseshim_hello_out {
+	uint32_t magic;
+	uint16_t major;
+	uint16_t minor;
+	uint32_t flags;     /* CUSE_UNRESTRICTED_IOCTL */
+	uint32_t max_read;  /* bytes per READ request */
+	uint32_t max_write; /* bytes per WRITE request */
+	uint32_t dev_major;
+	uint32_t dev_minor;
+	uint32_t padding;
+};
+
+/* OPEN: fuse_in_header + cuseshim_open_in, SCM_RIGHTS = the client's end. */
+struct cuseshim_open_in {
+	struct cuseshim_hello_in hello;
+	struct fuse_open_in open; /* flags as the kernel passes them */
+};
+
+struct cuseshim_open_out {
+	struct cuseshim_hello_out hello;
+};
+
+/* ATTACH: fuse_in_header alone, SCM_RIGHTS = a device fd. */
+struct cuseshim_attach_out {
+	uint64_t handle;
+	uint32_t open_flags; /* f_flags at open (access mode etc.) */
+	uint32_t padding;
+};
+
+/* CLOSED: sent after close(2) of a device fd; answered once RELEASE is done
+ * if that close was the last one, at once otherwise. */
+struct cuseshim_closed_in {
+	uint64_t ino; /* inode of the client's end */
+};
+
+_Static_assert(sizeof(struct fuse_in_header) == 40, "fuse_in_header");
+_Static_assert(sizeof(struct fuse_out_header) == 16, "fuse_out_header");
+_Static_assert(sizeof(struct cuseshim_hello_in) == 16, "hello_in");
+_Static_assert(sizeof(struct cuseshim_hello_out) == 32, "hello_out");
+_Static_assert(sizeof(struct cuseshim_open_in) == 24, "open_in");
+_Static_assert(sizeof(struct cuseshim_attach_out) == 16, "attach_out");
+_Static_assert(sizeof(struct cuseshim_closed_in) == 8, "closed_in");
+
+/*
+ * Validation, used by both sides on every datagram before any field is
+ * trusted.  Return 0 or -EPROTO.
+ */
+/* A request of @n bytes: header length equals @n, opcode known, arguments
+ * of the opcode's size present. */
+int proto_check_request(const void *msg, size_t n);
+/* A reply of @n bytes to a request of @opcode: length equals @n, error is
+ * 0 or in (-1000, 0), error replies carry no payload, success replies carry
+ * exactly the opcode's fixed out struct plus at most @max_payload bytes. */
+int proto_check_reply(const void *msg, size_t n, uint32_t opcode, size_t max_payload);
+/* Size of the fixed argument struct following fuse_in_header, or -1 for an
+ * opcode we do not carry. */
+long proto_in_arg_size(uint32_t opcode);
+/* Size of the fixed out struct following fuse_out_header on success. */
+long proto_out_arg_size(uint32_t opcode);
+const char *proto_opname(uint32_t opcode);
+
+/*
+ * Request splitting, exactly as the kernel's fuse_get_user_pages(): a
+ * request covers at most @max bytes and at most CUSESHIM_MAX_PAGES user
+ * pages, where every iovec segment starts a new page run and a buffer that
+ * does not start on a page boundary loses its head offset.  Returns the
+ * length of the next request starting @skip bytes into @iov.
+ */
+size_t proto_next_chunk(const struct iovec *iov, int iovcnt, size_t skip, size_t max);
+
+/* Open flags the driver sees (fs/fuse/file.c, fs/open.c): O_CREAT, O_EXCL,
+ * O_NOCTTY, O_TRUNC and O_CLOEXEC removed, O_LARGEFILE added on 64-bit. */
+uint32_t proto_open_flags(int flags);
+
+#endif

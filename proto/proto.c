@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+/* Validation and request splitting for the cuseshim wire protocol. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "cuseshim_proto.h"
+
+struct proto_op {
+	const char *name;
+	int in_size;  /* fixed args after fuse_in_header, -1 = not carried */
+	int out_size; /* fixed args after fuse_out_header on success */
+	int payload;  /* request may carry a payload after its args */
+};
+
+static const struct proto_op fuse_ops[] = {
+	[FUSE_OPEN] = {"OPEN", sizeof(struct fuse_open_in), sizeof(struct fuse_open_out), 0},
+	[FUSE_READ] = {"READ", sizeof(struct fuse_read_in), 0, 0},
+	[FUSE_WRITE] = {"WRITE", sizeof(struct fuse_write_in), sizeof(struct fuse_write_out), 1},
+	[FUSE_RELEASE] = {"RELEASE", sizeof(struct fuse_release_in), 0, 0},
+	[FUSE_INTERRUPT] = {"INTERRUPT", sizeof(struct fuse_interrupt_in), 0, 0},
+	[FUSE_IOCTL] = {"IOCTL", sizeof(struct fuse_ioctl_in), sizeof(struct fuse_ioctl_out), 1},
+	[FUSE_POLL] = {"POLL", sizeof(struct fuse_poll_in), sizeof(struct fuse_poll_out), 0},
+};
+
+static const struct proto_op shim_ops[] = {
+	[CUSESHIM_OP_HELLO - CUSESHIM_OP_HELLO] = {"HELLO", sizeof(struct cuseshim_hello_in),
+						   sizeof(struct cuseshim_hello_out), 0},
+	[CUSESHIM_OP_OPEN - CUSESHIM_OP_HELLO] = {"SHIM_OPEN", sizeof(struct cuseshim_open_in),
+						  sizeof(struct cuseshim_open_out), 0},
+	[CUSESHIM_OP_ATTACH - CUSESHIM_OP_HELLO] = {"ATTACH", 0,
+						    sizeof(struct cuseshim_attach_out), 0},
+	[CUSESHIM_OP_CLOSED - CUSESHIM_OP_HELLO] = {"CLOSED", sizeof(struct cuseshim_closed_in), 0,
+						    0},
+};
+
+static const struct proto_op *proto_op(uint32_t opcode)
+{
+	const struct proto_op *op = NULL;
+
+	if (opcode < sizeof(fuse_ops) / sizeof(fuse_ops[0]))
+		op = &fuse_ops[opcode];
+	else if (opcode >= CUSESHIM_OP_HELLO &&
+		 opcode - CUSESHIM_OP_HELLO < sizeof(shim_ops) / sizeof(shim_ops[0]))
+		op = &shim_ops[opcode - CUSESHIM_OP_HELLO];
+	return op && op->name ? op : NULL;
+}
+
+long proto_in_arg_size(uint32_t opcode)
+{
+	const struct proto_op *op = proto_op(opcode);
+
+	return op ? op->in_size : -1;
+}
+
+long proto_out_arg_size(uint32_t opcode)
+{
+	const struct proto_op *op = proto_op(opcode);
+
+	return op ? op->out_size : -1;
+}
+
+const char *proto_opname(uint32_t opcode)
+{
+	const struct proto_op *op = proto_op(opcode);
+
+	if (opcode == CUSE_INIT)
+		return "CUSE_INIT";
+	return op ? op->name : "UNKNOWN";
+}
+
+int proto_check_request(const void *msg, size_t n)
+{
+	const struct fuse_in_header *in = msg;
+	const struct proto_op *op;
+	size_t need;
+
+	if (n < sizeof(*in) || n > CUSESHIM_MAX_MSG || in->len != n)
+		return -EPROTO;
+	op = proto_op(in->opcode);
+	if (!op)
+		return -EPROTO;
+	need = sizeof(*in) + op->in_size;
+	if (n < need || (!op->payload && n != need))
+		return -EPROTO;
+	if (in->opcode == FUSE_WRITE) {
+		const struct fuse_write_in *w = (const void *)(in + 1);
+
+		if (w->size != n - need || w->size > CUSESHIM_MAX_PAYLOAD)
+			return -EPROTO;
+	}
+	if (in->opcode == FUSE_READ) {
+		const struct fuse_read_in *r = (const void *)(in + 1);
+
+		if (r->size > CUSESHIM_MAX_PAYLOAD)
+			return -EPROTO;
+	}
+	return 0;
+}
+
+int proto_check_reply(const void *msg, size_t n, uint32_t opcode, size_t max_payload)
+{
+	const struct fuse_out_header *out = msg;
+	long fixed = proto_out_arg_size(opcode);
+
+	if (n < sizeof(*out) || out->len != n || fixed < 0)
+		return -EPROTO;
+	if (out->error > 0 || out->error <= -1000)
+		return -EPROTO;
+	if (out->error)
+		return n == sizeof(*out) ? 0 : -EPROTO;
+	if (n < sizeof(*out) + (size_t)fixed)
+		return -EPROTO;
+	if (n - sizeof(*out) - (size_t)fixed > max_payload)
+		return -EPROTO;
+	return 0;
+}
+
+size_t proto_next_chunk(const struct iovec *iov, int iovcnt, size_t skip, size_t max)
+{
+	size_t bytes = 0, pages = 0, off = skip;
+	int i = 0;
+
+	while (i < iovcnt && off >= iov[i].iov_len) {
+		off -= iov[i].iov_len;
+		i++;
+	}
+	while (i < iovcnt && bytes < max && pages < CUSESHIM_MAX_PAGES) {
+		uintptr_t base = (uintptr_t)iov[i].iov_base + off;
+		size_t len = iov[i].iov_len - off;
+		size_t start = base & (CUSESHIM_PAGE_SIZE - 1);
+		size_t n;
+
+		if (len > max - bytes)
+			len = max - bytes;
+		if (len == 0) {
+			i++;
+			off = 0;
+			continue;
+		}
+		n = (len + start + CUSESHIM_PAGE_SIZE - 1) / CUSESHIM_PAGE_SIZE;
+		if (pages + n > CUSESHIM_MAX_PAGES) {
+			n = CUSESHIM_MAX_PAGES - pages;
+			len = n * CUSESHIM_PAGE_SIZE - start;
+		}
+		bytes += len;
+		pages += n;
+		off += len;
+		if (off == iov[i].iov_len) {
+			i++;
+			off = 0;
+		}
+	}
+	return bytes;
+}
+
+uint32_t proto_open_flags(int flags)
+{
+	flags &= ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC);
+	return (uint32_t)flags | 0100000; /* the kernel's O_LARGEFILE on x86_64 */
+}

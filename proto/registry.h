@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The device registry: where a driver publishes its device and a client
+ * finds it.  Pure string code shared by both sides; each side does its own
+ * I/O (the shim must never call a function it wraps).
+ *
+ * Layout under the registry directory DIR, for device NAME = "D/B" (D may
+ * be empty, names may contain '/' as DEVNAME does in the kernel):
+ *
+ *   DIR/D/B          the driver's listening SOCK_SEQPACKET socket.  It
+ *                    appears (rename) only after the init reply.
+ *   DIR/D/.B.attr    the device's attributes, one line of key=value pairs.
+ *                    The driver holds an OFD write lock on it for as long
+ *                    as it lives: a client or a second driver that finds it
+ *                    unlocked knows the entry is stale.
+ *
+ * DIR is $CUSE_DIR, else $XDG_RUNTIME_DIR/cuse, else /run/cuse for root and
+ * /tmp/cuse-UID for everyone else.
+ */
+#ifndef CUSESHIM_REGISTRY_H
+#define CUSESHIM_REGISTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define REGISTRY_ATTR_VERSION 1
+#define REGISTRY_ATTR_MAX     512
+
+struct registry_attr {
+	unsigned version;
+	unsigned major, minor;
+	unsigned mode; /* permission bits only */
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	uint32_t flags; /* CUSE_UNRESTRICTED_IOCTL */
+};
+
+/* Fill @buf with the registry directory; -ENAMETOOLONG if it does not fit. */
+int registry_dir(char *buf, size_t size, const char *cuse_dir, const char *xdg_runtime_dir,
+		 uid_t uid);
+/* 0 if @name is a usable DEVNAME, else -EINVAL with *why set. */
+int registry_check_name(const char *name, const char **why);
+/* Paths of the socket and the attribute file.  -ENAMETOOLONG if the socket
+ * path exceeds what sockaddr_un can hold. */
+int registry_paths(const char *dir, const char *name, char *sock, size_t sock_size, char *attr,
+		   size_t attr_size);
+int registry_format_attr(char *buf, size_t size, const struct registry_attr *a);
+/* 0, or -EINVAL for text that is not a complete attribute line. */
+int registry_parse_attr(const char *buf, size_t n, struct registry_attr *a);
+
+/* Lexically normalise an absolute path ("//dev/./x" -> "/dev/x", ".."
+ * resolved).  Returns the length or -ENAMETOOLONG/-EINVAL. */
+int registry_normalize(const char *path, char *out, size_t size);
+
+#endif

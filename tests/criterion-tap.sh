@@ -1,5 +1,21 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# Runs a Criterion test binary so that automake's TAP driver sees one
-# result line per test.
-exec "$@" --tap=/dev/stdout --jobs=2
+# Runs one Criterion test binary for automake's TAP driver (one result line
+# per test).  First copies the programs the end-to-end tests start into a
+# world-readable directory, so that they can run as an unprivileged user
+# even when the build tree is somewhere that user cannot enter.
+test=$1
+shift
+b=${CUSESHIM_BUILDDIR:-.}
+stage=$(mktemp -d /tmp/cuseshim-stage.XXXXXX) || exit 99
+trap 'rm -rf "$stage"' EXIT HUP INT TERM
+chmod 755 "$stage"
+for f in cused/.libs/libcused.so.0 libcuseshim/.libs/libcuseshim.so cuse-run \
+	examples/bufdev tests/e2e/rwprobe; do
+	if [ -e "$b/$f" ]; then
+		cp "$b/$f" "$stage/" || exit 99
+	fi
+done
+CUSESHIM_STAGE=$stage
+export CUSESHIM_STAGE
+"$test" --tap=/dev/stdout --jobs="${CUSESHIM_TEST_JOBS:-2}" "$@"

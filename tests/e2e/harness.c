@@ -1,0 +1,422 @@
+/* SPDX-License-Identifier: MIT */
+/* End-to-end test helpers (see harness.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "harness.h"
+
+#define TEST_UID 65534
+#define TEST_GID 65534
+#define OTHER_UID 65533
+#define MAX_DRIVERS 16
+
+static char dir[64];
+static char stage_path[8][512];
+static unsigned stage_next;
+static pid_t drivers[MAX_DRIVERS];
+static int ndrivers;
+
+bool h_root(void)
+{
+	return geteuid() == 0;
+}
+
+const char *h_dir(void)
+{
+	return dir;
+}
+
+const char *h_stage(const char *file)
+{
+	const char *stage = getenv("CUSESHIM_STAGE");
+	char *p = stage_path[stage_next++ % 8];
+
+	cr_assert(stage, "CUSESHIM_STAGE is not set: run the tests with make check");
+	snprintf(p, sizeof(stage_path[0]), "%s/%s", stage, file);
+	return p;
+}
+
+void h_msleep(int ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void rm_rf(const char *path)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+	if (system(cmd) != 0)
+		fprintf(stderr, "harness: could not remove %s\n", path);
+}
+
+void h_setup(void)
+{
+	strcpy(dir, "/tmp/cse.XXXXXX");
+	cr_assert(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+	cr_assert(!chmod(dir, 0755));
+	if (h_root())
+		cr_assert(!chown(dir, TEST_UID, TEST_GID));
+	ndrivers = 0;
+}
+
+void h_teardown(void)
+{
+	int i;
+
+	for (i = 0; i < ndrivers; i++)
+		if (drivers[i] > 0) {
+			kill(-drivers[i], SIGKILL);
+			kill(drivers[i], SIGKILL);
+			waitpid(drivers[i], NULL, 0);
+		}
+	ndrivers = 0;
+	if (dir[0])
+		rm_rf(dir);
+}
+
+/* In a child: become the test user, die with the test, get our env. */
+static void child_setup(int flags)
+{
+	const char *stage = getenv("CUSESHIM_STAGE");
+	char buf[600];
+
+	setpgid(0, 0);
+	/* Nothing of the test runner's leaks into the program. */
+	syscall(SYS_close_range, 3, ~0U, 0);
+	if (h_root()) {
+		uid_t uid = (flags & H_AS_OTHER) ? OTHER_UID : TEST_UID;
+
+		if (setgroups(0, NULL) || setresgid(TEST_GID, TEST_GID, TEST_GID) ||
+		    setresuid(uid, uid, uid)) {
+			perror("harness: dropping privileges");
+			_exit(126);
+		}
+	}
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	clearenv();
+	setenv("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", 1);
+	setenv("LC_ALL", "C", 1);
+	setenv("HOME", "/tmp", 1);
+	if (!(flags & H_NODIR))
+		setenv("CUSE_DIR", dir, 1);
+	snprintf(buf, sizeof(buf), "%s", stage ? stage : "/nonexistent");
+	setenv("LD_LIBRARY_PATH", buf, 1);
+	if (flags & H_PRELOAD) {
+		snprintf(buf, sizeof(buf), "%s/libcuseshim.so", stage ? stage : "");
+		setenv("LD_PRELOAD", buf, 1);
+	}
+	if (chdir("/tmp")) {
+		/* stay where we are */
+	}
+}
+
+static void append(char **buf, size_t *len, const char *data, size_t n)
+{
+	*buf = realloc(*buf, *len + n + 1);
+	memcpy(*buf + *len, data, n);
+	*len += n;
+	(*buf)[*len] = '\0';
+}
+
+int h_run(int flags, const char *in, char **out, char **err, const char *const argv[])
+{
+	int pin[2], pout[2], perr[2], status = 0;
+	const char *args[64];
+	char *obuf = NULL, *ebuf = NULL;
+	size_t olen = 0, elen = 0, n = 0, inlen = in ? strlen(in) : 0, inoff = 0;
+	long deadline = now_ms() + 60000;
+	bool open_out = true, open_err = true;
+	pid_t pid;
+
+	if (flags & H_SHIM) {
+		args[n++] = h_stage("cuse-run");
+		args[n++] = "--";
+	}
+	for (; *argv && n < 63; argv++)
+		args[n++] = *argv;
+	args[n] = NULL;
+	cr_assert(!pipe2(pin, O_CLOEXEC) && !pipe2(pout, O_CLOEXEC) && !pipe2(perr, O_CLOEXEC));
+	append(&obuf, &olen, "", 0);
+	append(&ebuf, &elen, "", 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		dup2(pin[0], 0);
+		dup2(pout[1], 1);
+		dup2(perr[1], 2);
+		child_setup(flags);
+		execvp(args[0], (char *const *)args);
+		fprintf(stderr, "harness: exec %s: %s\n", args[0], strerror(errno));
+		_exit(127);
+	}
+	close(pin[0]);
+	close(pout[1]);
+	close(perr[1]);
+	if (!inlen) {
+		close(pin[1]);
+		pin[1] = -1;
+	} else {
+		fcntl(pin[1], F_SETFL, O_NONBLOCK);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	while (open_out || open_err) {
+		struct pollfd p[3] = {{pout[0], POLLIN, 0}, {perr[0], POLLIN, 0},
+				      {pin[1], POLLOUT, 0}};
+		long left = deadline - now_ms();
+		char buf[4096];
+		ssize_t r;
+
+		if (!open_out)
+			p[0].fd = -1;
+		if (!open_err)
+			p[1].fd = -1;
+		if (left <= 0 || poll(p, 3, left) == 0) {
+			kill(-pid, SIGKILL);
+			kill(pid, SIGKILL);
+			status = -1;
+			break;
+		}
+		if (p[0].revents) {
+			r = read(pout[0], buf, sizeof(buf));
+			if (r > 0)
+				append(&obuf, &olen, buf, r);
+			else
+				open_out = false;
+		}
+		if (p[1].revents) {
+			r = read(perr[0], buf, sizeof(buf));
+			if (r > 0)
+				append(&ebuf, &elen, buf, r);
+			else
+				open_err = false;
+		}
+		if (pin[1] >= 0 && p[2].revents) {
+			r = write(pin[1], in + inoff, inlen - inoff);
+			if (r > 0)
+				inoff += r;
+			if (r < 0 || inoff == inlen) {
+				close(pin[1]);
+				pin[1] = -1;
+			}
+		}
+	}
+	if (pin[1] >= 0)
+		close(pin[1]);
+	close(pout[0]);
+	close(perr[0]);
+	if (status == -1) {
+		waitpid(pid, NULL, 0);
+	} else {
+		waitpid(pid, &status, 0);
+		status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	}
+	if (elen && !err)
+		fprintf(stderr, "[%s stderr] %s", args[0], ebuf);
+	if (out)
+		*out = obuf;
+	else
+		free(obuf);
+	if (err)
+		*err = ebuf;
+	else
+		free(ebuf);
+	return status;
+}
+
+int h_driver_start_argv(struct h_driver *d, const char *name, const char *const argv[],
+			int flags)
+{
+	const char *args[64];
+	char attr[600], want[32];
+	long deadline;
+	size_t n = 0;
+	pid_t pid;
+	int fd;
+
+	memset(d, 0, sizeof(*d));
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	snprintf(d->log, sizeof(d->log), "%s/%s.log", dir, name);
+	snprintf(d->err, sizeof(d->err), "%s/%s.err", dir, name);
+	for (char *p = strchr(d->log + strlen(dir) + 1, '/'); p; p = strchr(p, '/'))
+		*p = '_';
+	for (char *p = strchr(d->err + strlen(dir) + 1, '/'); p; p = strchr(p, '/'))
+		*p = '_';
+	args[n++] = h_stage(argv[0]);
+	for (argv++; *argv && n < 63; argv++)
+		args[n++] = *argv;
+	args[n] = NULL;
+	fd = open(d->err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	cr_assert(fd >= 0);
+	if (h_root() && fchown(fd, TEST_UID, TEST_GID)) {
+		/* the driver may not be able to write it */
+	}
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		int nul = open("/dev/null", O_RDONLY);
+
+		dup2(nul, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		child_setup(flags);
+		execv(args[0], (char *const *)args);
+		fprintf(stderr, "harness: exec %s: %s\n", args[0], strerror(errno));
+		_exit(127);
+	}
+	close(fd);
+	d->pid = pid;
+	cr_assert(ndrivers < MAX_DRIVERS);
+	drivers[ndrivers++] = pid;
+	{
+		const char *base = strrchr(name, '/');
+		char regdir[300];
+
+		if (flags & H_NODIR)
+			snprintf(regdir, sizeof(regdir), "/tmp/cuse-%u",
+				 h_root() ? TEST_UID : (unsigned)geteuid());
+		else
+			snprintf(regdir, sizeof(regdir), "%s", dir);
+		if (base)
+			snprintf(attr, sizeof(attr), "%s/%.*s/.%s.attr", regdir, (int)(base - name),
+				 name, base + 1);
+		else
+			snprintf(attr, sizeof(attr), "%s/.%s.attr", regdir, name);
+	}
+	/* Published: the attribute line names this very driver. */
+	snprintf(want, sizeof(want), " pid=%d ", (int)pid);
+	for (deadline = now_ms() + 10000; now_ms() < deadline; h_msleep(5)) {
+		char line[512] = "";
+		FILE *f = fopen(attr, "re");
+		int status;
+
+		if (f) {
+			if (!fgets(line, sizeof(line), f))
+				line[0] = '\0';
+			fclose(f);
+			if (strstr(line, want))
+				return 0;
+		}
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			d->pid = -1;
+			return -1;
+		}
+	}
+	return -1;
+}
+
+int h_driver_start(struct h_driver *d, const char *name, const char *const extra[])
+{
+	const char *args[32];
+	char namearg[200], logarg[600];
+	size_t n = 0;
+
+	snprintf(namearg, sizeof(namearg), "--name=%s", name);
+	args[n++] = "bufdev";
+	args[n++] = "-f";
+	args[n++] = namearg;
+	args[n++] = logarg;
+	for (; extra && *extra && n < 31; extra++)
+		args[n++] = *extra;
+	args[n] = NULL;
+	/* the log path is known only once d->log is set */
+	snprintf(logarg, sizeof(logarg), "--log=%s/%s.log", dir, name);
+	for (char *p = strchr(logarg + strlen("--log=") + strlen(dir) + 1, '/'); p;
+	     p = strchr(p, '/'))
+		*p = '_';
+	return h_driver_start_argv(d, name, args, 0);
+}
+
+void h_driver_stop(struct h_driver *d, int sig)
+{
+	if (d->pid > 0)
+		kill(d->pid, sig);
+}
+
+int h_driver_wait(struct h_driver *d, int timeout_ms)
+{
+	long deadline = now_ms() + timeout_ms;
+	int status;
+
+	if (d->pid <= 0)
+		return -1;
+	while (now_ms() < deadline) {
+		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			int i;
+
+			for (i = 0; i < ndrivers; i++)
+				if (drivers[i] == d->pid)
+					drivers[i] = 0;
+			d->pid = 0;
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		}
+		h_msleep(5);
+	}
+	return -1;
+}
+
+char *h_log(const struct h_driver *d)
+{
+	FILE *f = fopen(d->log, "re");
+	char *buf = NULL;
+	size_t len = 0;
+	char chunk[4096];
+	size_t n;
+
+	if (!f)
+		return strdup("");
+	buf = calloc(1, 1);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		append(&buf, &len, chunk, n);
+	fclose(f);
+	return buf;
+}
+
+int h_log_count(const struct h_driver *d, const char *prefix)
+{
+	char *log = h_log(d), *line, *save = NULL;
+	int count = 0;
+
+	for (line = strtok_r(log, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (!strncmp(line, prefix, strlen(prefix)))
+			count++;
+	free(log);
+	return count;
+}
+
+bool h_log_wait(const struct h_driver *d, const char *prefix, int n, int timeout_ms)
+{
+	long deadline = now_ms() + timeout_ms;
+
+	do {
+		if (h_log_count(d, prefix) >= n)
+			return true;
+		h_msleep(5);
+	} while (now_ms() < deadline);
+	return false;
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Helpers for end-to-end tests: every test gets a private registry
+ * directory, runs drivers and clients as real processes (as nobody when
+ * the suite runs as root), and leaves no process behind, whatever happens
+ * to the test.
+ */
+#ifndef HARNESS_H
+#define HARNESS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct h_driver {
+	pid_t pid;
+	char name[128];
+	char log[512];
+	char err[512];
+};
+
+enum {
+	H_SHIM = 1,     /* run under cuse-run */
+	H_PRELOAD = 2,  /* LD_PRELOAD=libcuseshim.so, no cuse-run */
+	H_NODIR = 4,    /* no CUSE_DIR in the environment */
+	H_AS_OTHER = 8, /* as a second unprivileged user (needs root) */
+};
+
+/* Criterion fixture: .init = h_setup, .fini = h_teardown */
+void h_setup(void);
+void h_teardown(void);
+const char *h_dir(void);
+const char *h_stage(const char *file);
+bool h_root(void);
+
+/* Start bufdev serving @name with extra arguments (NULL-terminated). */
+int h_driver_start(struct h_driver *d, const char *name, const char *const extra[]);
+/* Same, for any driver argv (argv[0] is a stage file name). */
+int h_driver_start_argv(struct h_driver *d, const char *name, const char *const argv[],
+			int flags);
+void h_driver_stop(struct h_driver *d, int sig);
+/* Wait for the driver to exit; returns its exit status or -1 on timeout. */
+int h_driver_wait(struct h_driver *d, int timeout_ms);
+int h_log_count(const struct h_driver *d, const char *prefix);
+char *h_log(const struct h_driver *d);
+
+/* Run @argv (NULL-terminated) with @flags; stdin from @in (may be NULL).
+ * Returns the exit status (128+sig when killed, -1 on timeout); *out and
+ * *err get what it printed (may be NULL, free them). */
+int h_run(int flags, const char *in, char **out, char **err, const char *const argv[]);
+#define H_RUN(flags, out, ...)                                                          \
+	h_run((flags), NULL, (out), NULL, (const char *const[]){__VA_ARGS__, NULL})
+
+/* Sleep @ms, then count lines again: for tests that wait for a release. */
+void h_msleep(int ms);
+/* Poll until the driver log holds @n lines starting with @prefix. */
+bool h_log_wait(const struct h_driver *d, const char *prefix, int n, int timeout_ms);
+
+#endif

@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rwprobe: a client the end-to-end tests run under the shim to make exact
+ * system calls on a device and print what came back, one line per step.
+ *
+ *   rwprobe STEP...
+ *     open:PATH:FLAGS   FLAGS from r w rw, +n(onblock) +a(ppend) +c(loexec)
+ *                       +t(runc) +x(excl, with creat) +C(reat) +N(octty)
+ *                       +D(irectory) +s(ync)          -> "open=FD" or errno
+ *     fd:N              use an inherited fd N from now on
+ *     write:N[:CH]      write N bytes of CH (default 'a')   -> "write=R"
+ *     writev:K:L        K iovecs of L bytes, each in its own page
+ *     read:N            read N bytes                -> "read=R data=..."
+ *     readat:N:PAGEOFF  read N bytes into a buffer at that page offset
+ *     pread:N:OFF       pread with offset OFF
+ *     pwrite:N:OFF      pwrite with offset OFF
+ *     preadv2:N:FLAGS   preadv2 with RWF flags (nowait)
+ *     pwritev2:N:FLAGS  pwritev2 with RWF flags (dsync)
+ *     readbad / writebad  read into / write from an unmapped address
+ *     fstat             -> "fstat mode=0%o rdev=MAJ:MIN blksize=N"
+ *     stat:PATH         the same for a path
+ *     getfl / setfl:FLAGS (n, a, A=O_ASYNC, 0)
+ *     getfd / dup / dup2:N / close / lseek / mmap / fsync / fdatasync
+ *     access:PATH:MODE  MODE from r w x f
+ *     sleep:MS
+ * Errors print "STEP=-1 errno=NAME".
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+static int fd = -1;
+
+static const char *ename(int e)
+{
+	static char buf[16];
+	static const struct {
+		int e;
+		const char *n;
+	} names[] = {
+		{EBADF, "EBADF"},   {EINVAL, "EINVAL"}, {ENOENT, "ENOENT"}, {ENXIO, "ENXIO"},
+		{EACCES, "EACCES"}, {EIO, "EIO"},       {ENODEV, "ENODEV"}, {ENOTDIR, "ENOTDIR"},
+		{EFAULT, "EFAULT"}, {EPERM, "EPERM"},   {ENOTCONN, "ENOTCONN"},
+		{EOPNOTSUPP, "EOPNOTSUPP"}, {ESPIPE, "ESPIPE"}, {EAGAIN, "EAGAIN"},
+		{ECONNABORTED, "ECONNABORTED"}, {ENOTTY, "ENOTTY"}, {EBUSY, "EBUSY"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].e == e)
+			return names[i].n;
+	snprintf(buf, sizeof(buf), "%d", e);
+	return buf;
+}
+
+static void result(const char *what, long r)
+{
+	if (r < 0)
+		printf("%s=-1 errno=%s\n", what, ename(errno));
+	else
+		printf("%s=%ld\n", what, r);
+}
+
+static int parse_flags(const char *s)
+{
+	int f = 0;
+
+	if (!strncmp(s, "rw", 2)) {
+		f = O_RDWR;
+		s += 2;
+	} else if (*s == 'r') {
+		f = O_RDONLY;
+		s++;
+	} else if (*s == 'w') {
+		f = O_WRONLY;
+		s++;
+	}
+	for (; *s; s++)
+		switch (*s) {
+		case 'n': f |= O_NONBLOCK; break;
+		case 'a': f |= O_APPEND; break;
+		case 'c': f |= O_CLOEXEC; break;
+		case 't': f |= O_TRUNC; break;
+		case 'x': f |= O_EXCL; break;
+		case 'C': f |= O_CREAT; break;
+		case 'N': f |= O_NOCTTY; break;
+		case 'D': f |= O_DIRECTORY; break;
+		case 's': f |= O_SYNC; break;
+		case 'A': f |= O_ASYNC; break;
+		default: break;
+		}
+	return f;
+}
+
+static char *page_buf(size_t n, size_t pageoff)
+{
+	char *p = mmap(NULL, n + pageoff + 4096, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED) {
+		perror("mmap");
+		exit(2);
+	}
+	return p + pageoff;
+}
+
+static void print_data(const char *what, long r, const char *buf)
+{
+	if (r < 0) {
+		result(what, r);
+		return;
+	}
+	printf("%s=%ld data=%.*s\n", what, r, r > 32 ? 32 : (int)r, buf);
+}
+
+static void print_stat(const char *what, int r, const struct stat *st)
+{
+	if (r < 0) {
+		result(what, r);
+		return;
+	}
+	printf("%s mode=0%o rdev=%u:%u blksize=%ld uid=%u\n", what, st->st_mode,
+	       major(st->st_rdev), minor(st->st_rdev), (long)st->st_blksize,
+	       (unsigned)st->st_uid);
+}
+
+static void step(char *s)
+{
+	char *arg = strchr(s, ':'), *arg2 = NULL;
+	long a = 0, b = 0;
+
+	if (arg) {
+		*arg++ = '\0';
+		arg2 = strchr(arg, ':');
+		if (arg2)
+			*arg2++ = '\0';
+		a = strtol(arg, NULL, 0);
+		if (arg2)
+			b = strtol(arg2, NULL, 0);
+	}
+	if (!strcmp(s, "open")) {
+		fd = open(arg, arg2 ? parse_flags(arg2) : O_RDWR, 0644);
+		result("open", fd);
+	} else if (!strcmp(s, "fd")) {
+		fd = (int)a;
+	} else if (!strcmp(s, "write")) {
+		char *buf = malloc(a ? a : 1);
+
+		memset(buf, arg2 ? arg2[0] : 'a', a);
+		result("write", write(fd, buf, a));
+		free(buf);
+	} else if (!strcmp(s, "writev") || !strcmp(s, "readv")) {
+		struct iovec *iov = calloc(a, sizeof(*iov));
+		char *base = page_buf(a * 4096, 0);
+		long i;
+
+		for (i = 0; i < a; i++) {
+			iov[i].iov_base = base + i * 4096;
+			iov[i].iov_len = b;
+			memset(iov[i].iov_base, 'v', b);
+		}
+		result(s, s[0] == 'w' ? writev(fd, iov, a) : readv(fd, iov, a));
+		free(iov);
+	} else if (!strcmp(s, "read")) {
+		char *buf = malloc(a ? a : 1);
+
+		print_data("read", read(fd, buf, a), buf);
+		free(buf);
+	} else if (!strcmp(s, "readat") || !strcmp(s, "writeat")) {
+		char *buf = page_buf(a, b);
+
+		memset(buf, 'w', a);
+		if (s[0] == 'r')
+			print_data("readat", read(fd, buf, a), buf);
+		else
+			result("writeat", write(fd, buf, a));
+	} else if (!strcmp(s, "pread")) {
+		char *buf = malloc(a ? a : 1);
+
+		print_data("pread", pread(fd, buf, a, b), buf);
+		free(buf);
+	} else if (!strcmp(s, "pwrite")) {
+		char *buf = malloc(a ? a : 1);
+
+		memset(buf, 'p', a);
+		result("pwrite", pwrite(fd, buf, a, b));
+		free(buf);
+	} else if (!strcmp(s, "preadv2") || !strcmp(s, "pwritev2")) {
+		char *buf = malloc(a ? a : 1);
+		struct iovec v = {buf, a};
+		int rwf = arg2 && !strcmp(arg2, "nowait") ? RWF_NOWAIT
+			  : arg2 && !strcmp(arg2, "dsync") ? RWF_DSYNC
+							    : 0;
+
+		memset(buf, 'q', a);
+		result(s, s[1] == 'r' ? preadv2(fd, &v, 1, -1, rwf) : pwritev2(fd, &v, 1, -1, rwf));
+		free(buf);
+	} else if (!strcmp(s, "readbad") || !strcmp(s, "writebad")) {
+		void *bad = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		result(s, s[0] == 'r' ? read(fd, bad, 16) : write(fd, bad, 16));
+	} else if (!strcmp(s, "fstat")) {
+		struct stat st;
+		int r = fstat(fd, &st);
+
+		print_stat("fstat", r, &st);
+	} else if (!strcmp(s, "stat")) {
+		struct stat st;
+		int r = stat(arg, &st);
+
+		print_stat("stat", r, &st);
+	} else if (!strcmp(s, "getfl")) {
+		int r = fcntl(fd, F_GETFL);
+
+		if (r < 0)
+			result("getfl", r);
+		else
+			printf("getfl=0%o\n", r);
+	} else if (!strcmp(s, "setfl")) {
+		result("setfl", fcntl(fd, F_SETFL, arg ? parse_flags(arg) : 0));
+	} else if (!strcmp(s, "getfd")) {
+		result("getfd", fcntl(fd, F_GETFD));
+	} else if (!strcmp(s, "dup")) {
+		int r = dup(fd);
+
+		result("dup", r);
+		if (r >= 0)
+			fd = r;
+	} else if (!strcmp(s, "dup2")) {
+		int r = dup2(fd, (int)a);
+
+		result("dup2", r);
+		if (r >= 0)
+			fd = r;
+	} else if (!strcmp(s, "close")) {
+		result("close", close(fd));
+	} else if (!strcmp(s, "lseek")) {
+		result("lseek", (long)lseek(fd, 100, SEEK_SET));
+	} else if (!strcmp(s, "mmap")) {
+		void *p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+
+		result("mmap", p == MAP_FAILED ? -1 : 0);
+	} else if (!strcmp(s, "fsync")) {
+		result("fsync", fsync(fd));
+	} else if (!strcmp(s, "fdatasync")) {
+		result("fdatasync", fdatasync(fd));
+	} else if (!strcmp(s, "access")) {
+		int mode = 0;
+		const char *m;
+
+		for (m = arg2 ? arg2 : "f"; *m; m++)
+			mode |= *m == 'r' ? R_OK : *m == 'w' ? W_OK : *m == 'x' ? X_OK : F_OK;
+		result("access", access(arg, mode));
+	} else if (!strcmp(s, "sleep")) {
+		struct timespec ts = {a / 1000, (a % 1000) * 1000000};
+
+		nanosleep(&ts, NULL);
+	} else {
+		fprintf(stderr, "rwprobe: unknown step '%s'\n", s);
+		exit(2);
+	}
+	fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++)
+		step(argv[i]);
+	return 0;
+}

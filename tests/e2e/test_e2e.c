@@ -1,0 +1,521 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * End-to-end: the bufdev example driver serving a device, unmodified
+ * system programs (cat, head, dd, bash, dash, python3) and our rwprobe using
+ * it through the shim, all as real processes, unprivileged.  Each rule of
+ * kernel CUSE that the foundation reproduces has a test here that fails
+ * without it.
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+TestSuite(e2e, .init = h_setup, .fini = h_teardown, .timeout = 120);
+
+static struct h_driver drv;
+
+static void start(const char *name)
+{
+	cr_assert_eq(h_driver_start(&drv, name, NULL), 0, "driver %s did not start", name);
+}
+
+static void start_with(const char *name, const char *const extra[])
+{
+	cr_assert_eq(h_driver_start(&drv, name, extra), 0, "driver %s did not start", name);
+}
+
+/* Put @data into the device's queue with a plain shell redirection. */
+static void fill(const char *dev, const char *data)
+{
+	char cmd[4096];
+
+	snprintf(cmd, sizeof(cmd), "printf '%%s' '%s' > %s", data, dev);
+	cr_assert_eq(H_RUN(H_SHIM, NULL, "dash", "-c", cmd), 0);
+}
+
+static void expect_run(int flags, const char *expect, const char *const argv[])
+{
+	char *out = NULL;
+	int rc = h_run(flags, NULL, &out, NULL, argv);
+
+	cr_expect_eq(rc, 0, "%s exited %d", argv[0], rc);
+	cr_expect_str_eq(out, expect, "%s printed '%s'", argv[0], out);
+	free(out);
+}
+
+/* Every open file description got exactly one release. */
+static void expect_balanced(int opens)
+{
+	cr_expect(h_log_wait(&drv, "release ", opens, 5000));
+	h_msleep(50);
+	cr_expect_eq(h_log_count(&drv, "open "), opens, "opens in log:\n%s", h_log(&drv));
+	cr_expect_eq(h_log_count(&drv, "release "), opens, "releases in log:\n%s", h_log(&drv));
+}
+
+/* ---------------------------------------------------------------- programs */
+
+Test(e2e, cat_reads_the_queue)
+{
+	start("dev0");
+	fill("/dev/dev0", "hello world");
+	expect_run(H_SHIM, "hello world", (const char *const[]){"cat", "/dev/dev0", NULL});
+	expect_balanced(2);
+}
+
+Test(e2e, head_c)
+{
+	start("dev0");
+	fill("/dev/dev0", "0123456789abcdef");
+	expect_run(H_SHIM, "0123", (const char *const[]){"head", "-c", "4", "/dev/dev0", NULL});
+	expect_run(H_SHIM, "456789abcdef",
+		   (const char *const[]){"head", "-c", "100", "/dev/dev0", NULL});
+}
+
+Test(e2e, dd_if_uses_block_size)
+{
+	start("dev0");
+	cr_assert_eq(H_RUN(H_SHIM, NULL, "dd", "if=/dev/zero", "of=/dev/dev0", "bs=1000",
+			   "count=3", "status=none"),
+		     0);
+	cr_expect_eq(h_log_count(&drv, "write fh=1 size=1000 off=0"), 3);
+	expect_run(H_SHIM, "1400\n",
+		   (const char *const[]){"sh", "-c",
+					 "dd if=/dev/dev0 bs=700 count=2 status=none | wc -c", NULL});
+	cr_expect_eq(h_log_count(&drv, "read fh=2 size=700 off=0"), 2, "%s", h_log(&drv));
+	expect_run(H_SHIM, "1600\n",
+		   (const char *const[]){"sh", "-c",
+					 "dd if=/dev/dev0 bs=4096 status=none | wc -c", NULL});
+}
+
+Test(e2e, dd_of)
+{
+	char *out = NULL;
+
+	start("dev0");
+	cr_assert_eq(h_run(H_SHIM, "abcdefgh", NULL, NULL,
+			   (const char *const[]){"dd", "of=/dev/dev0", "bs=4", "status=none", NULL}),
+		     0);
+	cr_expect_eq(h_log_count(&drv, "write fh=1 size=4 off=0"), 2);
+	cr_assert_eq(H_RUN(H_SHIM, &out, "cat", "/dev/dev0"), 0);
+	cr_expect_str_eq(out, "abcdefgh");
+	free(out);
+}
+
+static void shell_redirections(const char *sh)
+{
+	char *out = NULL;
+
+	start("dev0");
+	cr_assert_eq(H_RUN(H_SHIM, NULL, sh, "-c", "echo hi > /dev/dev0"), 0);
+	cr_assert_eq(H_RUN(H_SHIM, &out, sh, "-c", "cat < /dev/dev0"), 0);
+	cr_expect_str_eq(out, "hi\n");
+	free(out);
+	cr_assert_eq(H_RUN(H_SHIM, &out, sh, "-c", "exec 3<>/dev/dev0; printf ab >&3; head -c 2 <&3"),
+		     0);
+	cr_expect_str_eq(out, "ab");
+	free(out);
+	expect_balanced(3);
+}
+
+Test(e2e, bash_redirections)
+{
+	shell_redirections("bash");
+}
+
+Test(e2e, dash_redirections)
+{
+	shell_redirections("dash");
+}
+
+Test(e2e, python_os_and_buffered)
+{
+	char *out = NULL;
+
+	start("dev0");
+	cr_assert_eq(H_RUN(H_SHIM, &out, "python3", "-c",
+			   "import os\n"
+			   "fd = os.open('/dev/dev0', os.O_RDWR)\n"
+			   "print(os.write(fd, b'python-bytes'))\n"
+			   "print(os.read(fd, 6))\n"
+			   "os.close(fd)\n"
+			   "with open('/dev/dev0', 'rb') as f:\n"
+			   "    print(f.read())\n"),
+		     0);
+	cr_expect_str_eq(out, "12\nb'python'\nb'-bytes'\n");
+	free(out);
+	expect_balanced(2);
+}
+
+Test(e2e, release_waits_for_the_last_holder)
+{
+	char *log;
+
+	start("dev0");
+	/* The child inherits fd 3 and writes after the parent closed it. */
+	cr_assert_eq(H_RUN(H_SHIM, NULL, "bash", "-c",
+			   "exec 3<>/dev/dev0; (sleep 0.3; printf late >&3) & exec 3>&-; "
+			   "echo closed > /dev/null; wait"),
+		     0);
+	cr_assert(h_log_wait(&drv, "release ", 1, 5000));
+	log = h_log(&drv);
+	cr_expect(strstr(log, "write fh=1 size=4"), "log:\n%s", log);
+	cr_expect(strstr(log, "write fh=1") < strstr(log, "release fh=1"),
+		  "release came before the child's write:\n%s", log);
+	free(log);
+	expect_balanced(1);
+}
+
+Test(e2e, inherited_fd_after_exec)
+{
+	char *out = NULL;
+
+	start("dev0");
+	cr_assert_eq(H_RUN(H_SHIM, &out, "bash", "-c",
+			   "exec 5<>/dev/dev0; python3 -c 'import os; os.write(5, b\"via-exec\")'; "
+			   "cat <&5; exec 5>&-"),
+		     0);
+	cr_expect_str_eq(out, "via-exec");
+	free(out);
+	cr_assert_eq(H_RUN(H_SHIM, &out, "bash", "-c",
+			   "exec 4<>/dev/dev0; rwprobe=$0; $rwprobe fd:4 getfl write:3:z fstat",
+			   h_stage("rwprobe")),
+		     0);
+	cr_expect(!strncmp(out, "getfl=0100002\nwrite=3\nfstat mode=020600 rdev=", 45), "%s", out);
+	free(out);
+}
+
+Test(e2e, plain_ld_preload_with_cuse_dir)
+{
+	start("dev0");
+	fill("/dev/dev0", "preloaded");
+	expect_run(H_PRELOAD, "preloaded", (const char *const[]){"cat", "/dev/dev0", NULL});
+}
+
+Test(e2e, plain_ld_preload_default_registry)
+{
+	char name[64], arg[80], *out = NULL;
+
+	snprintf(name, sizeof(name), "cuseshim-test-%d", (int)getpid());
+	snprintf(arg, sizeof(arg), "--name=%s", name);
+	cr_assert_eq(h_driver_start_argv(&drv, name,
+					 (const char *const[]){"bufdev", "-f", arg, NULL}, H_NODIR),
+		     0, "driver did not start: see %s", drv.err);
+	{
+		char cmd[256];
+
+		snprintf(cmd, sizeof(cmd), "echo default > /dev/%s; cat /dev/%s", name, name);
+		cr_assert_eq(H_RUN(H_PRELOAD | H_NODIR, &out, "sh", "-c", cmd), 0);
+	}
+	cr_expect_str_eq(out, "default\n");
+	free(out);
+	h_driver_stop(&drv, SIGTERM);
+	cr_expect_eq(h_driver_wait(&drv, 5000), 0);
+	{
+		char d[64];
+
+		snprintf(d, sizeof(d), "/tmp/cuse-%u", h_root() ? 65534u : (unsigned)geteuid());
+		rmdir(d); /* only if no other driver uses it */
+	}
+}
+
+/* ---------------------------------------------------------------- identity */
+
+Test(e2e, stat_reports_a_character_device)
+{
+	const char *extra[] = {"--maj=10", "--min=200", NULL};
+
+	start_with("dev0", extra);
+	expect_run(H_SHIM, "character special file a:c8 600\n",
+		   (const char *const[]){"stat", "-c", "%F %t:%T %a", "/dev/dev0", NULL});
+	cr_expect_eq(H_RUN(H_SHIM, NULL, "sh", "-c", "test -c /dev/dev0"), 0);
+	cr_expect_eq(H_RUN(H_SHIM, NULL, "sh", "-c", "test -c /dev/nosuchdev"), 1);
+	expect_run(H_SHIM,
+		   "open=3\nfstat mode=020600 rdev=10:200 blksize=4096 uid=65534\n"
+		   "stat mode=020600 rdev=10:200 blksize=4096 uid=65534\n",
+		   (const char *const[]){h_stage("rwprobe"), "open:/dev/dev0:r", "fstat",
+					 "stat:/dev/dev0", NULL});
+}
+
+Test(e2e, access_follows_the_mode)
+{
+	start("dev0");
+	expect_run(H_SHIM, "access=0\naccess=0\naccess=-1 errno=EACCES\naccess=-1 errno=ENOENT\n",
+		   (const char *const[]){h_stage("rwprobe"), "access:/dev/dev0:f",
+					 "access:/dev/dev0:rw", "access:/dev/dev0:x",
+					 "access:/dev/nosuchdev:f", NULL});
+}
+
+Test(e2e, driver_sees_callers_credentials)
+{
+	char *log, expect[64];
+
+	start("dev0");
+	cr_assert_eq(H_RUN(H_SHIM, NULL, h_stage("rwprobe"), "open:/dev/dev0:r"), 0);
+	log = h_log(&drv);
+	snprintf(expect, sizeof(expect), "uid=%u ", h_root() ? 65534u : (unsigned)geteuid());
+	cr_expect(strstr(log, expect), "log:\n%s", log);
+	free(log);
+}
+
+Test(e2e, names_with_slashes)
+{
+	start("sub/dev1");
+	fill("/dev/sub/dev1", "nested");
+	expect_run(H_SHIM, "nested", (const char *const[]){"cat", "//dev/./sub/dev1", NULL});
+}
+
+Test(e2e, map_option)
+{
+	char *out = NULL;
+
+	start("dev0");
+	fill("/dev/dev0", "mapped");
+	cr_assert_eq(H_RUN(0, &out, h_stage("cuse-run"), "--map=/dev/ttyUSB7=dev0", "--",
+			   "cat", "/dev/ttyUSB7"),
+		     0);
+	cr_expect_str_eq(out, "mapped");
+	free(out);
+}
+
+/* ---------------------------------------------------------------- kernel rules */
+
+Test(e2e, open_flags_as_the_kernel_passes_them)
+{
+	start("dev0");
+	cr_assert_eq(H_RUN(H_SHIM, NULL, h_stage("rwprobe"), "open:/dev/dev0:rw", "close",
+			   "open:/dev/dev0:wCxtNc", "close", "open:/dev/dev0:rn", "close",
+			   "open:/dev/dev0:ra"),
+		     0);
+	cr_expect_eq(h_log_count(&drv, "open fh=1 flags=0100002 "), 1, "%s", h_log(&drv));
+	cr_expect_eq(h_log_count(&drv, "open fh=2 flags=0100001 "), 1, "%s", h_log(&drv));
+	cr_expect_eq(h_log_count(&drv, "open fh=3 flags=0104000 "), 1, "%s", h_log(&drv));
+	cr_expect_eq(h_log_count(&drv, "open fh=4 flags=0102000 "), 1, "%s", h_log(&drv));
+	expect_balanced(4);
+}
+
+Test(e2e, open_directory_fails)
+{
+	start("dev0");
+	expect_run(H_SHIM, "open=-1 errno=ENOTDIR\n",
+		   (const char *const[]){h_stage("rwprobe"), "open:/dev/dev0:rD", NULL});
+	cr_expect_eq(h_log_count(&drv, "open "), 0);
+}
+
+Test(e2e, offsets_are_always_zero)
+{
+	start("dev0");
+	expect_run(H_SHIM,
+		   "open=3\npwrite=5\nwrite=4\npread=3 data=ppp\npread=-1 errno=EINVAL\n"
+		   "pwrite=-1 errno=EINVAL\nlseek=0\n",
+		   (const char *const[]){h_stage("rwprobe"), "open:/dev/dev0:rw", "pwrite:5:1000",
+					 "write:4", "pread:3:77", "pread:3:-1", "pwrite:3:-5",
+					 "lseek", NULL});
+	cr_expect_eq(h_log_count(&drv, "write fh=1 size=5 off=0 "), 1, "%s", h_log(&drv));
+	cr_expect_eq(h_log_count(&drv, "read fh=1 size=3 off=0 "), 1, "%s", h_log(&drv));
+	/* the negative offsets never reached the driver */
+	cr_expect_eq(h_log_count(&drv, "read "), 1);
+	cr_expect_eq(h_log_count(&drv, "write "), 2);
+}
+
+Test(e2e, splits_like_the_kernel)
+{
+	char *log;
+
+	start("dev0");
+	/* 40 iovecs of 10 bytes, one page each: 32 pages per request. */
+	cr_assert_eq(H_RUN(H_SHIM, NULL, h_stage("rwprobe"), "open:/dev/dev0:rw", "writev:40:10",
+			   "writeat:307200:0", "writeat:200000:0", "readat:200000:100",
+			   "read:400"),
+		     0);
+	log = h_log(&drv);
+	cr_expect(strstr(log, "write fh=1 size=320 off=0 flags=0100002 -> 320\n"
+			      "write fh=1 size=80 off=320 "),
+		  "%s", log);
+	cr_expect(strstr(log, "write fh=1 size=131072 off=0 flags=0100002 -> 131072\n"
+			      "write fh=1 size=131072 off=131072 flags=0100002 -> 131072\n"
+			      "write fh=1 size=45056 off=262144 "),
+		  "%s", log);
+	cr_expect(strstr(log, "read fh=1 size=130972 off=0 flags=0100002 -> 130972\n"
+			      "read fh=1 size=69028 off=130972 "),
+		  "%s", log);
+	free(log);
+}
+
+Test(e2e, zero_length_io_never_reaches_the_driver)
+{
+	start("dev0");
+	expect_run(H_SHIM, "open=3\nread=0 data=\nwrite=0\nreadv=0\n",
+		   (const char *const[]){h_stage("rwprobe"), "open:/dev/dev0:rw", "read:0",
+					 "write:0", "readv:3:0", NULL});
+	cr_expect_eq(h_log_count(&drv, "read "), 0);
+	cr_expect_eq(h_log_count(&drv, "write "), 0);
+}
+
+Test(e2e, short_replies_end_the_call)
+{
+	const char *extra[] = {"--read-cap=5", "--write-cap=3", NULL};
+
+	start_with("dev0", extra);
+	expect_run(H_SHIM, "open=3\nwrite=3\nwrite=3\nread=5 data=aaaaa\nread=1 data=a\n",
+		   (const char *const[]){h_stage("rwprobe"), "open:/dev/dev0:rw", "write:10",
+					 "write:3", "read:100", "read:100", NULL});
+	cr_expect_eq(h_log_count(&drv, "write "), 2);
+	cr_expect_eq(h_log_count(&drv, "read "), 2);
+}
+
+Test(e2e, access_mode_is_enforced_locally)
+{
+	start("dev0");
+	expect_run(H_SHIM, "open=3\nwrite=-1 errno=EBADF\nopen=4\nread=-1 errno=EBADF\n",
+		   (const char *const[]){h_stage("rwprobe"), "open:/dev/dev0:r", "write:3",
+					 "open:/dev/dev0:w", "read:3", NULL});
+	cr_expect_eq(h_log_count(&drv, "write "), 0);
+	cr_expect_eq(h_log_count(&drv, "read "), 0);
+}
+
+Test(e2e, nonblock_reaches_the_driver_and_getfl)
+{
+	start("dev0");
+	expect_run(H_SHIM,
+		   "open=3\ngetfl=0100002\nsetfl=0\ngetfl=0104002\nwrite=1\nsetfl=0\n"
+		   "getfl=0100002\n",
+		   (const char *const[]){h_stage("rwprobe"), "open:/dev/dev0:rw", "getfl",
+					 "setfl:nA", "getfl", "write:1", "setfl:", "getfl", NULL});
+	cr_expect_eq(h_log_count(&drv, "write fh=1 size=1 off=0 flags=0104002 "), 1, "%s",
+		     h_log(&drv));
+}
+
+Test(e2e, vfs_calls_on_the_fd)
+{
+	start("dev0");
+	expect_run(H_SHIM,
+		   "open=3\nlseek=0\nmmap=-1 errno=ENODEV\nfsync=-1 errno=EINVAL\n"
+		   "fdatasync=-1 errno=EINVAL\ndup=4\ngetfd=0\nclose=0\n",
+		   (const char *const[]){h_stage("rwprobe"), "open:/dev/dev0:rwc", "lseek", "mmap",
+					 "fsync", "fdatasync", "dup", "getfd", "close", NULL});
+	expect_balanced(1);
+}
+
+Test(e2e, bad_buffers_give_efault)
+{
+	start("dev0");
+	fill("/dev/dev0", "0123456789abcdefXYZ");
+	expect_run(H_SHIM, "open=3\nwritebad=-1 errno=EFAULT\nreadbad=-1 errno=EFAULT\n",
+		   (const char *const[]){h_stage("rwprobe"), "open:/dev/dev0:rw", "writebad",
+					 "readbad", NULL});
+}
+
+Test(e2e, preadv2_flags)
+{
+	start("dev0");
+	expect_run(H_SHIM, "open=3\npwritev2=2\npreadv2=-1 errno=EOPNOTSUPP\n",
+		   (const char *const[]){h_stage("rwprobe"), "open:/dev/dev0:rw",
+					 "pwritev2:2:dsync", "preadv2:2:nowait", NULL});
+	cr_expect_eq(h_log_count(&drv, "write fh=1 size=2 off=0 flags=0110002 "), 1, "%s",
+		     h_log(&drv));
+	cr_expect_eq(h_log_count(&drv, "read "), 0);
+}
+
+Test(e2e, driver_open_error)
+{
+	const char *extra[] = {"--open-errno=16", NULL};
+
+	start_with("dev0", extra);
+	expect_run(H_SHIM, "open=-1 errno=EBUSY\n",
+		   (const char *const[]){h_stage("rwprobe"), "open:/dev/dev0:r", NULL});
+	cr_expect_eq(h_log_count(&drv, "release "), 0);
+}
+
+Test(e2e, other_users_are_refused_by_mode)
+{
+	if (!h_root())
+		cr_skip_test("needs root to run a second unprivileged user");
+	start("dev0");
+	expect_run(H_SHIM | H_AS_OTHER, "open=-1 errno=EACCES\n",
+		   (const char *const[]){h_stage("rwprobe"), "open:/dev/dev0:r", NULL});
+	cr_expect_eq(h_log_count(&drv, "open "), 0);
+}
+
+/* ---------------------------------------------------------------- registry */
+
+Test(e2e, no_driver_is_enoent)
+{
+	expect_run(H_SHIM, "open=-1 errno=ENOENT\nstat=-1 errno=ENOENT\n",
+		   (const char *const[]){h_stage("rwprobe"), "open:/dev/nodriver:r",
+					 "stat:/dev/nodriver", NULL});
+}
+
+Test(e2e, killed_driver_is_gone_and_its_name_reusable)
+{
+	struct h_driver first;
+	char *out = NULL;
+
+	start("dev0");
+	first = drv;
+	h_driver_stop(&first, SIGKILL);
+	h_driver_wait(&first, 5000);
+	expect_run(H_SHIM, "open=-1 errno=ENOENT\nstat=-1 errno=ENOENT\n",
+		   (const char *const[]){h_stage("rwprobe"), "open:/dev/dev0:r",
+					 "stat:/dev/dev0", NULL});
+	start("dev0");
+	fill("/dev/dev0", "again");
+	cr_assert_eq(H_RUN(H_SHIM, &out, "cat", "/dev/dev0"), 0);
+	cr_expect_str_eq(out, "again");
+	free(out);
+}
+
+Test(e2e, second_driver_with_the_same_name_fails)
+{
+	char *err = NULL, want[128];
+	int rc;
+
+	start("dev0");
+	rc = h_run(0, NULL, NULL, &err,
+		   (const char *const[]){h_stage("bufdev"), "-f", "--name=dev0", NULL});
+	cr_expect_eq(rc, 1, "second driver exited %d", rc);
+	snprintf(want, sizeof(want), "device 'dev0' is already served by another driver (pid %d, ",
+		 (int)drv.pid);
+	cr_expect(strstr(err, want), "stderr: %s", err);
+	free(err);
+	fill("/dev/dev0", "first-still-serves");
+	expect_run(H_SHIM, "first-still-serves",
+		   (const char *const[]){"cat", "/dev/dev0", NULL});
+}
+
+Test(e2e, sigterm_ends_the_driver_cleanly)
+{
+	char sock[600];
+
+	start("dev0");
+	h_driver_stop(&drv, SIGTERM);
+	cr_expect_eq(h_driver_wait(&drv, 5000), 0);
+	snprintf(sock, sizeof(sock), "%s/dev0", h_dir());
+	cr_expect_neq(access(sock, F_OK), 0, "registry entry left behind");
+}
+
+/* ---------------------------------------------------------------- bystanders */
+
+Test(e2e, other_paths_behave_as_without_the_shim)
+{
+	const char *script =
+		"cd /tmp && d=$(mktemp -d) && cd $d && printf 'abc\\n' > f && cat f && "
+		"cat /dev/null && stat -c '%F %a' f /dev/null && wc -c < f && "
+		"echo xyz | tr x y && printf 'q' | cat - f | head -c 3 && echo && "
+		"ls -d /dev/null && (cat /nonexistent 2>&1 || true) && "
+		"dd if=f bs=1 count=2 status=none && echo && test -c /dev/null && echo c && "
+		"mkfifo p && (echo fifo > p &) && cat p && cd / && rm -rf $d";
+	char *plain = NULL, *shimmed = NULL;
+
+	start("dev0");
+	cr_assert_eq(H_RUN(0, &plain, "bash", "-c", script), 0);
+	cr_assert_eq(H_RUN(H_SHIM, &shimmed, "bash", "-c", script), 0);
+	cr_expect_str_eq(shimmed, plain);
+	cr_expect(strstr(plain, "character special file 666"), "%s", plain);
+	free(plain);
+	free(shimmed);
+}

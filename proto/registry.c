@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Registry paths and the attribute line (see registry.h). */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,8 +59,10 @@ int registry_check_name(const char *name, const char **why)
 	}
 	last = strrchr(name, '/');
 	last = last ? last + 1 : name;
-	if (*last == '.') {
-		*why = "last component starts with '.' (reserved for the registry)";
+	/* The registry's own files are ".NAME.attr" and ".NAME.sock". */
+	if (*last == '.' && strlen(last) > 5 &&
+	    (!strcmp(last + strlen(last) - 5, ".attr") || !strcmp(last + strlen(last) - 5, ".sock"))) {
+		*why = "'.NAME.attr' and '.NAME.sock' are reserved for the registry";
 		return -EINVAL;
 	}
 	for (p = name; *p; p++)
@@ -151,9 +155,11 @@ int registry_parse_attr(const char *buf, size_t n, struct registry_attr *a)
 		eq = memchr(p, '=', tok_end - p);
 		if (!eq || eq == p)
 			return -EINVAL;
+		if (eq[1] < '0' || eq[1] > '9')
+			return -EINVAL; /* no sign, no blank */
 		errno = 0;
 		v = strtoul(eq + 1, &end, (eq - p == 4 && !memcmp(p, "mode", 4)) ? 8 : 10);
-		if (errno || end != tok_end || end == eq + 1)
+		if (errno || end != tok_end || v > UINT32_MAX)
 			return -EINVAL;
 		parse_field(p, eq - p, v, a, &seen);
 		p = tok_end;
@@ -167,6 +173,7 @@ int registry_normalize(const char *path, char *out, size_t size)
 {
 	size_t o = 0;
 	const char *p = path;
+	bool dir = false;
 
 	if (!path || *path != '/' || size < 2)
 		return -EINVAL;
@@ -183,9 +190,13 @@ int registry_normalize(const char *path, char *out, size_t size)
 		slash = strchr(p, '/');
 		len = slash ? (size_t)(slash - p) : strlen(p);
 		p += len;
-		if (len == 1 && start[0] == '.')
+		dir = false;
+		if (len == 1 && start[0] == '.') {
+			dir = true;
 			continue;
+		}
 		if (len == 2 && start[0] == '.' && start[1] == '.') {
+			dir = true;
 			while (o > 1 && out[o - 1] != '/')
 				o--;
 			if (o > 1)
@@ -202,8 +213,9 @@ int registry_normalize(const char *path, char *out, size_t size)
 		memcpy(out + o, start, len);
 		o += len;
 	}
-	/* "/dev/x/" names a directory: keep the slash so it never matches. */
-	if (o > 1 && p > path && p[-1] == '/') {
+	/* "/dev/x/" and "/dev/x/." name a directory: keep a slash so that
+	 * they never match a device. */
+	if (o > 1 && (dir || p[-1] == '/')) {
 		if (o + 1 >= size)
 			return -ENAMETOOLONG;
 		out[o++] = '/';

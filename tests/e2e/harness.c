@@ -119,7 +119,17 @@ static void child_setup(int flags)
 		}
 	}
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	clearenv();
+	{
+		char *asan = getenv("ASAN_OPTIONS"), *ubsan = getenv("UBSAN_OPTIONS");
+
+		asan = asan ? strdup(asan) : NULL;
+		ubsan = ubsan ? strdup(ubsan) : NULL;
+		clearenv();
+		if (asan)
+			setenv("ASAN_OPTIONS", asan, 1);
+		if (ubsan)
+			setenv("UBSAN_OPTIONS", ubsan, 1);
+	}
 	setenv("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", 1);
 	setenv("LC_ALL", "C", 1);
 	setenv("HOME", "/tmp", 1);

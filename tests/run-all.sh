@@ -1,0 +1,29 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The whole test suite, from a fresh clone on Debian 12: installs what is
+# missing, builds with warnings as errors, runs make check and make
+# distcheck, then the daemon side and the unit tests under ASan+UBSan.
+set -eu -o pipefail
+srcdir=$(cd "$(dirname "$0")/.." && pwd)
+. "$srcdir/tests/deps.sh"
+cuseshim_install_deps
+
+cd "$srcdir"
+./autogen.sh >/dev/null
+
+echo "== build and make check"
+(cuseshim_build "$srcdir/build" && make check) || {
+	cat "$srcdir"/build/tests/*/*.log 2>/dev/null | tail -200
+	exit 1
+}
+
+echo "== make distcheck"
+(cd "$srcdir/build" && make distcheck) || exit 1
+
+echo "== ASan + UBSan (driver side and unit tests)"
+(cuseshim_build "$srcdir/build-asan" --enable-sanitizers &&
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 make check) || {
+	cat "$srcdir"/build-asan/tests/*/*.log 2>/dev/null | tail -200
+	exit 1
+}
+echo "== all passed"

@@ -535,6 +535,14 @@ static void do_rw(struct dispatch_ctx *d)
 	}
 }
 
+static void do_unintroduced(struct dispatch_ctx *d)
+{
+	cused_log(FUSE_LOG_ERR,
+		  "cuse: %s: %s from pid %d before HELLO or OPEN; dropping the connection\n",
+		  d->se->devname, proto_opname(d->in->opcode), (int)d->m->conn->pid);
+	cused_conn_close(d->se, d->m->conn);
+}
+
 static void do_enosys(struct dispatch_ctx *d)
 {
 	reply_now(d, -ENOSYS, NULL, 0);
@@ -574,6 +582,10 @@ void cused_dispatch(struct fuse_session *se, void *mem, size_t size)
 		    m->conn ? (int)m->conn->tid : 0);
 	if (!se->got_init && d.in->opcode != CUSE_INIT)
 		fn = do_enosys;
+	/* A new connection must introduce itself first. */
+	if (m->conn && m->conn->kind == CONN_NEW && d.in->opcode != CUSESHIM_OP_HELLO &&
+	    d.in->opcode != CUSESHIM_OP_OPEN)
+		fn = do_unintroduced;
 	/* Messages from the wire are never internal ones. */
 	if (m->conn && (d.in->opcode == CUSE_INIT || d.in->opcode == FUSE_RELEASE))
 		fn = do_enosys;

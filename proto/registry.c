@@ -17,8 +17,13 @@ int registry_dir(char *buf, size_t size, const char *cuse_dir, const char *xdg_r
 
 	if (cuse_dir && *cuse_dir)
 		n = snprintf(buf, size, "%s", cuse_dir);
-	else if (xdg_runtime_dir && *xdg_runtime_dir == '/')
-		n = snprintf(buf, size, "%s/cuse", xdg_runtime_dir);
+	else if (xdg_runtime_dir && *xdg_runtime_dir == '/') {
+		size_t len = strlen(xdg_runtime_dir);
+
+		while (len > 1 && xdg_runtime_dir[len - 1] == '/')
+			len--;
+		n = snprintf(buf, size, "%.*s/cuse", (int)len, xdg_runtime_dir);
+	}
 	else if (uid == 0)
 		n = snprintf(buf, size, "/run/cuse");
 	else
@@ -115,7 +120,7 @@ static int parse_field(const char *key, size_t klen, unsigned long v, struct reg
 		if (strlen(keys[i]) == klen && !memcmp(keys[i], key, klen))
 			break;
 	if (i == sizeof(keys) / sizeof(keys[0]))
-		return 0; /* a newer writer's key: ignore */
+		return 0; /* not ours */
 	*seen |= 1u << i;
 	switch (i) {
 	case 0: a->version = v; break;
@@ -127,7 +132,7 @@ static int parse_field(const char *key, size_t klen, unsigned long v, struct reg
 	case 6: a->pid = v; break;
 	case 7: a->flags = v; break;
 	}
-	return 0;
+	return 1;
 }
 
 int registry_parse_attr(const char *buf, size_t n, struct registry_attr *a)
@@ -155,6 +160,11 @@ int registry_parse_attr(const char *buf, size_t n, struct registry_attr *a)
 		eq = memchr(p, '=', tok_end - p);
 		if (!eq || eq == p)
 			return -EINVAL;
+		if (!parse_field(p, eq - p, 0, a, &(unsigned){0})) {
+			/* a newer writer's key: skip it, whatever its value */
+			p = tok_end;
+			continue;
+		}
 		if (eq[1] < '0' || eq[1] > '9')
 			return -EINVAL; /* no sign, no blank */
 		errno = 0;

@@ -11,7 +11,8 @@ stage=$(mktemp -d /tmp/cuseshim-stage.XXXXXX) || exit 99
 trap 'rm -rf "$stage"' EXIT HUP INT TERM
 chmod 755 "$stage"
 for f in cused/.libs/libcused.so.0 libcuseshim/.libs/libcuseshim.so cuse-run \
-	examples/bufdev tests/e2e/rwprobe; do
+	examples/bufdev tests/e2e/rwprobe tests/e2e/loopdrv30 tests/e2e/loopdrv35 \
+	tests/e2e/loopdrv312; do
 	if [ -e "$b/$f" ]; then
 		cp "$b/$f" "$stage/" || exit 99
 	fi

@@ -93,7 +93,7 @@ void h_teardown(void)
 		if (drivers[i] > 0) {
 			kill(-drivers[i], SIGKILL);
 			kill(drivers[i], SIGKILL);
-			waitpid(drivers[i], NULL, 0);
+			waitpid(drivers[i], NULL, 0); /* ECHILD for a daemon: fine */
 		}
 	ndrivers = 0;
 	if (dir[0])
@@ -360,6 +360,29 @@ int h_driver_start(struct h_driver *d, const char *name, const char *const extra
 	     p = strchr(p, '/'))
 		*p = '_';
 	return h_driver_start_argv(d, name, args, 0);
+}
+
+void h_track_pid(pid_t pid)
+{
+	cr_assert(ndrivers < MAX_DRIVERS);
+	drivers[ndrivers++] = pid;
+}
+
+pid_t h_registry_pid(const char *name)
+{
+	char path[600], line[512] = "";
+	const char *p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/.%s.attr", dir, name);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	if (!fgets(line, sizeof(line), f))
+		line[0] = '\0';
+	fclose(f);
+	p = strstr(line, " pid=");
+	return p ? (pid_t)atoi(p + 5) : -1;
 }
 
 void h_driver_stop(struct h_driver *d, int sig)

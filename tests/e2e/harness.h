@@ -38,6 +38,10 @@ int h_driver_start(struct h_driver *d, const char *name, const char *const extra
 int h_driver_start_argv(struct h_driver *d, const char *name, const char *const argv[],
 			int flags);
 void h_driver_stop(struct h_driver *d, int sig);
+/* Kill @pid (a daemonized driver) at teardown, whatever happens. */
+void h_track_pid(pid_t pid);
+/* The pid a live registry entry names, or -1. */
+pid_t h_registry_pid(const char *name);
 /* Wait for the driver to exit; returns its exit status or -1 on timeout. */
 int h_driver_wait(struct h_driver *d, int timeout_ms);
 int h_log_count(const struct h_driver *d, const char *prefix);

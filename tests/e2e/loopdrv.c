@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * loopdrv: a test driver built three times, with FUSE_USE_VERSION 30, 35
+ * and 312, so that each of libfuse3's loop ABIs is called the way a real
+ * driver built with that version calls it:
+ *
+ *   loopdrv NAME LOG MODE [libfuse options]
+ *     MODE st      cuse_lowlevel_setup + fuse_session_loop
+ *          mt      cuse_lowlevel_setup + fuse_session_loop_mt (the ABI of
+ *                  this FUSE_USE_VERSION: _31, _32 or _312)
+ *          custom  its own poll loop on fuse_session_fd with
+ *                  fuse_session_receive_buf / fuse_session_process_buf
+ *          main    cuse_lowlevel_main
+ *
+ * Reads answer "data:<userdata check>" with fuse_reply_iov (and
+ * fuse_reply_data for reads of 3 bytes); every callback is logged.
+ */
+#include <cuse_lowlevel.h>
+#include <fuse_lowlevel.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static FILE *logf_;
+static int marker;
+
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfprintf(logf_, fmt, ap);
+	va_end(ap);
+	fflush(logf_);
+}
+
+static void log_func(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	fprintf(logf_, "fuse_log: ");
+	vfprintf(logf_, fmt, ap);
+	fflush(logf_);
+}
+
+static void drv_init(void *userdata, struct fuse_conn_info *conn)
+{
+	say("init userdata=%s proto=%u max_write=%u\n", userdata == &marker ? "ok" : "bad",
+	    conn->proto_major, conn->max_write);
+}
+
+static void drv_init_done(void *userdata)
+{
+	say("init_done\n");
+}
+
+static void drv_destroy(void *userdata)
+{
+	say("destroy\n");
+}
+
+static void drv_open(fuse_req_t req, struct fuse_file_info *fi)
+{
+	fi->fh = 7;
+	say("open\n");
+	fuse_reply_open(req, fi);
+}
+
+static void drv_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	const char *ud = fuse_req_userdata(req) == &marker ? "ok" : "bad";
+	struct iovec iov[2] = {{"data:", 5}, {(void *)ud, strlen(ud)}};
+
+	say("read size=%zu fh=%llu\n", size, (unsigned long long)fi->fh);
+	if (size == 3) {
+		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(3);
+
+		bv.buf[0].mem = "bvd";
+		fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
+		return;
+	}
+	if (size < 7) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	fuse_reply_iov(req, iov, 2);
+}
+
+static void drv_release(fuse_req_t req, struct fuse_file_info *fi)
+{
+	say("release fh=%llu\n", (unsigned long long)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static const struct cuse_lowlevel_ops ops = {
+	.init = drv_init,
+	.init_done = drv_init_done,
+	.destroy = drv_destroy,
+	.open = drv_open,
+	.read = drv_read,
+	.release = drv_release,
+};
+
+static int custom_loop(struct fuse_session *se)
+{
+	struct fuse_buf buf = {0};
+	int res = 0;
+
+	while (!fuse_session_exited(se)) {
+		struct pollfd p = {.fd = fuse_session_fd(se), .events = POLLIN};
+
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		res = fuse_session_receive_buf(se, &buf);
+		if (res == -EINTR)
+			continue;
+		if (res <= 0)
+			break;
+		fuse_session_process_buf(se, &buf);
+	}
+	free(buf.mem);
+	fuse_session_reset(se);
+	return res < 0 ? res : 0;
+}
+
+int main(int argc, char **argv)
+{
+	char devname[256];
+	const char *info[2] = {"IGNORED=1", devname};
+	struct cuse_info ci = {.dev_info_argc = 2, .dev_info_argv = info};
+	struct fuse_session *se;
+	const char *mode;
+	int mt = 0, res;
+
+	if (argc < 4) {
+		fprintf(stderr, "usage: loopdrv NAME LOG st|mt|custom|main [options]\n");
+		return 2;
+	}
+	snprintf(devname, sizeof(devname), "DEVNAME=%s", argv[1]);
+	logf_ = fopen(argv[2], "a");
+	if (!logf_)
+		return 2;
+	mode = argv[3];
+	fuse_set_log_func(log_func);
+	say("fuse_version=%d\n", fuse_version());
+	argv[3] = argv[0];
+	argc -= 3;
+	argv += 3;
+	if (!strcmp(mode, "main"))
+		return cuse_lowlevel_main(argc, argv, &ci, &ops, &marker);
+	se = cuse_lowlevel_setup(argc, argv, &ci, &ops, &mt, &marker);
+	if (!se)
+		return 1;
+	say("multithreaded=%d\n", mt);
+	if (!strcmp(mode, "st")) {
+		res = fuse_session_loop(se);
+	} else if (!strcmp(mode, "custom")) {
+		res = custom_loop(se);
+	} else {
+#if FUSE_USE_VERSION < 32
+		res = fuse_session_loop_mt(se, 0);
+#elif FUSE_USE_VERSION < FUSE_MAKE_VERSION(3, 12)
+		struct fuse_loop_config cfg = {.clone_fd = 0, .max_idle_threads = 10};
+
+		res = fuse_session_loop_mt(se, &cfg);
+#else
+		struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+
+		fuse_loop_cfg_set_max_threads(cfg, 4);
+		res = fuse_session_loop_mt(se, cfg);
+		fuse_loop_cfg_destroy(cfg);
+#endif
+	}
+	say("loop returned %d\n", res);
+	cuse_lowlevel_teardown(se);
+	return res == -1 ? 1 : 0;
+}

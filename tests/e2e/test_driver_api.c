@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libcused's API as drivers use it: every loop ABI (FUSE_USE_VERSION 30,
+ * 35, 312), a driver's own loop on fuse_session_fd, the lifecycle
+ * callbacks, fuse_daemonize, the signal handlers, fuse_log, and a driver
+ * that survives garbage from a client.
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+TestSuite(driver_api, .init = h_setup, .fini = h_teardown, .timeout = 120);
+
+/* Criterion re-executes the test binary, so parameters hold no pointers. */
+struct loop_case {
+	char bin[16];
+	char mode[8];
+	char loop_result[24]; /* "loop returned N", "" when the driver has no loop */
+};
+
+ParameterizedTestParameters(driver_api, loops)
+{
+	static struct loop_case cases[] = {
+		{"loopdrv30", "st", "loop returned 15"},
+		{"loopdrv30", "mt", "loop returned 15"},
+		{"loopdrv30", "custom", "loop returned 0"},
+		{"loopdrv30", "main", ""},
+		{"loopdrv35", "st", "loop returned 15"},
+		{"loopdrv35", "mt", "loop returned 15"},
+		{"loopdrv35", "main", ""},
+		{"loopdrv312", "mt", "loop returned 15"},
+		{"loopdrv312", "custom", "loop returned 0"},
+		{"loopdrv312", "main", ""},
+	};
+	return cr_make_param_array(struct loop_case, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct loop_case *c, driver_api, loops)
+{
+	struct h_driver d;
+	char logpath[600], *out = NULL, *log, *a, *b, *e, *z;
+
+	snprintf(logpath, sizeof(logpath), "%s/lp.log", h_dir());
+	cr_assert_eq(h_driver_start_argv(&d, "lp",
+					 (const char *const[]){c->bin, "lp", logpath, c->mode, "-f",
+							       NULL},
+					 0),
+		     0, "%s %s did not start", c->bin, c->mode);
+	cr_assert_eq(H_RUN(H_SHIM, &out, "head", "-c", "7", "/dev/lp"), 0);
+	cr_expect_str_eq(out, "data:ok");
+	free(out);
+	cr_assert_eq(H_RUN(H_SHIM, &out, h_stage("rwprobe"), "open:/dev/lp:r", "read:3"), 0);
+	cr_expect_str_eq(out, "open=3\nread=3 data=bvd\n");
+	free(out);
+	h_driver_stop(&d, SIGTERM);
+	cr_expect_eq(h_driver_wait(&d, 5000), 0, "%s %s did not exit 0", c->bin, c->mode);
+	log = h_log(&d);
+	a = strstr(log, "init userdata=ok proto=7 max_write=1048576\n");
+	b = strstr(log, "init_done\n");
+	e = strstr(log, "release fh=7\n");
+	z = strstr(log, "destroy\n");
+	cr_expect(a && b && e && z && a < b && b < e && e < z, "callbacks out of order:\n%s", log);
+	if (c->loop_result[0])
+		cr_expect(strstr(log, c->loop_result), "%s", log);
+	if (strcmp(c->mode, "main"))
+		cr_expect(strstr(log, "multithreaded=1\n"), "%s", log);
+	cr_expect(strstr(log, "fuse_version=314\n") || strstr(log, "fuse_version=31"), "%s", log);
+	free(log);
+}
+
+Test(driver_api, single_threaded_flag)
+{
+	struct h_driver d;
+	char logpath[600], *log;
+
+	snprintf(logpath, sizeof(logpath), "%s/lp.log", h_dir());
+	cr_assert_eq(h_driver_start_argv(&d, "lp",
+					 (const char *const[]){"loopdrv312", "lp", logpath, "st",
+							       "-f", "-s", NULL},
+					 0),
+		     0);
+	log = h_log(&d);
+	cr_expect(strstr(log, "multithreaded=0\n"), "%s", log);
+	free(log);
+}
+
+Test(driver_api, unknown_option_goes_through_fuse_log)
+{
+	char logpath[400], *log;
+	struct h_driver d;
+	int rc;
+
+	snprintf(logpath, sizeof(logpath), "%s/lp.log", h_dir());
+	rc = H_RUN(0, NULL, h_stage("loopdrv312"), "lp", logpath, "st", "-f", "-o", "bogus");
+	cr_expect_eq(rc, 1);
+	snprintf(d.log, sizeof(d.log), "%.*s", (int)sizeof(d.log) - 1, logpath);
+	log = h_log(&d);
+	cr_expect(strstr(log, "fuse_log: fuse: unknown option(s): `-o bogus'\n"), "%s", log);
+	free(log);
+}
+
+Test(driver_api, daemonizes_without_f)
+{
+	char *out = NULL, arg[64];
+	pid_t pid;
+	int rc;
+
+	snprintf(arg, sizeof(arg), "--name=bg");
+	rc = H_RUN(0, NULL, h_stage("bufdev"), arg);
+	cr_assert_eq(rc, 0, "bufdev without -f exited %d", rc);
+	/* As with libfuse, the parent returns before the device is up. */
+	for (int i = 0; i < 500 && (pid = h_registry_pid("bg")) <= 0; i++)
+		h_msleep(10);
+	cr_assert_gt(pid, 0, "no live registry entry after daemonizing");
+	h_track_pid(pid);
+	cr_expect_neq(kill(pid, 0), -1, "the daemon is not running");
+	cr_assert_eq(H_RUN(H_SHIM, NULL, "sh", "-c", "echo daemon > /dev/bg"), 0);
+	cr_assert_eq(H_RUN(H_SHIM, &out, "cat", "/dev/bg"), 0);
+	cr_expect_str_eq(out, "daemon\n");
+	free(out);
+	kill(pid, SIGTERM);
+	for (int i = 0; i < 500 && kill(pid, 0) == 0; i++)
+		h_msleep(10);
+	cr_expect_eq(kill(pid, 0), -1, "daemon ignored SIGTERM");
+	cr_expect_eq(h_registry_pid("bg"), -1, "registry entry left behind");
+}
+
+static void clean_exit_on(int sig)
+{
+	struct h_driver d;
+	char sock[600];
+
+	cr_assert_eq(h_driver_start(&d, "sig", NULL), 0);
+	h_driver_stop(&d, sig);
+	cr_expect_eq(h_driver_wait(&d, 5000), 0, "signal %d: not a clean exit", sig);
+	snprintf(sock, sizeof(sock), "%s/sig", h_dir());
+	cr_expect_neq(access(sock, F_OK), 0);
+}
+
+Test(driver_api, sigint_ends_the_loop)
+{
+	clean_exit_on(SIGINT);
+}
+
+Test(driver_api, sighup_ends_the_loop)
+{
+	clean_exit_on(SIGHUP);
+}
+
+Test(driver_api, garbage_from_a_client_is_dropped)
+{
+	struct h_driver d;
+	char sock[600], *out = NULL, *err = NULL, script[2048];
+	FILE *f;
+	char line[512];
+	bool logged = false;
+
+	cr_assert_eq(h_driver_start(&d, "g", NULL), 0);
+	snprintf(sock, sizeof(sock), "%s/g", h_dir());
+	snprintf(script, sizeof(script),
+		 "import socket, struct\n"
+		 "def conn():\n"
+		 "    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)\n"
+		 "    s.connect('%s')\n"
+		 "    return s\n"
+		 "for msg in [b'x', b'\\0' * 39, struct.pack('<IIQ', 999, 15, 2) + b'\\0' * 24,\n"
+		 "            struct.pack('<IIQ', 40, 0xdead, 2) + b'\\0' * 24,\n"
+		 "            struct.pack('<IIQQIIIHH', 80, 15, 2, 1, 0, 0, 0, 0, 0) + b'\\0' * 40]:\n"
+		 "    s = conn(); s.send(msg)\n"
+		 "    s.settimeout(5)\n"
+		 "    try:\n"
+		 "        r = s.recv(100)\n"
+		 "    except Exception as e:\n"
+		 "        r = b''\n"
+		 "    print(len(r))\n",
+		 sock);
+	cr_assert_eq(h_run(0, NULL, &out, &err, (const char *const[]){"python3", "-c", script, NULL}),
+		     0, "%s", err);
+	/* every bad connection was closed without an answer */
+	cr_expect_str_eq(out, "0\n0\n0\n0\n0\n");
+	free(out);
+	free(err);
+	cr_assert_eq(H_RUN(H_SHIM, NULL, "sh", "-c", "echo alive > /dev/g"), 0);
+	cr_assert_eq(H_RUN(H_SHIM, &out, "cat", "/dev/g"), 0);
+	cr_expect_str_eq(out, "alive\n");
+	free(out);
+	f = fopen(d.err, "re");
+	cr_assert(f);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "malformed message from pid"))
+			logged = true;
+	fclose(f);
+	cr_expect(logged, "no log line for the malformed messages");
+	/* cat's two reads (data, then end of file) and nothing else */
+	cr_expect_eq(h_log_count(&d, "read "), 2, "a driver callback ran for bad input");
+}

@@ -14,7 +14,8 @@ static void after_close(struct shim_file *f)
 {
 	if (!f)
 		return;
-	shim_closed(f);
+	if (!f->opath)
+		shim_closed(f);
 	shim_file_put(f);
 }
 
@@ -107,6 +108,8 @@ static int do_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 			shim_fd_forget(r);
 		return r;
 	}
+	if (f->opath && cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC)
+		return real(fd, cmd, arg);
 	switch (cmd) {
 	case F_DUPFD:
 	case F_DUPFD_CLOEXEC:

@@ -139,6 +139,14 @@ __attribute__((constructor(101))) static void shim_init(void)
 	if (registry_dir(shim_cfg.dir, sizeof(shim_cfg.dir), getenv("CUSE_DIR"),
 			 getenv("XDG_RUNTIME_DIR"), geteuid()) < 0)
 		shim_log("registry directory name too long; no devices\n");
+	if (shim_cfg.dir[0] && shim_cfg.dir[0] != '/') {
+		/* relative to where we started, whatever the program's chdir */
+		char cwd[PATH_MAX], abs[PATH_MAX];
+
+		if (getcwd(cwd, sizeof(cwd)) &&
+		    snprintf(abs, sizeof(abs), "%s/%s", cwd, shim_cfg.dir) < (int)sizeof(abs))
+			memcpy(shim_cfg.dir, abs, sizeof(abs));
+	}
 	parse_maps(getenv("CUSESHIM_MAP"));
 	adopt_inherited();
 	errno = saved;

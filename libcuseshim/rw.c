@@ -92,6 +92,8 @@ static ssize_t dev_io(int fd, struct shim_file *f, const struct iovec *iov, int 
 	uint32_t flags;
 	int i, err;
 
+	if (f->opath)
+		return -EBADF;
 	if (iovcnt < 0 || iovcnt > IOV_MAX)
 		return -EINVAL;
 	for (i = 0; i < iovcnt; i++) {

@@ -123,6 +123,7 @@ struct shim_file {
 	uint64_t ino;
 	uint32_t open_flags; /* f_flags as at open, when known */
 	bool flags_known;
+	bool opath;     /* O_PATH: the driver never hears of it */
 	unsigned refs; /* atomic */
 	struct shim_file *next_free;
 };

@@ -20,6 +20,9 @@ echo "== build and make check"
 echo "== make distcheck"
 (cd "$srcdir/build" && make distcheck) || exit 1
 
+echo "== make install, a driver built with pkg-config, make uninstall"
+bash "$srcdir/tests/install-check.sh"
+
 echo "== ASan + UBSan (driver side and unit tests)"
 (cuseshim_build "$srcdir/build-asan" --enable-sanitizers &&
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 make check) || {

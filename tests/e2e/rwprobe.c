@@ -25,6 +25,7 @@
  *     sleep:MS
  * Errors print "STEP=-1 errno=NAME".
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -95,6 +96,7 @@ static int parse_flags(const char *s)
 		case 'D': f |= O_DIRECTORY; break;
 		case 's': f |= O_SYNC; break;
 		case 'A': f |= O_ASYNC; break;
+		case 'P': f |= O_PATH; break;
 		default: break;
 		}
 	return f;
@@ -212,6 +214,14 @@ static void step(char *s)
 		int r = fstat(fd, &st);
 
 		print_stat("fstat", r, &st);
+	} else if (!strcmp(s, "xstat") || !strcmp(s, "fxstat")) {
+		/* the pre-2.33 names, as an old binary calls them */
+		int (*xs)(int, const char *, struct stat *) = dlsym(RTLD_DEFAULT, "__xstat");
+		int (*fxs)(int, int, struct stat *) = dlsym(RTLD_DEFAULT, "__fxstat");
+		struct stat st;
+		int r = s[0] == 'x' ? xs(1, arg, &st) : fxs(1, fd, &st);
+
+		print_stat(s, r, &st);
 	} else if (!strcmp(s, "stat")) {
 		struct stat st;
 		int r = stat(arg, &st);

@@ -48,6 +48,25 @@ static void expect_run(int flags, const char *expect, const char *const argv[])
 	free(out);
 }
 
+/* expect_run with every "%u" in @tmpl standing for the test user's uid. */
+static void expect_run_uid(int flags, const char *tmpl, const char *const argv[])
+{
+	char expect[1024], uid[16];
+	size_t o = 0;
+
+	snprintf(uid, sizeof(uid), "%u", h_root() ? 65534u : (unsigned)geteuid());
+	for (; *tmpl && o < sizeof(expect) - sizeof(uid); tmpl++) {
+		if (tmpl[0] == '%' && tmpl[1] == 'u') {
+			o += snprintf(expect + o, sizeof(expect) - o, "%s", uid);
+			tmpl++;
+		} else {
+			expect[o++] = *tmpl;
+		}
+	}
+	expect[o] = '\0';
+	expect_run(flags, expect, argv);
+}
+
 /* Every open file description got exactly one release. */
 static void expect_balanced(int opens)
 {
@@ -185,7 +204,7 @@ Test(e2e, inherited_fd_after_exec)
 			   "exec 4<>/dev/dev0; rwprobe=$0; $rwprobe fd:4 getfl write:3:z fstat",
 			   h_stage("rwprobe")),
 		     0);
-	cr_expect(!strncmp(out, "getfl=0100002\nwrite=3\nfstat mode=020600 rdev=", 45), "%s", out);
+	cr_expect(!strncmp(out, "getfl=0100002\nwrite=3\nfstat mode=020600 rdev=", 44), "%s", out);
 	free(out);
 }
 
@@ -234,11 +253,37 @@ Test(e2e, stat_reports_a_character_device)
 		   (const char *const[]){"stat", "-c", "%F %t:%T %a", "/dev/dev0", NULL});
 	cr_expect_eq(H_RUN(H_SHIM, NULL, "sh", "-c", "test -c /dev/dev0"), 0);
 	cr_expect_eq(H_RUN(H_SHIM, NULL, "sh", "-c", "test -c /dev/nosuchdev"), 1);
-	expect_run(H_SHIM,
-		   "open=3\nfstat mode=020600 rdev=10:200 blksize=4096 uid=65534\n"
-		   "stat mode=020600 rdev=10:200 blksize=4096 uid=65534\n",
+	expect_run_uid(H_SHIM,
+		   "open=3\nfstat mode=020600 rdev=10:200 blksize=4096 uid=%u\n"
+		   "stat mode=020600 rdev=10:200 blksize=4096 uid=%u\n",
 		   (const char *const[]){h_stage("rwprobe"), "open:/dev/dev0:r", "fstat",
 					 "stat:/dev/dev0", NULL});
+}
+
+Test(e2e, old_glibc_stat_names)
+{
+	const char *extra[] = {"--maj=7", "--min=1", NULL};
+
+	start_with("dev0", extra);
+	expect_run_uid(H_SHIM,
+		   "xstat mode=020600 rdev=7:1 blksize=4096 uid=%u\nopen=3\n"
+		   "fxstat mode=020600 rdev=7:1 blksize=4096 uid=%u\n",
+		   (const char *const[]){h_stage("rwprobe"), "xstat:/dev/dev0", "open:/dev/dev0:r",
+					 "fxstat", NULL});
+}
+
+Test(e2e, o_path_never_reaches_the_driver)
+{
+	const char *extra[] = {"--maj=7", "--min=1", NULL};
+
+	start_with("dev0", extra);
+	expect_run_uid(H_SHIM,
+		   "open=3\nfstat mode=020600 rdev=7:1 blksize=4096 uid=%u\n"
+		   "read=-1 errno=EBADF\nwrite=-1 errno=EBADF\nclose=0\n",
+		   (const char *const[]){h_stage("rwprobe"), "open:/dev/dev0:rP", "fstat", "read:4",
+					 "write:4", "close", NULL});
+	cr_expect_eq(h_log_count(&drv, "open "), 0);
+	cr_expect_eq(h_log_count(&drv, "release "), 0);
 }
 
 Test(e2e, access_follows_the_mode)

@@ -177,7 +177,7 @@ static void sibling(char *out, size_t size, const char *self, const char *rel)
 int main(int argc, char **argv)
 {
 	char dir[] = "/tmp/cuse-bench.XXXXXX", drvpath[PATH_MAX + 32], shim[PATH_MAX + 64],
-		self[64];
+	     self[64];
 	char sock[PATH_MAX], dev[64], iterarg[32];
 	const char *mode = "none";
 	pid_t drv, cl;
@@ -189,7 +189,8 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--pin") && i + 1 < argc)
 			mode = argv[++i];
 		else if (!strcmp(argv[i], "--client") && i + 1 < argc)
-			return pin_a = getenv("CUSE_BENCH_PIN") ? atoi(getenv("CUSE_BENCH_PIN")) : -1,
+			return pin_a = getenv("CUSE_BENCH_PIN") ? atoi(getenv("CUSE_BENCH_PIN"))
+								: -1,
 			       client(argv[++i]);
 		else {
 			fprintf(stderr, "usage: cuse-bench [--iters N] [--pin same|diff|none]\n");

@@ -37,26 +37,26 @@ static int nomem(void)
 /* "-d"/"debug" and "fsname="/"subtype=" are also kept in the arguments:
  * fuse_session_new() acts on them later. */
 static const struct fuse_opt cmdline_templates[] = {
-    CMDLINE_FLAG("-h", show_help),
-    CMDLINE_FLAG("--help", show_help),
-    CMDLINE_FLAG("-V", show_version),
-    CMDLINE_FLAG("--version", show_version),
-    CMDLINE_FLAG("-d", debug),
-    CMDLINE_FLAG("-d", foreground),
-    FUSE_OPT_KEY("-d", FUSE_OPT_KEY_KEEP),
-    CMDLINE_FLAG("debug", debug),
-    CMDLINE_FLAG("debug", foreground),
-    FUSE_OPT_KEY("debug", FUSE_OPT_KEY_KEEP),
-    CMDLINE_FLAG("-f", foreground),
-    CMDLINE_FLAG("-s", singlethread),
-    CMDLINE_FLAG("fsname=", nodefault_subtype),
-    FUSE_OPT_KEY("fsname=", FUSE_OPT_KEY_KEEP),
-    CMDLINE_FLAG("subtype=", nodefault_subtype),
-    FUSE_OPT_KEY("subtype=", FUSE_OPT_KEY_KEEP),
-    CMDLINE_FLAG("clone_fd", clone_fd),
-    CMDLINE_VALUE("max_idle_threads=%u", max_idle_threads),
-    CMDLINE_VALUE("max_threads=%u", max_threads),
-    FUSE_OPT_END,
+	CMDLINE_FLAG("-h", show_help),
+	CMDLINE_FLAG("--help", show_help),
+	CMDLINE_FLAG("-V", show_version),
+	CMDLINE_FLAG("--version", show_version),
+	CMDLINE_FLAG("-d", debug),
+	CMDLINE_FLAG("-d", foreground),
+	FUSE_OPT_KEY("-d", FUSE_OPT_KEY_KEEP),
+	CMDLINE_FLAG("debug", debug),
+	CMDLINE_FLAG("debug", foreground),
+	FUSE_OPT_KEY("debug", FUSE_OPT_KEY_KEEP),
+	CMDLINE_FLAG("-f", foreground),
+	CMDLINE_FLAG("-s", singlethread),
+	CMDLINE_FLAG("fsname=", nodefault_subtype),
+	FUSE_OPT_KEY("fsname=", FUSE_OPT_KEY_KEEP),
+	CMDLINE_FLAG("subtype=", nodefault_subtype),
+	FUSE_OPT_KEY("subtype=", FUSE_OPT_KEY_KEEP),
+	CMDLINE_FLAG("clone_fd", clone_fd),
+	CMDLINE_VALUE("max_idle_threads=%u", max_idle_threads),
+	CMDLINE_VALUE("max_threads=%u", max_threads),
+	FUSE_OPT_END,
 };
 
 /* "/dev/fd/N" names a /dev/fuse descriptor inherited from a parent; libfuse
@@ -136,7 +136,7 @@ int cused_parse_cmdline_30(struct fuse_args *args, struct fuse_cmdline_opts *opt
 	}
 	memcpy(opts, &full,
 	       offsetof(struct fuse_cmdline_opts, max_idle_threads) +
-		   sizeof(full.max_idle_threads));
+		       sizeof(full.max_idle_threads));
 	return 0;
 }
 
@@ -190,11 +190,11 @@ CUSED_EXPORT void fuse_lowlevel_version(void)
 /* clang-format on */
 
 static const struct fuse_opt session_templates[] = {
-    SESSION_FLAG("debug", debug),
-    SESSION_FLAG("-d", debug),
-    SESSION_FLAG("--debug", debug),
-    SESSION_FLAG("allow_root", allow_root),
-    FUSE_OPT_END,
+	SESSION_FLAG("debug", debug),
+	SESSION_FLAG("-d", debug),
+	SESSION_FLAG("--debug", debug),
+	SESSION_FLAG("allow_root", allow_root),
+	FUSE_OPT_END,
 };
 
 struct ignored_mount_opts {
@@ -210,35 +210,35 @@ struct ignored_mount_opts {
 /* clang-format on */
 
 static const struct fuse_opt mount_templates[] = {
-    MOUNT_FIELD("allow_other", allow_other, 1),
-    MOUNT_FIELD("fsname=%s", fsname, 0),
-    MOUNT_FIELD("subtype=%s", subtype, 0),
-    MOUNT_FIELD("max_read=%u", max_read, 0),
-    MOUNT_IGNORED("blkdev"),
-    MOUNT_IGNORED("auto_unmount"),
-    MOUNT_IGNORED("blksize="),
-    MOUNT_IGNORED("default_permissions"),
-    MOUNT_IGNORED("context="),
-    MOUNT_IGNORED("fscontext="),
-    MOUNT_IGNORED("defcontext="),
-    MOUNT_IGNORED("rootcontext="),
-    MOUNT_IGNORED("user="),
-    MOUNT_IGNORED("-n"),
-    MOUNT_IGNORED("-r"),
-    MOUNT_IGNORED("ro"),
-    MOUNT_IGNORED("rw"),
-    MOUNT_IGNORED("suid"),
-    MOUNT_IGNORED("nosuid"),
-    MOUNT_IGNORED("dev"),
-    MOUNT_IGNORED("nodev"),
-    MOUNT_IGNORED("exec"),
-    MOUNT_IGNORED("noexec"),
-    MOUNT_IGNORED("async"),
-    MOUNT_IGNORED("sync"),
-    MOUNT_IGNORED("dirsync"),
-    MOUNT_IGNORED("atime"),
-    MOUNT_IGNORED("noatime"),
-    FUSE_OPT_END,
+	MOUNT_FIELD("allow_other", allow_other, 1),
+	MOUNT_FIELD("fsname=%s", fsname, 0),
+	MOUNT_FIELD("subtype=%s", subtype, 0),
+	MOUNT_FIELD("max_read=%u", max_read, 0),
+	MOUNT_IGNORED("blkdev"),
+	MOUNT_IGNORED("auto_unmount"),
+	MOUNT_IGNORED("blksize="),
+	MOUNT_IGNORED("default_permissions"),
+	MOUNT_IGNORED("context="),
+	MOUNT_IGNORED("fscontext="),
+	MOUNT_IGNORED("defcontext="),
+	MOUNT_IGNORED("rootcontext="),
+	MOUNT_IGNORED("user="),
+	MOUNT_IGNORED("-n"),
+	MOUNT_IGNORED("-r"),
+	MOUNT_IGNORED("ro"),
+	MOUNT_IGNORED("rw"),
+	MOUNT_IGNORED("suid"),
+	MOUNT_IGNORED("nosuid"),
+	MOUNT_IGNORED("dev"),
+	MOUNT_IGNORED("nodev"),
+	MOUNT_IGNORED("exec"),
+	MOUNT_IGNORED("noexec"),
+	MOUNT_IGNORED("async"),
+	MOUNT_IGNORED("sync"),
+	MOUNT_IGNORED("dirsync"),
+	MOUNT_IGNORED("atime"),
+	MOUNT_IGNORED("noatime"),
+	FUSE_OPT_END,
 };
 
 /* "fuse: unknown option(s): `a b c'", the leftovers joined by spaces. */

@@ -47,12 +47,12 @@ enum cused_conn_kind { CONN_NEW, CONN_CONTROL, CONN_FILE };
 struct cused_conn {
 	int fd;
 	enum cused_conn_kind kind;
-	unsigned refs;     /* atomic */
-	pid_t pid;         /* SO_PEERCRED at accept */
+	unsigned refs; /* atomic */
+	pid_t pid;     /* SO_PEERCRED at accept */
 	uid_t uid;
 	gid_t gid;
-	pid_t tid;         /* verified calling thread (control), else pid */
-	bool closed;       /* out of the epoll set and the session list */
+	pid_t tid;   /* verified calling thread (control), else pid */
+	bool closed; /* out of the epoll set and the session list */
 	/* control: files attached through this connection, by handle - 1 */
 	struct cused_file **handles;
 	size_t nhandles;
@@ -70,13 +70,13 @@ struct cused_waiter {
 };
 
 struct cused_file {
-	uint64_t ino;          /* inode of the client's end */
-	uint64_t fh;           /* from the driver's open */
-	uint32_t open_flags;   /* as passed to the driver's open */
-	uint32_t last_flags;   /* f_flags of the latest request, for RELEASE */
+	uint64_t ino;	     /* inode of the client's end */
+	uint64_t fh;	     /* from the driver's open */
+	uint32_t open_flags; /* as passed to the driver's open */
+	uint32_t last_flags; /* f_flags of the latest request, for RELEASE */
 	enum cused_file_state state;
-	bool no_release;       /* opened while the driver's open is ENOSYS */
-	unsigned refs;         /* under se->lock */
+	bool no_release; /* opened while the driver's open is ENOSYS */
+	unsigned refs;	 /* under se->lock */
 	struct cused_conn *conn;
 	struct cused_waiter *waiters; /* CLOSED requests waiting for RELEASE */
 	struct cused_file *next;
@@ -87,7 +87,7 @@ struct cused_file {
 struct cused_msg {
 	struct cused_conn *conn; /* holds a reference; NULL for internal ones */
 	struct cused_file *file; /* internal RELEASE: holds a reference */
-	int fd;                  /* SCM_RIGHTS fd that came with it, or -1 */
+	int fd;			 /* SCM_RIGHTS fd that came with it, or -1 */
 	uint32_t len;
 	uint64_t pad;
 };
@@ -104,9 +104,9 @@ struct fuse_session {
 	int debug;
 
 	int epfd;
-	int kick[2];   /* readable: init pending or session exited */
+	int kick[2]; /* readable: init pending or session exited */
 	int listen_fd;
-	int attr_fd;   /* OFD write lock = this name is ours */
+	int attr_fd; /* OFD write lock = this name is ours */
 	char dir[PATH_MAX];
 	char sock_path[108];
 	char bind_path[108];
@@ -133,8 +133,8 @@ struct fuse_req {
 	struct cused_file *file; /* holds a reference */
 	uint64_t unique;
 	uint32_t opcode;
-	uint32_t size;           /* READ/WRITE: bytes asked */
-	char *raw;               /* a write that bypassed the shim: our copy */
+	uint32_t size; /* READ/WRITE: bytes asked */
+	char *raw;     /* a write that bypassed the shim: our copy */
 	size_t raw_len;
 	struct fuse_ctx ctx;
 	struct fuse_file_info fi;

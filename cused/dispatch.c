@@ -575,11 +575,11 @@ void cused_dispatch(struct fuse_session *se, void *mem, size_t size)
 	for (i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
 		if (handlers[i].opcode == d.in->opcode)
 			fn = handlers[i].fn;
-	cused_debug(se, "unique: %" PRIu64 ", opcode: %s (%u), nodeid: %" PRIu64
+	cused_debug(se,
+		    "unique: %" PRIu64 ", opcode: %s (%u), nodeid: %" PRIu64
 		    ", insize: %u, pid: %d\n",
 		    (uint64_t)d.in->unique, proto_opname(d.in->opcode), d.in->opcode,
-		    (uint64_t)d.in->nodeid, d.in->len,
-		    m->conn ? (int)m->conn->tid : 0);
+		    (uint64_t)d.in->nodeid, d.in->len, m->conn ? (int)m->conn->tid : 0);
 	if (!se->got_init && d.in->opcode != CUSE_INIT)
 		fn = do_enosys;
 	/* A new connection must introduce itself first. */

@@ -122,11 +122,8 @@ int fuse_daemonize(int foreground)
 		case -1:
 			cused_log(FUSE_LOG_ERR, "fuse_daemonize: fork: %s\n", strerror(errno));
 			return -1;
-		case 0:
-			break;
-		default:
-			(void)read(waiter[0], &completed, sizeof(completed));
-			_exit(0);
+		case 0: break;
+		default: (void)read(waiter[0], &completed, sizeof(completed)); _exit(0);
 		}
 		if (setsid() == -1) {
 			cused_log(FUSE_LOG_ERR, "fuse_daemonize: setsid: %s\n", strerror(errno));

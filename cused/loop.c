@@ -23,7 +23,7 @@
 
 #include "cused_i.h"
 
-#define EP_KICK ((void *)1)
+#define EP_KICK	  ((void *)1)
 #define EP_LISTEN ((void *)2)
 
 static void accept_conn(struct fuse_session *se)
@@ -158,8 +158,10 @@ static ssize_t recv_conn(struct fuse_session *se, struct cused_conn *c, struct c
 	bool raw = c->kind == CONN_FILE;
 	struct iovec iov = {(char *)CUSED_MSG_DATA(m) + (raw ? raw_off : 0),
 			    se->bufsize - sizeof(*m) - (raw ? raw_off : 0)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1,
-			    .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf)};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = ctl.buf,
+			    .msg_controllen = sizeof(ctl.buf)};
 	struct cmsghdr *cm;
 	ssize_t n;
 	int fd = -1;
@@ -452,8 +454,8 @@ int cused_loop_mt_32(struct fuse_session *se, struct fuse_loop_config_v1 *v1)
 
 int cused_loop_mt_31(struct fuse_session *se, int clone_fd)
 {
-	struct fuse_loop_config cfg = {.clone_fd = clone_fd, .max_threads = 10,
-				       .max_idle_threads = -1U};
+	struct fuse_loop_config cfg = {
+		.clone_fd = clone_fd, .max_threads = 10, .max_idle_threads = -1U};
 
 	return loop_mt(se, &cfg);
 }

@@ -383,9 +383,9 @@ CUSED_EXPORT int fuse_opt_parse(struct fuse_args *args, void *data, const struct
 				fuse_opt_proc_t proc)
 {
 	struct opt_parser p = {
-	    .data = data,
-	    .templates = opts,
-	    .proc = proc,
+		.data = data,
+		.templates = opts,
+		.proc = proc,
 	};
 	int res;
 

@@ -40,8 +40,7 @@ void cused_req_free(struct fuse_req *req)
 	free(req);
 }
 
-int cused_send(struct cused_conn *c, uint64_t unique, int error, const struct iovec *iov,
-	       int count)
+int cused_send(struct cused_conn *c, uint64_t unique, int error, const struct iovec *iov, int count)
 {
 	struct iovec v[1 + 64];
 	struct fuse_out_header out = {.error = error, .unique = unique};
@@ -176,8 +175,7 @@ static int send_reply(struct fuse_req *req, int error, const struct iovec *iov, 
 			return 0;
 		}
 		break;
-	default:
-		break;
+	default: break;
 	}
 	res = cused_send(req->conn, req->unique, error, iov, count);
 	cused_req_free(req);
@@ -301,8 +299,10 @@ static ssize_t buf_rw(const struct fuse_buf *b, size_t off, void *mem, size_t le
 		ssize_t n;
 
 		if (b->flags & FUSE_BUF_FD_SEEK)
-			n = to_fd ? pwrite(b->fd, (char *)mem + done, len - done, b->pos + off + done)
-				  : pread(b->fd, (char *)mem + done, len - done, b->pos + off + done);
+			n = to_fd ? pwrite(b->fd, (char *)mem + done, len - done,
+					   b->pos + off + done)
+				  : pread(b->fd, (char *)mem + done, len - done,
+					  b->pos + off + done);
 		else
 			n = to_fd ? write(b->fd, (char *)mem + done, len - done)
 				  : read(b->fd, (char *)mem + done, len - done);
@@ -358,7 +358,7 @@ ssize_t fuse_buf_copy(struct fuse_bufvec *dst, struct fuse_bufvec *src,
 		src->off += n;
 		if ((size_t)n < len)
 			break;
-advance:
+	advance:
 		if (dst->off == d->size) {
 			dst->idx++;
 			dst->off = 0;

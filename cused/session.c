@@ -24,7 +24,7 @@
 
 #include "cused_i.h"
 
-#define EP_KICK ((void *)1)
+#define EP_KICK	  ((void *)1)
 #define EP_LISTEN ((void *)2)
 
 struct cused_conn *cused_conn_get(struct cused_conn *c)
@@ -273,8 +273,7 @@ int cused_publish(struct fuse_session *se)
 			  strerror(errno));
 		return -EIO;
 	}
-	if (chmod(se->bind_path, 0777) ||
-	    epoll_ctl(se->epfd, EPOLL_CTL_ADD, se->listen_fd, &ev) ||
+	if (chmod(se->bind_path, 0777) || epoll_ctl(se->epfd, EPOLL_CTL_ADD, se->listen_fd, &ev) ||
 	    link(se->bind_path, se->sock_path)) {
 		cused_log(FUSE_LOG_ERR, "cuse: cannot publish '%s': %s\n", se->sock_path,
 			  strerror(errno));
@@ -320,7 +319,8 @@ static const char *find_devname(const struct cuse_info *ci, char **out)
 	if (*out) {
 		size_t n = strlen(*out);
 
-		while (n && ((*out)[n - 1] == ' ' || (*out)[n - 1] == '\t' || (*out)[n - 1] == '\n'))
+		while (n &&
+		       ((*out)[n - 1] == ' ' || (*out)[n - 1] == '\t' || (*out)[n - 1] == '\n'))
 			(*out)[--n] = '\0';
 	}
 	return *out;

@@ -14,11 +14,11 @@ int cused_loop_mt_312(struct fuse_session *se, struct fuse_loop_config *config);
 int cused_loop_mt_32(struct fuse_session *se, struct fuse_loop_config_v1 *config);
 int cused_loop_mt_31(struct fuse_session *se, int clone_fd);
 
-#define ALIAS(ret, name, args, call)                                                     \
-	CUSED_EXPORT ret name args;                                                      \
-	CUSED_EXPORT ret name args                                                       \
-	{                                                                                \
-		return call;                                                             \
+#define ALIAS(ret, name, args, call)                                                               \
+	CUSED_EXPORT ret name args;                                                                \
+	CUSED_EXPORT ret name args                                                                 \
+	{                                                                                          \
+		return call;                                                                       \
 	}
 
 ALIAS(int, fuse_session_loop_mt_31, (struct fuse_session * se, int clone_fd),

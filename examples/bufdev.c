@@ -8,7 +8,8 @@
  *          [--read-cap=N] [--write-cap=N] [--open-errno=E]
  *
  * --log appends one line per callback to FILE (what the tests read);
- * --read-cap/--write-cap make replies short; --open-errno fails opens.
+ * --read-cap/--write-cap make replies short; --open-errno fails opens;
+ * --release-delay=MS makes release slow (to see who waits for it).
  */
 #define FUSE_USE_VERSION 31
 
@@ -30,6 +31,7 @@ struct bufdev_opts {
 	unsigned maj, min;
 	char *log;
 	unsigned read_cap, write_cap;
+	unsigned release_delay;
 	int open_errno;
 	int debug;
 };
@@ -137,6 +139,8 @@ static void bufdev_write(fuse_req_t req, const char *buf, size_t size, off_t off
 
 static void bufdev_release(fuse_req_t req, struct fuse_file_info *fi)
 {
+	if (opts.release_delay)
+		usleep(opts.release_delay * 1000);
 	say("release fh=%lu flags=0%o\n", (unsigned long)fi->fh, fi->flags);
 	fuse_reply_err(req, 0);
 }
@@ -149,7 +153,10 @@ static const struct cuse_lowlevel_ops bufdev_ops = {
 	.release = bufdev_release,
 };
 
-#define OPT(t, p) {t, offsetof(struct bufdev_opts, p), 1}
+#define OPT(t, p)                                                                                  \
+	{                                                                                          \
+		t, offsetof(struct bufdev_opts, p), 1                                              \
+	}
 static const struct fuse_opt bufdev_optspec[] = {
 	OPT("--name=%s", name),
 	OPT("--maj=%u", maj),
@@ -158,6 +165,7 @@ static const struct fuse_opt bufdev_optspec[] = {
 	OPT("--read-cap=%u", read_cap),
 	OPT("--write-cap=%u", write_cap),
 	OPT("--open-errno=%i", open_errno),
+	OPT("--release-delay=%u", release_delay),
 	OPT("-d", debug),
 	FUSE_OPT_KEY("-d", FUSE_OPT_KEY_KEEP),
 	FUSE_OPT_KEY("-h", 0),
@@ -170,7 +178,7 @@ static int bufdev_key(void *data, const char *arg, int key, struct fuse_args *ou
 	if (key == 0) {
 		printf("usage: bufdev [-f] [-d] [-s] --name=NAME [--maj=N] [--min=N]\n"
 		       "              [--log=FILE] [--read-cap=N] [--write-cap=N]"
-		       " [--open-errno=E]\n");
+		       " [--open-errno=E] [--release-delay=MS]\n");
 		exit(0);
 	}
 	return 1;

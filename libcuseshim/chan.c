@@ -33,7 +33,7 @@ struct shim_chan {
 		uint64_t handle;
 	} cache[CACHE_SLOTS];
 	unsigned next_slot;
-	struct shim_chan *next;     /* this thread's channels */
+	struct shim_chan *next;	    /* this thread's channels */
 	struct shim_chan *all_next; /* every channel, for shim_move_internal_fd */
 };
 

@@ -11,19 +11,18 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"Usage: cuse-run [OPTION]... [--] PROGRAM [ARG]...\n"
-		"Run PROGRAM so that it sees the character devices served by cuseshim\n"
-		"drivers as /dev/NAME.\n"
-		"\n"
-		"  -d, --debug            log every emulated call to stderr\n"
-		"      --dir=DIR          registry directory (default: $CUSE_DIR,\n"
-		"                         $XDG_RUNTIME_DIR/cuse, /run/cuse for root,\n"
-		"                         /tmp/cuse-UID otherwise)\n"
-		"      --map=PATH=NAME    make PATH (e.g. /dev/ttyUSB0) open device NAME;\n"
-		"                         may be repeated\n"
-		"  -h, --help             show this help and exit\n"
-		"  -V, --version          show the version and exit\n");
+	fprintf(out, "Usage: cuse-run [OPTION]... [--] PROGRAM [ARG]...\n"
+		     "Run PROGRAM so that it sees the character devices served by cuseshim\n"
+		     "drivers as /dev/NAME.\n"
+		     "\n"
+		     "  -d, --debug            log every emulated call to stderr\n"
+		     "      --dir=DIR          registry directory (default: $CUSE_DIR,\n"
+		     "                         $XDG_RUNTIME_DIR/cuse, /run/cuse for root,\n"
+		     "                         /tmp/cuse-UID otherwise)\n"
+		     "      --map=PATH=NAME    make PATH (e.g. /dev/ttyUSB0) open device NAME;\n"
+		     "                         may be repeated\n"
+		     "  -h, --help             show this help and exit\n"
+		     "  -V, --version          show the version and exit\n");
 }
 
 static int exists(const char *path)
@@ -78,9 +77,9 @@ static char *append(char *list, const char *sep, const char *item)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"debug", no_argument, NULL, 'd'},   {"dir", required_argument, NULL, 'D'},
+		{"debug", no_argument, NULL, 'd'},     {"dir", required_argument, NULL, 'D'},
 		{"map", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
+		{"version", no_argument, NULL, 'V'},   {NULL, 0, NULL, 0},
 	};
 	char *maps = getenv("CUSESHIM_MAP") ? strdup(getenv("CUSESHIM_MAP")) : NULL;
 	const char *shim, *preload;
@@ -89,9 +88,7 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "+dhV", opts, NULL)) != -1) {
 		switch (c) {
-		case 'd':
-			setenv("CUSESHIM_DEBUG", "1", 1);
-			break;
+		case 'd': setenv("CUSESHIM_DEBUG", "1", 1); break;
 		case 'D': {
 			char abs[PATH_MAX];
 
@@ -113,15 +110,9 @@ int main(int argc, char **argv)
 			}
 			maps = append(maps, ":", optarg);
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			printf("cuse-run (cuseshim) %s\n", PACKAGE_VERSION);
-			return 0;
-		default:
-			usage(stderr);
-			return 125;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("cuse-run (cuseshim) %s\n", PACKAGE_VERSION); return 0;
+		default: usage(stderr); return 125;
 		}
 	}
 	if (optind >= argc) {

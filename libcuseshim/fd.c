@@ -125,8 +125,7 @@ static int do_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 	case F_SETFL:
 		/* CUSE files have no fasync: O_ASYNC is accepted and dropped. */
 		return real(fd, cmd, (void *)((long)arg & ~(long)O_ASYNC));
-	default:
-		return real(fd, cmd, arg);
+	default: return real(fd, cmd, arg);
 	}
 }
 

@@ -14,7 +14,7 @@
 
 #define CHUNK_BITS 10
 #define CHUNK_SIZE (1u << CHUNK_BITS)
-#define NCHUNKS    1024u /* fds below 1,048,576 */
+#define NCHUNKS	   1024u /* fds below 1,048,576 */
 
 typedef _Atomic(struct shim_file *) slot_t;
 static _Atomic(slot_t *) chunks[NCHUNKS];

@@ -47,7 +47,8 @@ static void parse_maps(const char *spec)
 		char *eq = strchr(item, '='), norm[PATH_MAX];
 		struct shim_map *m;
 
-		if (!eq || eq == item || !eq[1] || registry_normalize(item, norm, sizeof(norm)) < 0) {
+		if (!eq || eq == item || !eq[1] ||
+		    registry_normalize(item, norm, sizeof(norm)) < 0) {
 			shim_log("ignoring bad CUSESHIM_MAP entry '%s' (want /dev/PATH=NAME)\n",
 				 item);
 			continue;

@@ -5,36 +5,35 @@
 
 #include "shim_i.h"
 
-#define LSEEK_WRAPPER(name)                                                              \
-	SHIM_EXPORT off_t name(int fd, off_t off, int whence)                             \
-	{                                                                                 \
-		if (__builtin_expect(!shim_fd_get(fd), 1))                                \
-			return REAL(name)(fd, off, whence);                               \
-		return 0; /* the position never moves from 0 */                           \
+#define LSEEK_WRAPPER(name)                                                                        \
+	SHIM_EXPORT off_t name(int fd, off_t off, int whence)                                      \
+	{                                                                                          \
+		if (__builtin_expect(!shim_fd_get(fd), 1))                                         \
+			return REAL(name)(fd, off, whence);                                        \
+		return 0; /* the position never moves from 0 */                                    \
 	}
 
 LSEEK_WRAPPER(lseek)
 LSEEK_WRAPPER(lseek64)
 
-#define MMAP_WRAPPER(name)                                                               \
-	SHIM_EXPORT void *name(void *addr, size_t len, int prot, int flags, int fd,       \
-			       off_t off)                                                 \
-	{                                                                                 \
-		if (__builtin_expect((flags & MAP_ANONYMOUS) || !shim_fd_get(fd), 1))     \
-			return REAL(name)(addr, len, prot, flags, fd, off);               \
-		errno = ENODEV;                                                           \
-		return MAP_FAILED;                                                        \
+#define MMAP_WRAPPER(name)                                                                         \
+	SHIM_EXPORT void *name(void *addr, size_t len, int prot, int flags, int fd, off_t off)     \
+	{                                                                                          \
+		if (__builtin_expect((flags & MAP_ANONYMOUS) || !shim_fd_get(fd), 1))              \
+			return REAL(name)(addr, len, prot, flags, fd, off);                        \
+		errno = ENODEV;                                                                    \
+		return MAP_FAILED;                                                                 \
 	}
 
 MMAP_WRAPPER(mmap)
 MMAP_WRAPPER(mmap64)
 
-#define FSYNC_WRAPPER(name)                                                              \
-	SHIM_EXPORT int name(int fd)                                                      \
-	{                                                                                 \
-		if (__builtin_expect(!shim_fd_get(fd), 1))                                \
-			return REAL(name)(fd);                                            \
-		return (int)shim_ret(-EINVAL);                                            \
+#define FSYNC_WRAPPER(name)                                                                        \
+	SHIM_EXPORT int name(int fd)                                                               \
+	{                                                                                          \
+		if (__builtin_expect(!shim_fd_get(fd), 1))                                         \
+			return REAL(name)(fd);                                                     \
+		return (int)shim_ret(-EINVAL);                                                     \
 	}
 
 FSYNC_WRAPPER(fsync)

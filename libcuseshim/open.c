@@ -68,7 +68,9 @@ int shim_open_device(struct shim_dev *dev, int flags)
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} ctl;
-	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2, .msg_control = ctl.buf,
+	struct msghdr mh = {.msg_iov = iov,
+			    .msg_iovlen = 2,
+			    .msg_control = ctl.buf,
 			    .msg_controllen = sizeof(ctl.buf)};
 	struct cmsghdr *cm;
 	struct shim_file *f;
@@ -160,30 +162,30 @@ static int do_open(int (*real_open)(const char *, int, ...), int dirfd,
 	return fd;
 }
 
-#define OPEN_WRAPPER(name)                                                               \
-	SHIM_EXPORT int name(const char *path, int flags, ...)                            \
-	{                                                                                 \
-		mode_t mode = 0;                                                          \
-		if (has_mode(flags)) {                                                    \
-			va_list ap;                                                       \
-			va_start(ap, flags);                                              \
-			mode = va_arg(ap, mode_t);                                        \
-			va_end(ap);                                                       \
-		}                                                                         \
-		return do_open(REAL(name), AT_FDCWD, NULL, path, flags, mode);            \
+#define OPEN_WRAPPER(name)                                                                         \
+	SHIM_EXPORT int name(const char *path, int flags, ...)                                     \
+	{                                                                                          \
+		mode_t mode = 0;                                                                   \
+		if (has_mode(flags)) {                                                             \
+			va_list ap;                                                                \
+			va_start(ap, flags);                                                       \
+			mode = va_arg(ap, mode_t);                                                 \
+			va_end(ap);                                                                \
+		}                                                                                  \
+		return do_open(REAL(name), AT_FDCWD, NULL, path, flags, mode);                     \
 	}
 
-#define OPENAT_WRAPPER(name)                                                             \
-	SHIM_EXPORT int name(int dirfd, const char *path, int flags, ...)                 \
-	{                                                                                 \
-		mode_t mode = 0;                                                          \
-		if (has_mode(flags)) {                                                    \
-			va_list ap;                                                       \
-			va_start(ap, flags);                                              \
-			mode = va_arg(ap, mode_t);                                        \
-			va_end(ap);                                                       \
-		}                                                                         \
-		return do_open(NULL, dirfd, REAL(name), path, flags, mode);               \
+#define OPENAT_WRAPPER(name)                                                                       \
+	SHIM_EXPORT int name(int dirfd, const char *path, int flags, ...)                          \
+	{                                                                                          \
+		mode_t mode = 0;                                                                   \
+		if (has_mode(flags)) {                                                             \
+			va_list ap;                                                                \
+			va_start(ap, flags);                                                       \
+			mode = va_arg(ap, mode_t);                                                 \
+			va_end(ap);                                                                \
+		}                                                                                  \
+		return do_open(NULL, dirfd, REAL(name), path, flags, mode);                        \
 	}
 
 OPEN_WRAPPER(open)

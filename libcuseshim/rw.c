@@ -58,8 +58,7 @@ static uint64_t lock_owner(void)
 }
 
 /* Sub-array of @iov covering [@skip, @skip + @len). */
-static int slice(const struct iovec *iov, int iovcnt, size_t skip, size_t len,
-		 struct iovec *out)
+static int slice(const struct iovec *iov, int iovcnt, size_t skip, size_t len, struct iovec *out)
 {
 	int i = 0, n = 0;
 
@@ -126,9 +125,11 @@ static ssize_t dev_io(int fd, struct shim_file *f, const struct iovec *iov, int 
 		in.nodeid = handle;
 		req[0] = (struct iovec){&in, sizeof(in)};
 		if (is_write) {
-			struct fuse_write_in wi = {.offset = done, .size = chunk,
+			struct fuse_write_in wi = {.offset = done,
+						   .size = chunk,
 						   .write_flags = FUSE_WRITE_LOCKOWNER,
-						   .lock_owner = lock_owner(), .flags = flags};
+						   .lock_owner = lock_owner(),
+						   .flags = flags};
 			struct fuse_write_out wo;
 
 			in.len = sizeof(in) + sizeof(wi) + chunk;
@@ -138,9 +139,11 @@ static ssize_t dev_io(int fd, struct shim_file *f, const struct iovec *iov, int 
 			if (n >= 0)
 				n = wo.size > chunk ? -EIO : (ssize_t)wo.size;
 		} else {
-			struct fuse_read_in ri = {.offset = done, .size = chunk,
+			struct fuse_read_in ri = {.offset = done,
+						  .size = chunk,
 						  .read_flags = FUSE_READ_LOCKOWNER,
-						  .lock_owner = lock_owner(), .flags = flags};
+						  .lock_owner = lock_owner(),
+						  .flags = flags};
 
 			in.len = sizeof(in) + sizeof(ri);
 			req[1] = (struct iovec){&ri, sizeof(ri)};
@@ -205,15 +208,15 @@ SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 	return shim_ret(dev_rw1(fd, f, (void *)buf, n, true));
 }
 
-#define PRW_WRAPPER(name, type, is_write)                                                \
-	SHIM_EXPORT ssize_t name(int fd, type buf, size_t n, off_t off)                   \
-	{                                                                                 \
-		struct shim_file *f = shim_fd_get(fd);                                    \
-		if (__builtin_expect(!f, 1))                                              \
-			return REAL(name)(fd, buf, n, off);                               \
-		if (off < 0)                                                              \
-			return shim_ret(-EINVAL);                                         \
-		return shim_ret(dev_rw1(fd, f, (void *)buf, n, is_write));                \
+#define PRW_WRAPPER(name, type, is_write)                                                          \
+	SHIM_EXPORT ssize_t name(int fd, type buf, size_t n, off_t off)                            \
+	{                                                                                          \
+		struct shim_file *f = shim_fd_get(fd);                                             \
+		if (__builtin_expect(!f, 1))                                                       \
+			return REAL(name)(fd, buf, n, off);                                        \
+		if (off < 0)                                                                       \
+			return shim_ret(-EINVAL);                                                  \
+		return shim_ret(dev_rw1(fd, f, (void *)buf, n, is_write));                         \
 	}
 
 PRW_WRAPPER(pread, void *, false)
@@ -221,15 +224,15 @@ PRW_WRAPPER(pread64, void *, false)
 PRW_WRAPPER(pwrite, const void *, true)
 PRW_WRAPPER(pwrite64, const void *, true)
 
-#define PREAD_CHK_WRAPPER(name)                                                          \
-	SHIM_EXPORT ssize_t name(int fd, void *buf, size_t n, off_t off, size_t buflen)   \
-	{                                                                                 \
-		struct shim_file *f = shim_fd_get(fd);                                    \
-		if (__builtin_expect(!f, 1) || n > buflen)                                \
-			return REAL(name)(fd, buf, n, off, buflen);                       \
-		if (off < 0)                                                              \
-			return shim_ret(-EINVAL);                                         \
-		return shim_ret(dev_rw1(fd, f, buf, n, false));                           \
+#define PREAD_CHK_WRAPPER(name)                                                                    \
+	SHIM_EXPORT ssize_t name(int fd, void *buf, size_t n, off_t off, size_t buflen)            \
+	{                                                                                          \
+		struct shim_file *f = shim_fd_get(fd);                                             \
+		if (__builtin_expect(!f, 1) || n > buflen)                                         \
+			return REAL(name)(fd, buf, n, off, buflen);                                \
+		if (off < 0)                                                                       \
+			return shim_ret(-EINVAL);                                                  \
+		return shim_ret(dev_rw1(fd, f, buf, n, false));                                    \
 	}
 
 PREAD_CHK_WRAPPER(__pread_chk)
@@ -253,15 +256,15 @@ SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 	return shim_ret(dev_io(fd, f, iov, iovcnt, true, 0));
 }
 
-#define PRWV_WRAPPER(name, is_write)                                                     \
-	SHIM_EXPORT ssize_t name(int fd, const struct iovec *iov, int iovcnt, off_t off)  \
-	{                                                                                 \
-		struct shim_file *f = shim_fd_get(fd);                                    \
-		if (__builtin_expect(!f, 1))                                              \
-			return REAL(name)(fd, iov, iovcnt, off);                          \
-		if (off < 0)                                                              \
-			return shim_ret(-EINVAL);                                         \
-		return shim_ret(dev_io(fd, f, iov, iovcnt, is_write, 0));                 \
+#define PRWV_WRAPPER(name, is_write)                                                               \
+	SHIM_EXPORT ssize_t name(int fd, const struct iovec *iov, int iovcnt, off_t off)           \
+	{                                                                                          \
+		struct shim_file *f = shim_fd_get(fd);                                             \
+		if (__builtin_expect(!f, 1))                                                       \
+			return REAL(name)(fd, iov, iovcnt, off);                                   \
+		if (off < 0)                                                                       \
+			return shim_ret(-EINVAL);                                                  \
+		return shim_ret(dev_io(fd, f, iov, iovcnt, is_write, 0));                          \
 	}
 
 PRWV_WRAPPER(preadv, false)
@@ -269,21 +272,20 @@ PRWV_WRAPPER(preadv64, false)
 PRWV_WRAPPER(pwritev, true)
 PRWV_WRAPPER(pwritev64, true)
 
-#define PRWV2_WRAPPER(name, is_write)                                                    \
-	SHIM_EXPORT ssize_t name(int fd, const struct iovec *iov, int iovcnt, off_t off,  \
-				 int rwf)                                                 \
-	{                                                                                 \
-		struct shim_file *f = shim_fd_get(fd);                                    \
-		uint32_t extra;                                                           \
-		int err;                                                                  \
-		if (__builtin_expect(!f, 1))                                              \
-			return REAL(name)(fd, iov, iovcnt, off, rwf);                     \
-		if (off < -1)                                                             \
-			return shim_ret(-EINVAL);                                         \
-		err = rwf_flags(rwf, is_write, &extra);                                   \
-		if (err)                                                                  \
-			return shim_ret(err);                                             \
-		return shim_ret(dev_io(fd, f, iov, iovcnt, is_write, extra));             \
+#define PRWV2_WRAPPER(name, is_write)                                                              \
+	SHIM_EXPORT ssize_t name(int fd, const struct iovec *iov, int iovcnt, off_t off, int rwf)  \
+	{                                                                                          \
+		struct shim_file *f = shim_fd_get(fd);                                             \
+		uint32_t extra;                                                                    \
+		int err;                                                                           \
+		if (__builtin_expect(!f, 1))                                                       \
+			return REAL(name)(fd, iov, iovcnt, off, rwf);                              \
+		if (off < -1)                                                                      \
+			return shim_ret(-EINVAL);                                                  \
+		err = rwf_flags(rwf, is_write, &extra);                                            \
+		if (err)                                                                           \
+			return shim_ret(err);                                                      \
+		return shim_ret(dev_io(fd, f, iov, iovcnt, is_write, extra));                      \
 	}
 
 PRWV2_WRAPPER(preadv2, false)

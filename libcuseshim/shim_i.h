@@ -43,7 +43,8 @@ struct shim_real {
 extern struct shim_real shim_real;
 void shim_resolve(void);
 struct shim_real *shim_resolved(void);
-#define REAL(name) ((__builtin_expect(shim_real.name != NULL, 1) ? &shim_real : shim_resolved())->name)
+#define REAL(name)                                                                                 \
+	((__builtin_expect(shim_real.name != NULL, 1) ? &shim_real : shim_resolved())->name)
 
 /* glibc entry points without a public prototype. */
 int __open_2(const char *, int);
@@ -123,7 +124,7 @@ struct shim_file {
 	uint64_t ino;
 	uint32_t open_flags; /* f_flags as at open, when known */
 	bool flags_known;
-	bool opath;     /* O_PATH: the driver never hears of it */
+	bool opath;    /* O_PATH: the driver never hears of it */
 	unsigned refs; /* atomic */
 	struct shim_file *next_free;
 };
@@ -145,8 +146,8 @@ const struct cuseshim_hello_out *shim_chan_hello(struct shim_chan *ch);
  * reply's fixed out struct goes to @out (exactly @out_size bytes on
  * success) and its payload to @payload.  Returns the payload length or
  * -errno (the driver's error, or ECONNABORTED if the driver went away). */
-ssize_t shim_chan_call(struct shim_chan *ch, struct iovec *req, int nreq, int sendfd,
-		       void *out, size_t out_size, const struct iovec *payload, int npayload);
+ssize_t shim_chan_call(struct shim_chan *ch, struct iovec *req, int nreq, int sendfd, void *out,
+		       size_t out_size, const struct iovec *payload, int npayload);
 uint64_t shim_chan_unique(struct shim_chan *ch);
 bool shim_is_internal_fd(int fd);
 /* An internal fd is in the way of dup2(x, @fd): move it elsewhere. */

@@ -49,8 +49,7 @@ static void fill_statx(const struct shim_dev *dev, struct statx *sx)
 	sx->stx_mode = st.st_mode;
 	sx->stx_ino = st.st_ino;
 	sx->stx_atime.tv_sec = sx->stx_mtime.tv_sec = sx->stx_ctime.tv_sec = st.st_mtim.tv_sec;
-	sx->stx_atime.tv_nsec = sx->stx_mtime.tv_nsec = sx->stx_ctime.tv_nsec =
-		st.st_mtim.tv_nsec;
+	sx->stx_atime.tv_nsec = sx->stx_mtime.tv_nsec = sx->stx_ctime.tv_nsec = st.st_mtim.tv_nsec;
 	sx->stx_rdev_major = dev->attr.major;
 	sx->stx_rdev_minor = dev->attr.minor;
 	sx->stx_dev_major = 0;
@@ -78,13 +77,13 @@ static struct shim_dev *fd_dev(int fd)
 	return f ? f->dev : NULL;
 }
 
-#define STAT_WRAPPER(name, type)                                                         \
-	SHIM_EXPORT int name(const char *path, type *st)                                  \
-	{                                                                                 \
-		int r = path_stat(AT_FDCWD, path, (struct stat *)st);                     \
-		if (__builtin_expect(r == 0, 1))                                          \
-			return REAL(name)(path, st);                                      \
-		return r < 0 ? (int)shim_ret(r) : 0;                                      \
+#define STAT_WRAPPER(name, type)                                                                   \
+	SHIM_EXPORT int name(const char *path, type *st)                                           \
+	{                                                                                          \
+		int r = path_stat(AT_FDCWD, path, (struct stat *)st);                              \
+		if (__builtin_expect(r == 0, 1))                                                   \
+			return REAL(name)(path, st);                                               \
+		return r < 0 ? (int)shim_ret(r) : 0;                                               \
 	}
 
 STAT_WRAPPER(stat, struct stat)
@@ -92,14 +91,14 @@ STAT_WRAPPER(stat64, struct stat64)
 STAT_WRAPPER(lstat, struct stat)
 STAT_WRAPPER(lstat64, struct stat64)
 
-#define FSTAT_WRAPPER(name, type)                                                        \
-	SHIM_EXPORT int name(int fd, type *st)                                            \
-	{                                                                                 \
-		struct shim_dev *dev = fd_dev(fd);                                        \
-		if (__builtin_expect(!dev, 1))                                            \
-			return REAL(name)(fd, st);                                        \
-		shim_fill_stat(dev, (struct stat *)st);                                   \
-		return 0;                                                                 \
+#define FSTAT_WRAPPER(name, type)                                                                  \
+	SHIM_EXPORT int name(int fd, type *st)                                                     \
+	{                                                                                          \
+		struct shim_dev *dev = fd_dev(fd);                                                 \
+		if (__builtin_expect(!dev, 1))                                                     \
+			return REAL(name)(fd, st);                                                 \
+		shim_fill_stat(dev, (struct stat *)st);                                            \
+		return 0;                                                                          \
 	}
 
 FSTAT_WRAPPER(fstat, struct stat)
@@ -170,14 +169,12 @@ SHIM_EXPORT int __fxstatat(int ver, int dirfd, const char *path, struct stat *st
 	return fstatat(dirfd, path, st, flags);
 }
 
-SHIM_EXPORT int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 *st,
-				int flags)
+SHIM_EXPORT int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 *st, int flags)
 {
 	return fstatat64(dirfd, path, st, flags);
 }
 
-SHIM_EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask,
-		      struct statx *sx)
+SHIM_EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *sx)
 {
 	struct shim_dev *dev = NULL;
 	int r = 0;
@@ -236,14 +233,14 @@ static int do_access(int dirfd, const char *path, int mode, bool effective, bool
 	return r < 0 ? r : dev_access(dev, mode, effective);
 }
 
-#define ACCESS_WRAPPER(name, effective)                                                  \
-	SHIM_EXPORT int name(const char *path, int mode)                                  \
-	{                                                                                 \
-		bool handled;                                                             \
-		int r = do_access(AT_FDCWD, path, mode, effective, &handled);             \
-		if (__builtin_expect(!handled, 1))                                        \
-			return REAL(name)(path, mode);                                    \
-		return (int)shim_ret(r);                                                  \
+#define ACCESS_WRAPPER(name, effective)                                                            \
+	SHIM_EXPORT int name(const char *path, int mode)                                           \
+	{                                                                                          \
+		bool handled;                                                                      \
+		int r = do_access(AT_FDCWD, path, mode, effective, &handled);                      \
+		if (__builtin_expect(!handled, 1))                                                 \
+			return REAL(name)(path, mode);                                             \
+		return (int)shim_ret(r);                                                           \
 	}
 
 ACCESS_WRAPPER(access, false)

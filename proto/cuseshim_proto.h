@@ -54,31 +54,31 @@
 
 #define CUSESHIM_PROTO_MAJOR 1
 #define CUSESHIM_PROTO_MINOR 0
-#define CUSESHIM_MAGIC       0x43555345u /* "CUSE" */
+#define CUSESHIM_MAGIC	     0x43555345u /* "CUSE" */
 
 /* Our own opcodes live far above FUSE's. */
 enum cuseshim_opcode {
-	CUSESHIM_OP_HELLO = 0x43530001,  /* control connection handshake */
-	CUSESHIM_OP_OPEN = 0x43530002,   /* first message of a file connection */
+	CUSESHIM_OP_HELLO = 0x43530001,	 /* control connection handshake */
+	CUSESHIM_OP_OPEN = 0x43530002,	 /* first message of a file connection */
 	CUSESHIM_OP_ATTACH = 0x43530003, /* fd in SCM_RIGHTS -> handle */
 	CUSESHIM_OP_CLOSED = 0x43530004, /* a holder closed; wait for RELEASE */
 };
 
 /* Kernel CUSE limits (fs/fuse): at most 32 pinned user pages per request,
  * and libfuse's fixed max_read. */
-#define CUSESHIM_PAGE_SIZE     4096u
-#define CUSESHIM_MAX_PAGES     32u
-#define CUSESHIM_MAX_PAYLOAD   (CUSESHIM_MAX_PAGES * CUSESHIM_PAGE_SIZE)
-#define CUSESHIM_MAX_READ      131072u
+#define CUSESHIM_PAGE_SIZE   4096u
+#define CUSESHIM_MAX_PAGES   32u
+#define CUSESHIM_MAX_PAYLOAD (CUSESHIM_MAX_PAGES * CUSESHIM_PAGE_SIZE)
+#define CUSESHIM_MAX_READ    131072u
 /* Largest datagram either side accepts: a header, the biggest argument
  * struct and a full payload. */
-#define CUSESHIM_MAX_MSG       (CUSESHIM_MAX_PAYLOAD + 4096u)
+#define CUSESHIM_MAX_MSG (CUSESHIM_MAX_PAYLOAD + 4096u)
 
 struct cuseshim_hello_in {
 	uint32_t magic;
 	uint16_t major;
 	uint16_t minor;
-	uint32_t tid;     /* the calling thread; verified against /proc */
+	uint32_t tid; /* the calling thread; verified against /proc */
 	uint32_t padding;
 };
 
@@ -86,7 +86,7 @@ struct cuseshim_hello_out {
 	uint32_t magic;
 	uint16_t major;
 	uint16_t minor;
-	uint32_t flags;     /* CUSE_UNRESTRICTED_IOCTL */
+	uint32_t flags;	    /* CUSE_UNRESTRICTED_IOCTL */
 	uint32_t max_read;  /* bytes per READ request */
 	uint32_t max_write; /* bytes per WRITE request */
 	uint32_t dev_major;

@@ -29,10 +29,10 @@ static const struct proto_op shim_ops[] = {
 						   sizeof(struct cuseshim_hello_out), 0},
 	[CUSESHIM_OP_OPEN - CUSESHIM_OP_HELLO] = {"SHIM_OPEN", sizeof(struct cuseshim_open_in),
 						  sizeof(struct cuseshim_open_out), 0},
-	[CUSESHIM_OP_ATTACH - CUSESHIM_OP_HELLO] = {"ATTACH", 0,
-						    sizeof(struct cuseshim_attach_out), 0},
-	[CUSESHIM_OP_CLOSED - CUSESHIM_OP_HELLO] = {"CLOSED", sizeof(struct cuseshim_closed_in), 0,
-						    0},
+	[CUSESHIM_OP_ATTACH -
+		CUSESHIM_OP_HELLO] = {"ATTACH", 0, sizeof(struct cuseshim_attach_out), 0},
+	[CUSESHIM_OP_CLOSED -
+		CUSESHIM_OP_HELLO] = {"CLOSED", sizeof(struct cuseshim_closed_in), 0, 0},
 };
 
 static const struct proto_op *proto_op(uint32_t opcode)

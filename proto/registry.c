@@ -23,8 +23,7 @@ int registry_dir(char *buf, size_t size, const char *cuse_dir, const char *xdg_r
 		while (len > 1 && xdg_runtime_dir[len - 1] == '/')
 			len--;
 		n = snprintf(buf, size, "%.*s/cuse", (int)len, xdg_runtime_dir);
-	}
-	else if (uid == 0)
+	} else if (uid == 0)
 		n = snprintf(buf, size, "/run/cuse");
 	else
 		n = snprintf(buf, size, "/tmp/cuse-%u", (unsigned)uid);
@@ -66,7 +65,8 @@ int registry_check_name(const char *name, const char **why)
 	last = last ? last + 1 : name;
 	/* The registry's own files are ".NAME.attr" and ".NAME.sock". */
 	if (*last == '.' && strlen(last) > 5 &&
-	    (!strcmp(last + strlen(last) - 5, ".attr") || !strcmp(last + strlen(last) - 5, ".sock"))) {
+	    (!strcmp(last + strlen(last) - 5, ".attr") ||
+	     !strcmp(last + strlen(last) - 5, ".sock"))) {
 		*why = "'.NAME.attr' and '.NAME.sock' are reserved for the registry";
 		return -EINVAL;
 	}
@@ -85,7 +85,8 @@ int registry_paths(const char *dir, const char *name, char *sock, size_t sock_si
 	int n;
 
 	n = snprintf(sock, sock_size, "%s/%s", dir, name);
-	if (n < 0 || (size_t)n >= sock_size || (size_t)n >= sizeof(((struct sockaddr_un *)0)->sun_path))
+	if (n < 0 || (size_t)n >= sock_size ||
+	    (size_t)n >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		return -ENAMETOOLONG;
 	if (base)
 		n = snprintf(attr, attr_size, "%s/%.*s/.%s.attr", dir, (int)(base - name), name,
@@ -101,8 +102,8 @@ int registry_format_attr(char *buf, size_t size, const struct registry_attr *a)
 {
 	int n = snprintf(buf, size,
 			 "version=%u major=%u minor=%u mode=%04o uid=%u gid=%u pid=%d flags=%u\n",
-			 REGISTRY_ATTR_VERSION, a->major, a->minor, a->mode & 07777, (unsigned)a->uid,
-			 (unsigned)a->gid, (int)a->pid, (unsigned)a->flags);
+			 REGISTRY_ATTR_VERSION, a->major, a->minor, a->mode & 07777,
+			 (unsigned)a->uid, (unsigned)a->gid, (int)a->pid, (unsigned)a->flags);
 
 	if (n < 0 || (size_t)n >= size)
 		return -ENAMETOOLONG;
@@ -113,7 +114,7 @@ static int parse_field(const char *key, size_t klen, unsigned long v, struct reg
 		       unsigned *seen)
 {
 	static const char *const keys[] = {"version", "major", "minor", "mode",
-					   "uid",     "gid",   "pid",   "flags"};
+					   "uid",     "gid",   "pid",	"flags"};
 	unsigned i;
 
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)

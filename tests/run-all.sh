@@ -17,6 +17,9 @@ echo "== build and make check"
 	exit 1
 }
 
+echo "== style (clang-format)"
+(cd "$srcdir/build" && make format-check)
+
 echo "== make distcheck"
 (cd "$srcdir/build" && make distcheck) || exit 1
 

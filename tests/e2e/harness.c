@@ -19,9 +19,9 @@
 
 #include "harness.h"
 
-#define TEST_UID 65534
-#define TEST_GID 65534
-#define OTHER_UID 65533
+#define TEST_UID    65534
+#define TEST_GID    65534
+#define OTHER_UID   65533
 #define MAX_DRIVERS 16
 
 static char dir[64];
@@ -196,8 +196,8 @@ int h_run(int flags, const char *in, char **out, char **err, const char *const a
 	}
 	signal(SIGPIPE, SIG_IGN);
 	while (open_out || open_err) {
-		struct pollfd p[3] = {{pout[0], POLLIN, 0}, {perr[0], POLLIN, 0},
-				      {pin[1], POLLOUT, 0}};
+		struct pollfd p[3] = {
+			{pout[0], POLLIN, 0}, {perr[0], POLLIN, 0}, {pin[1], POLLOUT, 0}};
 		long left = deadline - now_ms();
 		char buf[4096];
 		ssize_t r;
@@ -259,8 +259,7 @@ int h_run(int flags, const char *in, char **out, char **err, const char *const a
 	return status;
 }
 
-int h_driver_start_argv(struct h_driver *d, const char *name, const char *const argv[],
-			int flags)
+int h_driver_start_argv(struct h_driver *d, const char *name, const char *const argv[], int flags)
 {
 	const char *args[64];
 	char attr[600], want[32];

@@ -19,9 +19,9 @@ struct h_driver {
 };
 
 enum {
-	H_SHIM = 1,     /* run under cuse-run */
-	H_PRELOAD = 2,  /* LD_PRELOAD=libcuseshim.so, no cuse-run */
-	H_NODIR = 4,    /* no CUSE_DIR in the environment */
+	H_SHIM = 1,	/* run under cuse-run */
+	H_PRELOAD = 2,	/* LD_PRELOAD=libcuseshim.so, no cuse-run */
+	H_NODIR = 4,	/* no CUSE_DIR in the environment */
 	H_AS_OTHER = 8, /* as a second unprivileged user (needs root) */
 };
 
@@ -35,8 +35,7 @@ bool h_root(void);
 /* Start bufdev serving @name with extra arguments (NULL-terminated). */
 int h_driver_start(struct h_driver *d, const char *name, const char *const extra[]);
 /* Same, for any driver argv (argv[0] is a stage file name). */
-int h_driver_start_argv(struct h_driver *d, const char *name, const char *const argv[],
-			int flags);
+int h_driver_start_argv(struct h_driver *d, const char *name, const char *const argv[], int flags);
 void h_driver_stop(struct h_driver *d, int sig);
 /* Kill @pid (a daemonized driver) at teardown, whatever happens. */
 void h_track_pid(pid_t pid);
@@ -51,7 +50,7 @@ char *h_log(const struct h_driver *d);
  * Returns the exit status (128+sig when killed, -1 on timeout); *out and
  * *err get what it printed (may be NULL, free them). */
 int h_run(int flags, const char *in, char **out, char **err, const char *const argv[]);
-#define H_RUN(flags, out, ...)                                                          \
+#define H_RUN(flags, out, ...)                                                                     \
 	h_run((flags), NULL, (out), NULL, (const char *const[]){__VA_ARGS__, NULL})
 
 /* Sleep @ms, then count lines again: for tests that wait for a release. */

@@ -47,11 +47,12 @@ static const char *ename(int e)
 		int e;
 		const char *n;
 	} names[] = {
-		{EBADF, "EBADF"},   {EINVAL, "EINVAL"}, {ENOENT, "ENOENT"}, {ENXIO, "ENXIO"},
-		{EACCES, "EACCES"}, {EIO, "EIO"},       {ENODEV, "ENODEV"}, {ENOTDIR, "ENOTDIR"},
-		{EFAULT, "EFAULT"}, {EPERM, "EPERM"},   {ENOTCONN, "ENOTCONN"},
-		{EOPNOTSUPP, "EOPNOTSUPP"}, {ESPIPE, "ESPIPE"}, {EAGAIN, "EAGAIN"},
-		{ECONNABORTED, "ECONNABORTED"}, {ENOTTY, "ENOTTY"}, {EBUSY, "EBUSY"},
+		{EBADF, "EBADF"},   {EINVAL, "EINVAL"},	    {ENOENT, "ENOENT"},
+		{ENXIO, "ENXIO"},   {EACCES, "EACCES"},	    {EIO, "EIO"},
+		{ENODEV, "ENODEV"}, {ENOTDIR, "ENOTDIR"},   {EFAULT, "EFAULT"},
+		{EPERM, "EPERM"},   {ENOTCONN, "ENOTCONN"}, {EOPNOTSUPP, "EOPNOTSUPP"},
+		{ESPIPE, "ESPIPE"}, {EAGAIN, "EAGAIN"},	    {ECONNABORTED, "ECONNABORTED"},
+		{ENOTTY, "ENOTTY"}, {EBUSY, "EBUSY"},
 	};
 	size_t i;
 
@@ -129,9 +130,8 @@ static void print_stat(const char *what, int r, const struct stat *st)
 		result(what, r);
 		return;
 	}
-	printf("%s mode=0%o rdev=%u:%u blksize=%ld uid=%u\n", what, st->st_mode,
-	       major(st->st_rdev), minor(st->st_rdev), (long)st->st_blksize,
-	       (unsigned)st->st_uid);
+	printf("%s mode=0%o rdev=%u:%u blksize=%ld uid=%u\n", what, st->st_mode, major(st->st_rdev),
+	       minor(st->st_rdev), (long)st->st_blksize, (unsigned)st->st_uid);
 }
 
 static void step(char *s)
@@ -198,9 +198,9 @@ static void step(char *s)
 	} else if (!strcmp(s, "preadv2") || !strcmp(s, "pwritev2")) {
 		char *buf = malloc(a ? a : 1);
 		struct iovec v = {buf, a};
-		int rwf = arg2 && !strcmp(arg2, "nowait") ? RWF_NOWAIT
+		int rwf = arg2 && !strcmp(arg2, "nowait")  ? RWF_NOWAIT
 			  : arg2 && !strcmp(arg2, "dsync") ? RWF_DSYNC
-							    : 0;
+							   : 0;
 
 		memset(buf, 'q', a);
 		result(s, s[1] == 'r' ? preadv2(fd, &v, 1, -1, rwf) : pwritev2(fd, &v, 1, -1, rwf));

@@ -47,10 +47,9 @@ ParameterizedTest(struct loop_case *c, driver_api, loops)
 	char logpath[600], *out = NULL, *log, *a, *b, *e, *z;
 
 	snprintf(logpath, sizeof(logpath), "%s/lp.log", h_dir());
-	cr_assert_eq(h_driver_start_argv(&d, "lp",
-					 (const char *const[]){c->bin, "lp", logpath, c->mode, "-f",
-							       NULL},
-					 0),
+	cr_assert_eq(h_driver_start_argv(
+			     &d, "lp",
+			     (const char *const[]){c->bin, "lp", logpath, c->mode, "-f", NULL}, 0),
 		     0, "%s %s did not start", c->bin, c->mode);
 	cr_assert_eq(H_RUN(H_SHIM, &out, "head", "-c", "7", "/dev/lp"), 0);
 	cr_expect_str_eq(out, "data:ok");
@@ -171,7 +170,8 @@ Test(driver_api, garbage_from_a_client_is_dropped)
 		 "    return s\n"
 		 "for msg in [b'x', b'\\0' * 39, struct.pack('<IIQ', 999, 15, 2) + b'\\0' * 24,\n"
 		 "            struct.pack('<IIQ', 40, 0xdead, 2) + b'\\0' * 24,\n"
-		 "            struct.pack('<IIQQIIIHH', 80, 15, 2, 1, 0, 0, 0, 0, 0) + b'\\0' * 40]:\n"
+		 "            struct.pack('<IIQQIIIHH', 80, 15, 2, 1, 0, 0, 0, 0, 0) + b'\\0' * "
+		 "40]:\n"
 		 "    s = conn(); s.send(msg)\n"
 		 "    s.settimeout(5)\n"
 		 "    try:\n"
@@ -180,8 +180,9 @@ Test(driver_api, garbage_from_a_client_is_dropped)
 		 "        r = b''\n"
 		 "    print(len(r))\n",
 		 sock);
-	cr_assert_eq(h_run(0, NULL, &out, &err, (const char *const[]){"python3", "-c", script, NULL}),
-		     0, "%s", err);
+	cr_assert_eq(
+		h_run(0, NULL, &out, &err, (const char *const[]){"python3", "-c", script, NULL}), 0,
+		"%s", err);
 	/* every bad connection was closed without an answer */
 	cr_expect_str_eq(out, "0\n0\n0\n0\n0\n");
 	free(out);

@@ -98,17 +98,17 @@ Test(e2e, head_c)
 Test(e2e, dd_if_uses_block_size)
 {
 	start("dev0");
-	cr_assert_eq(H_RUN(H_SHIM, NULL, "dd", "if=/dev/zero", "of=/dev/dev0", "bs=1000",
-			   "count=3", "status=none"),
+	cr_assert_eq(H_RUN(H_SHIM, NULL, "dd", "if=/dev/zero", "of=/dev/dev0", "bs=1000", "count=3",
+			   "status=none"),
 		     0);
 	cr_expect_eq(h_log_count(&drv, "write fh=1 size=1000 off=0"), 3);
 	expect_run(H_SHIM, "1400\n",
-		   (const char *const[]){"sh", "-c",
-					 "dd if=/dev/dev0 bs=700 count=2 status=none | wc -c", NULL});
+		   (const char *const[]){
+			   "sh", "-c", "dd if=/dev/dev0 bs=700 count=2 status=none | wc -c", NULL});
 	cr_expect_eq(h_log_count(&drv, "read fh=2 size=700 off=0"), 2, "%s", h_log(&drv));
 	expect_run(H_SHIM, "1600\n",
-		   (const char *const[]){"sh", "-c",
-					 "dd if=/dev/dev0 bs=4096 status=none | wc -c", NULL});
+		   (const char *const[]){"sh", "-c", "dd if=/dev/dev0 bs=4096 status=none | wc -c",
+					 NULL});
 }
 
 Test(e2e, dd_of)
@@ -116,9 +116,10 @@ Test(e2e, dd_of)
 	char *out = NULL;
 
 	start("dev0");
-	cr_assert_eq(h_run(H_SHIM, "abcdefgh", NULL, NULL,
-			   (const char *const[]){"dd", "of=/dev/dev0", "bs=4", "status=none", NULL}),
-		     0);
+	cr_assert_eq(
+		h_run(H_SHIM, "abcdefgh", NULL, NULL,
+		      (const char *const[]){"dd", "of=/dev/dev0", "bs=4", "status=none", NULL}),
+		0);
 	cr_expect_eq(h_log_count(&drv, "write fh=1 size=4 off=0"), 2);
 	cr_assert_eq(H_RUN(H_SHIM, &out, "cat", "/dev/dev0"), 0);
 	cr_expect_str_eq(out, "abcdefgh");
@@ -134,8 +135,9 @@ static void shell_redirections(const char *sh)
 	cr_assert_eq(H_RUN(H_SHIM, &out, sh, "-c", "cat < /dev/dev0"), 0);
 	cr_expect_str_eq(out, "hi\n");
 	free(out);
-	cr_assert_eq(H_RUN(H_SHIM, &out, sh, "-c", "exec 3<>/dev/dev0; printf ab >&3; head -c 2 <&3"),
-		     0);
+	cr_assert_eq(
+		H_RUN(H_SHIM, &out, sh, "-c", "exec 3<>/dev/dev0; printf ab >&3; head -c 2 <&3"),
+		0);
 	cr_expect_str_eq(out, "ab");
 	free(out);
 	expect_balanced(3);
@@ -187,6 +189,19 @@ Test(e2e, release_waits_for_the_last_holder)
 		  "release came before the child's write:\n%s", log);
 	free(log);
 	expect_balanced(1);
+}
+
+Test(e2e, close_waits_for_release)
+{
+	const char *extra[] = {"--release-delay=400", NULL};
+
+	start_with("dev0", extra);
+	cr_assert_eq(H_RUN(H_SHIM, NULL, h_stage("rwprobe"), "open:/dev/dev0:r", "dup", "close",
+			   "open:/dev/dev0:w", "close"),
+		     0);
+	/* Only the second file's close was the last one; it returned after
+	 * the release, so the log has it now, without waiting. */
+	cr_expect_eq(h_log_count(&drv, "release fh=2 "), 1, "%s", h_log(&drv));
 }
 
 Test(e2e, inherited_fd_after_exec)
@@ -254,10 +269,10 @@ Test(e2e, stat_reports_a_character_device)
 	cr_expect_eq(H_RUN(H_SHIM, NULL, "sh", "-c", "test -c /dev/dev0"), 0);
 	cr_expect_eq(H_RUN(H_SHIM, NULL, "sh", "-c", "test -c /dev/nosuchdev"), 1);
 	expect_run_uid(H_SHIM,
-		   "open=3\nfstat mode=020600 rdev=10:200 blksize=4096 uid=%u\n"
-		   "stat mode=020600 rdev=10:200 blksize=4096 uid=%u\n",
-		   (const char *const[]){h_stage("rwprobe"), "open:/dev/dev0:r", "fstat",
-					 "stat:/dev/dev0", NULL});
+		       "open=3\nfstat mode=020600 rdev=10:200 blksize=4096 uid=%u\n"
+		       "stat mode=020600 rdev=10:200 blksize=4096 uid=%u\n",
+		       (const char *const[]){h_stage("rwprobe"), "open:/dev/dev0:r", "fstat",
+					     "stat:/dev/dev0", NULL});
 }
 
 Test(e2e, old_glibc_stat_names)
@@ -266,10 +281,10 @@ Test(e2e, old_glibc_stat_names)
 
 	start_with("dev0", extra);
 	expect_run_uid(H_SHIM,
-		   "xstat mode=020600 rdev=7:1 blksize=4096 uid=%u\nopen=3\n"
-		   "fxstat mode=020600 rdev=7:1 blksize=4096 uid=%u\n",
-		   (const char *const[]){h_stage("rwprobe"), "xstat:/dev/dev0", "open:/dev/dev0:r",
-					 "fxstat", NULL});
+		       "xstat mode=020600 rdev=7:1 blksize=4096 uid=%u\nopen=3\n"
+		       "fxstat mode=020600 rdev=7:1 blksize=4096 uid=%u\n",
+		       (const char *const[]){h_stage("rwprobe"), "xstat:/dev/dev0",
+					     "open:/dev/dev0:r", "fxstat", NULL});
 }
 
 Test(e2e, o_path_never_reaches_the_driver)
@@ -278,10 +293,10 @@ Test(e2e, o_path_never_reaches_the_driver)
 
 	start_with("dev0", extra);
 	expect_run_uid(H_SHIM,
-		   "open=3\nfstat mode=020600 rdev=7:1 blksize=4096 uid=%u\n"
-		   "read=-1 errno=EBADF\nwrite=-1 errno=EBADF\nclose=0\n",
-		   (const char *const[]){h_stage("rwprobe"), "open:/dev/dev0:rP", "fstat", "read:4",
-					 "write:4", "close", NULL});
+		       "open=3\nfstat mode=020600 rdev=7:1 blksize=4096 uid=%u\n"
+		       "read=-1 errno=EBADF\nwrite=-1 errno=EBADF\nclose=0\n",
+		       (const char *const[]){h_stage("rwprobe"), "open:/dev/dev0:rP", "fstat",
+					     "read:4", "write:4", "close", NULL});
 	cr_expect_eq(h_log_count(&drv, "open "), 0);
 	cr_expect_eq(h_log_count(&drv, "release "), 0);
 }
@@ -320,8 +335,8 @@ Test(e2e, map_option)
 
 	start("dev0");
 	fill("/dev/dev0", "mapped");
-	cr_assert_eq(H_RUN(0, &out, h_stage("cuse-run"), "--map=/dev/ttyUSB7=dev0", "--",
-			   "cat", "/dev/ttyUSB7"),
+	cr_assert_eq(H_RUN(0, &out, h_stage("cuse-run"), "--map=/dev/ttyUSB7=dev0", "--", "cat",
+			   "/dev/ttyUSB7"),
 		     0);
 	cr_expect_str_eq(out, "mapped");
 	free(out);
@@ -374,8 +389,7 @@ Test(e2e, splits_like_the_kernel)
 	start("dev0");
 	/* 40 iovecs of 10 bytes, one page each: 32 pages per request. */
 	cr_assert_eq(H_RUN(H_SHIM, NULL, h_stage("rwprobe"), "open:/dev/dev0:rw", "writev:40:10",
-			   "writeat:307200:0", "writeat:200000:0", "readat:200000:100",
-			   "read:400"),
+			   "writeat:307200:0", "writeat:200000:0", "readat:200000:100", "read:400"),
 		     0);
 	log = h_log(&drv);
 	cr_expect(strstr(log, "write fh=1 size=320 off=0 flags=0100002 -> 320\n"
@@ -505,8 +519,8 @@ Test(e2e, killed_driver_is_gone_and_its_name_reusable)
 	h_driver_stop(&first, SIGKILL);
 	h_driver_wait(&first, 5000);
 	expect_run(H_SHIM, "open=-1 errno=ENOENT\nstat=-1 errno=ENOENT\n",
-		   (const char *const[]){h_stage("rwprobe"), "open:/dev/dev0:r",
-					 "stat:/dev/dev0", NULL});
+		   (const char *const[]){h_stage("rwprobe"), "open:/dev/dev0:r", "stat:/dev/dev0",
+					 NULL});
 	start("dev0");
 	fill("/dev/dev0", "again");
 	cr_assert_eq(H_RUN(H_SHIM, &out, "cat", "/dev/dev0"), 0);
@@ -528,8 +542,7 @@ Test(e2e, second_driver_with_the_same_name_fails)
 	cr_expect(strstr(err, want), "stderr: %s", err);
 	free(err);
 	fill("/dev/dev0", "first-still-serves");
-	expect_run(H_SHIM, "first-still-serves",
-		   (const char *const[]){"cat", "/dev/dev0", NULL});
+	expect_run(H_SHIM, "first-still-serves", (const char *const[]){"cat", "/dev/dev0", NULL});
 }
 
 Test(e2e, sigterm_ends_the_driver_cleanly)

@@ -154,7 +154,7 @@ Test(cmdline, foreground_and_singlethread)
 Test(cmdline, thread_options_consumed)
 {
 	struct fuse_args args =
-	    ARGS("prog", "-oclone_fd,max_idle_threads=3", "-o", "max_threads=7");
+		ARGS("prog", "-oclone_fd,max_idle_threads=3", "-o", "max_threads=7");
 	struct fuse_cmdline_opts o;
 
 	cr_assert_eq(parse(&args, &o), 0);
@@ -294,7 +294,8 @@ Test(cmdline, bad_mountpoint)
 
 	cr_assert_eq(parse(&args, &o), -1);
 	cr_assert_str_eq(
-	    last_log, "fuse: bad mount point `/nonexistent-cused/zz': No such file or directory\n");
+		last_log,
+		"fuse: bad mount point `/nonexistent-cused/zz': No such file or directory\n");
 	cr_assert_eq(args.allocated, 0);
 }
 
@@ -482,11 +483,11 @@ Test(session_opts, allow_other)
 Test(session_opts, every_mount_option_accepted)
 {
 	struct fuse_args args =
-	    ARGS("prog", "-n", "-r",
-		 "-oblkdev,auto_unmount,fsname=a,fsname=b,max_read=5,subtype=c,subtype=,"
-		 "blksize=x,default_permissions,context=u,fscontext=u,defcontext=u,"
-		 "rootcontext=u,user=me,ro,rw,suid,nosuid,dev,nodev,exec,noexec,async,sync,"
-		 "dirsync,atime,noatime,-n,-r");
+		ARGS("prog", "-n", "-r",
+		     "-oblkdev,auto_unmount,fsname=a,fsname=b,max_read=5,subtype=c,subtype=,"
+		     "blksize=x,default_permissions,context=u,fscontext=u,defcontext=u,"
+		     "rootcontext=u,user=me,ro,rw,suid,nosuid,dev,nodev,exec,noexec,async,sync,"
+		     "dirsync,atime,noatime,-n,-r");
 
 	cr_assert_eq(session(&args), 0, "%s", last_log);
 	cr_assert_eq(sopts.debug, 0);

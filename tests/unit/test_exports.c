@@ -80,16 +80,11 @@ Test(exports, libcused_has_the_versioned_loop_abis)
 {
 	static struct sym ours[MAX_SYMS];
 	static const char *const want[][2] = {
-		{"fuse_session_loop_mt", "(FUSE_3.0)"},
-		{"fuse_session_loop_mt", "(FUSE_3.2)"},
-		{"fuse_session_loop_mt", "FUSE_3.12"},
-		{"fuse_session_loop_mt_31", "FUSE_3.2"},
-		{"fuse_session_loop_mt_32", "FUSE_3.2"},
-		{"fuse_session_loop_mt_312", "FUSE_3.12"},
-		{"fuse_parse_cmdline", "(FUSE_3.0)"},
-		{"fuse_parse_cmdline", "FUSE_3.12"},
-		{"cuse_lowlevel_main", "FUSE_3.0"},
-		{"fuse_log", "FUSE_3.7"},
+		{"fuse_session_loop_mt", "(FUSE_3.0)"},	 {"fuse_session_loop_mt", "(FUSE_3.2)"},
+		{"fuse_session_loop_mt", "FUSE_3.12"},	 {"fuse_session_loop_mt_31", "FUSE_3.2"},
+		{"fuse_session_loop_mt_32", "FUSE_3.2"}, {"fuse_session_loop_mt_312", "FUSE_3.12"},
+		{"fuse_parse_cmdline", "(FUSE_3.0)"},	 {"fuse_parse_cmdline", "FUSE_3.12"},
+		{"cuse_lowlevel_main", "FUSE_3.0"},	 {"fuse_log", "FUSE_3.7"},
 	};
 	char lib[512];
 	size_t k;
@@ -101,7 +96,8 @@ Test(exports, libcused_has_the_versioned_loop_abis)
 		bool found = false;
 
 		for (i = 0; i < n && !found; i++)
-			found = !strcmp(ours[i].name, want[k][0]) && !strcmp(ours[i].version, want[k][1]);
+			found = !strcmp(ours[i].name, want[k][0]) &&
+				!strcmp(ours[i].version, want[k][1]);
 		cr_expect(found, "missing %s %s", want[k][0], want[k][1]);
 	}
 }

@@ -44,8 +44,8 @@ static unsigned refs(const struct shim_file *f)
 Test(fdtab, empty_table)
 {
 	static const int fds[] = {
-	    0,	     1,	 2,  3,	    1023,   1024, 500000, FD_LIMIT - 1, FD_LIMIT, FD_LIMIT + 1,
-	    INT_MAX, -1, -2, -1024, INT_MIN};
+		0,	 1,  2,	 3,	1023,	1024, 500000, FD_LIMIT - 1, FD_LIMIT, FD_LIMIT + 1,
+		INT_MAX, -1, -2, -1024, INT_MIN};
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		cr_assert_null(shim_fd_get(fds[i]), "fd %d", fds[i]);
@@ -340,9 +340,7 @@ static void *writer(void *arg)
 		struct shim_file *f;
 
 		switch ((r / NFDS) % 3) {
-		case 0:
-			shim_fd_set(fd, files[(r / NFDS / 3) % NFILES]);
-			break;
+		case 0: shim_fd_set(fd, files[(r / NFDS / 3) % NFILES]); break;
 		case 1:
 			f = shim_fd_take(fd);
 			if (f && !is_test_file(f))

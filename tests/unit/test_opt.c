@@ -151,11 +151,11 @@ Test(opt_args, add_opt_escaped_escapes_comma_and_backslash)
 Test(opt_args, match)
 {
 	const struct fuse_opt opts[] = {
-	    FUSE_OPT_KEY("exact", 0),
-	    FUSE_OPT_KEY("pre=", 0),
-	    FUSE_OPT_KEY("-p %u", 0),
-	    FUSE_OPT_KEY("ra=no", 0),
-	    FUSE_OPT_END,
+		FUSE_OPT_KEY("exact", 0),
+		FUSE_OPT_KEY("pre=", 0),
+		FUSE_OPT_KEY("-p %u", 0),
+		FUSE_OPT_KEY("ra=no", 0),
+		FUSE_OPT_END,
 	};
 
 	cr_assert_eq(fuse_opt_match(opts, "exact"), 1);
@@ -419,9 +419,9 @@ Test(opt_template, all_matching_templates_applied_in_order)
 {
 	struct vals v = {0};
 	const struct fuse_opt opts[] = {
-	    VAL("-d", flag, 1),	 FUSE_OPT_KEY("-d", 5),
-	    VAL("-d", other, 1), FUSE_OPT_KEY("-d", FUSE_OPT_KEY_KEEP),
-	    FUSE_OPT_END,
+		VAL("-d", flag, 1),  FUSE_OPT_KEY("-d", 5),
+		VAL("-d", other, 1), FUSE_OPT_KEY("-d", FUSE_OPT_KEY_KEEP),
+		FUSE_OPT_END,
 	};
 	struct fuse_args args = ARGS("p", "-d");
 
@@ -459,11 +459,11 @@ Test(opt_template, scanf_formats)
 {
 	struct vals v = {0};
 	const struct fuse_opt opts[] = {
-	    VAL("u=%u", u, 0), VAL("i=%i", i, 0), VAL("lu=%lu", lu, 0),
-	    VAL("o=%o", o, 0), VAL("x=%x", x, 0), FUSE_OPT_END,
+		VAL("u=%u", u, 0), VAL("i=%i", i, 0), VAL("lu=%lu", lu, 0),
+		VAL("o=%o", o, 0), VAL("x=%x", x, 0), FUSE_OPT_END,
 	};
 	struct fuse_args args =
-	    ARGS("p", "-ou=4294967295,i=0x10,lu=18446744073709551615,o=17,x=ff");
+		ARGS("p", "-ou=4294967295,i=0x10,lu=18446744073709551615,o=17,x=ff");
 
 	cr_assert_eq(fuse_opt_parse(&args, &v, opts, NULL), 0);
 	cr_assert_eq(v.u, 4294967295u);
@@ -612,9 +612,9 @@ Test(opt_key, proc_other_positive_keeps)
 Test(opt_key, keep_and_discard_bypass_proc)
 {
 	const struct fuse_opt opts[] = {
-	    FUSE_OPT_KEY("keep", FUSE_OPT_KEY_KEEP),
-	    FUSE_OPT_KEY("-drop", FUSE_OPT_KEY_DISCARD),
-	    FUSE_OPT_END,
+		FUSE_OPT_KEY("keep", FUSE_OPT_KEY_KEEP),
+		FUSE_OPT_KEY("-drop", FUSE_OPT_KEY_DISCARD),
+		FUSE_OPT_END,
 	};
 	struct fuse_args args = ARGS("p", "-okeep,drop", "-drop", "-keep");
 

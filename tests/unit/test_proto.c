@@ -112,9 +112,9 @@ Test(next_chunk, one_byte)
 Test(next_chunk, zero_total)
 {
 	struct iovec iov[3] = {
-	    {fake_addr(0, 0), 0},
-	    {fake_addr(1, 17), 0},
-	    {NULL, 0},
+		{fake_addr(0, 0), 0},
+		{fake_addr(1, 17), 0},
+		{NULL, 0},
 	};
 
 	cr_assert_eq(proto_next_chunk(iov, 0, 0, CUSESHIM_MAX_PAYLOAD), 0);
@@ -125,8 +125,8 @@ Test(next_chunk, zero_total)
 Test(next_chunk, zero_length_iovecs_skipped)
 {
 	struct iovec iov[5] = {
-	    {fake_addr(0, 0), 0},  {fake_addr(1, 0), 10}, {fake_addr(2, 0), 0}, {NULL, 0},
-	    {fake_addr(3, 0), 20},
+		{fake_addr(0, 0), 0},  {fake_addr(1, 0), 10}, {fake_addr(2, 0), 0}, {NULL, 0},
+		{fake_addr(3, 0), 20},
 	};
 
 	EXPECT_CHUNKS(iov, 5, CUSESHIM_MAX_PAYLOAD, 30);
@@ -150,8 +150,8 @@ Test(next_chunk, skip_inside_a_segment)
 {
 	struct iovec one = {fake_addr(0, 0), 300000};
 	struct iovec two[2] = {
-	    {fake_addr(0, 0), 1000},
-	    {fake_addr(100, 0), 200000},
+		{fake_addr(0, 0), 1000},
+		{fake_addr(100, 0), 200000},
 	};
 
 	/* 100 bytes into an aligned buffer: as if it were at page offset 100. */
@@ -177,8 +177,8 @@ Test(next_chunk, skip_inside_a_segment)
 Test(next_chunk, chunk_spans_iovecs)
 {
 	struct iovec two[2] = {
-	    {fake_addr(0, 0), 1000},
-	    {fake_addr(100, 0), 200000},
+		{fake_addr(0, 0), 1000},
+		{fake_addr(100, 0), 200000},
 	};
 
 	/* 1000 (1 page) + 31 pages; then the remaining 200000 - 126976. */
@@ -249,9 +249,9 @@ Test(next_chunk, last_page_slot_takes_part_of_a_segment)
 Test(next_chunk, big_segment_gets_remaining_pages)
 {
 	struct iovec iov[3] = {
-	    {fake_addr(0, 0), 10},
-	    {fake_addr(1, 0), 10},
-	    {fake_addr(10, 0), 200000},
+		{fake_addr(0, 0), 10},
+		{fake_addr(1, 0), 10},
+		{fake_addr(10, 0), 200000},
 	};
 
 	/* 2 pages + 30 pages of the big one; then 200000 - 122880. */
@@ -287,8 +287,8 @@ Test(open_flags, status_flags_kept)
 	cr_assert_eq(proto_open_flags(O_WRONLY | O_SYNC), 0100001 | O_SYNC);
 	cr_assert_eq(proto_open_flags(O_WRONLY | O_DSYNC), 0100001 | O_DSYNC);
 	cr_assert_eq(
-	    proto_open_flags(O_RDWR | O_NONBLOCK | O_APPEND | O_SYNC | O_CREAT | O_CLOEXEC),
-	    0100002 | O_NONBLOCK | O_APPEND | O_SYNC);
+		proto_open_flags(O_RDWR | O_NONBLOCK | O_APPEND | O_SYNC | O_CREAT | O_CLOEXEC),
+		0100002 | O_NONBLOCK | O_APPEND | O_SYNC);
 	/* The literal values the driver sees. */
 	cr_assert_eq(proto_open_flags(O_RDWR | O_NONBLOCK), 0104002);
 	cr_assert_eq(proto_open_flags(O_WRONLY | O_APPEND), 0102001);
@@ -417,17 +417,17 @@ Test(check_request, header_len_differs_from_datagram)
 Test(check_request, unknown_opcode)
 {
 	static const uint32_t bad[] = {
-	    0,
-	    FUSE_LOOKUP,
-	    FUSE_FLUSH,
-	    FUSE_FSYNC,
-	    FUSE_DESTROY,
-	    FUSE_POLL + 1,
-	    CUSE_INIT, /* never travels on our sockets */
-	    CUSESHIM_OP_HELLO - 1,
-	    CUSESHIM_OP_CLOSED + 1,
-	    0x80000000u,
-	    UINT32_MAX,
+		0,
+		FUSE_LOOKUP,
+		FUSE_FLUSH,
+		FUSE_FSYNC,
+		FUSE_DESTROY,
+		FUSE_POLL + 1,
+		CUSE_INIT, /* never travels on our sockets */
+		CUSESHIM_OP_HELLO - 1,
+		CUSESHIM_OP_CLOSED + 1,
+		0x80000000u,
+		UINT32_MAX,
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -643,7 +643,8 @@ Test(check_reply, payload_over_max)
 
 	reply(0, 16 + CUSESHIM_MAX_PAYLOAD);
 	cr_assert_eq(
-	    proto_check_reply(&msg, 16 + CUSESHIM_MAX_PAYLOAD, FUSE_READ, CUSESHIM_MAX_PAYLOAD), 0);
+		proto_check_reply(&msg, 16 + CUSESHIM_MAX_PAYLOAD, FUSE_READ, CUSESHIM_MAX_PAYLOAD),
+		0);
 }
 
 Test(check_reply, len_differs_from_datagram)
@@ -686,17 +687,17 @@ struct op_expect {
 
 /* Sizes from <linux/fuse.h> (reference section c) and cuseshim_proto.h. */
 static const struct op_expect ops[] = {
-    {FUSE_OPEN, 8, 16, "OPEN"},
-    {FUSE_READ, 40, 0, "READ"},
-    {FUSE_WRITE, 40, 8, "WRITE"},
-    {FUSE_RELEASE, 24, 0, "RELEASE"},
-    {FUSE_INTERRUPT, 8, 0, "INTERRUPT"},
-    {FUSE_IOCTL, 32, 16, "IOCTL"},
-    {FUSE_POLL, 24, 8, "POLL"},
-    {CUSESHIM_OP_HELLO, 16, 32, "HELLO"},
-    {CUSESHIM_OP_OPEN, 24, 32, "SHIM_OPEN"},
-    {CUSESHIM_OP_ATTACH, 0, 16, "ATTACH"},
-    {CUSESHIM_OP_CLOSED, 8, 0, "CLOSED"},
+	{FUSE_OPEN, 8, 16, "OPEN"},
+	{FUSE_READ, 40, 0, "READ"},
+	{FUSE_WRITE, 40, 8, "WRITE"},
+	{FUSE_RELEASE, 24, 0, "RELEASE"},
+	{FUSE_INTERRUPT, 8, 0, "INTERRUPT"},
+	{FUSE_IOCTL, 32, 16, "IOCTL"},
+	{FUSE_POLL, 24, 8, "POLL"},
+	{CUSESHIM_OP_HELLO, 16, 32, "HELLO"},
+	{CUSESHIM_OP_OPEN, 24, 32, "SHIM_OPEN"},
+	{CUSESHIM_OP_ATTACH, 0, 16, "ATTACH"},
+	{CUSESHIM_OP_CLOSED, 8, 0, "CLOSED"},
 };
 
 Test(opcodes, opcode_values)
@@ -723,15 +724,15 @@ Test(opcodes, known)
 Test(opcodes, unknown)
 {
 	static const uint32_t bad[] = {
-	    0,
-	    FUSE_LOOKUP,
-	    FUSE_FLUSH,
-	    FUSE_POLL + 1,
-	    1000,
-	    CUSESHIM_OP_HELLO - 1,
-	    CUSESHIM_OP_CLOSED + 1,
-	    0x7fffffffu,
-	    UINT32_MAX,
+		0,
+		FUSE_LOOKUP,
+		FUSE_FLUSH,
+		FUSE_POLL + 1,
+		1000,
+		CUSESHIM_OP_HELLO - 1,
+		CUSESHIM_OP_CLOSED + 1,
+		0x7fffffffu,
+		UINT32_MAX,
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -921,7 +922,8 @@ Test(registry_paths, name_with_directory)
 	cr_assert_str_eq(attr, "/tmp/c/a/.b.attr");
 
 	cr_assert_eq(
-	    registry_paths("/run/cuse", "spdk/nvme0n1", sock, sizeof(sock), attr, sizeof(attr)), 0);
+		registry_paths("/run/cuse", "spdk/nvme0n1", sock, sizeof(sock), attr, sizeof(attr)),
+		0);
 	cr_assert_str_eq(sock, "/run/cuse/spdk/nvme0n1");
 	cr_assert_str_eq(attr, "/run/cuse/spdk/.nvme0n1.attr");
 
@@ -962,14 +964,14 @@ Test(registry_paths, small_buffers)
 /* ---- attribute line */
 
 static const struct registry_attr sample = {
-    .version = 1,
-    .major = 245,
-    .minor = 3,
-    .mode = 0660,
-    .uid = 1000,
-    .gid = 100,
-    .pid = 4242,
-    .flags = 1,
+	.version = 1,
+	.major = 245,
+	.minor = 3,
+	.mode = 0660,
+	.uid = 1000,
+	.gid = 100,
+	.pid = 4242,
+	.flags = 1,
 };
 
 #define SAMPLE_LINE "version=1 major=245 minor=3 mode=0660 uid=1000 gid=100 pid=4242 flags=1\n"
@@ -1004,7 +1006,7 @@ Test(attr, format)
 	a.version = 7;
 	cr_assert_gt(registry_format_attr(buf, sizeof(buf), &a), 0);
 	cr_assert_str_eq(
-	    buf, "version=1 major=245 minor=3 mode=0644 uid=1000 gid=100 pid=4242 flags=1\n");
+		buf, "version=1 major=245 minor=3 mode=0644 uid=1000 gid=100 pid=4242 flags=1\n");
 }
 
 Test(attr, format_too_small)
@@ -1019,17 +1021,17 @@ Test(attr, format_too_small)
 Test(attr, round_trip)
 {
 	struct registry_attr in[] = {
-	    sample,
-	    {.version = 1},
-	    {.version = 1,
-	     .major = 4095,
-	     .minor = 1048575,
-	     .mode = 07777,
-	     .uid = 4294967294u,
-	     .gid = 4294967294u,
-	     .pid = 4194304,
-	     .flags = 1},
-	    {.version = 1, .major = 10, .minor = 203, .mode = 0600},
+		sample,
+		{.version = 1},
+		{.version = 1,
+		 .major = 4095,
+		 .minor = 1048575,
+		 .mode = 07777,
+		 .uid = 4294967294u,
+		 .gid = 4294967294u,
+		 .pid = 4194304,
+		 .flags = 1},
+		{.version = 1, .major = 10, .minor = 203, .mode = 0600},
 	};
 	char buf[REGISTRY_ATTR_MAX];
 	struct registry_attr out;
@@ -1136,17 +1138,17 @@ Test(attr, too_long)
 Test(attr, junk_values)
 {
 	static const char *const bad[] = {
-	    "version=1 major=abc minor=3 mode=0660 uid=1000 gid=100 pid=4242 flags=1\n",
-	    "version=1 major=12x minor=3 mode=0660 uid=1000 gid=100 pid=4242 flags=1\n",
-	    "version=1 major= minor=3 mode=0660 uid=1000 gid=100 pid=4242 flags=1\n",
-	    "version=1 major=0x10 minor=3 mode=0660 uid=1000 gid=100 pid=4242 flags=1\n",
-	    "version=1 major=245 minor=3 mode=rw uid=1000 gid=100 pid=4242 flags=1\n",
-	    "version=1 major=245 minor=3 mode=0660 uid=1000 gid=100 pid=4242 flags=1x\n",
-	    "version=1 major=245 minor=3 mode=0660 uid=1000 gid=100 pid=4242 flags=1\r\n",
-	    "version=1 major=245=1 minor=3 mode=0660 uid=1000 gid=100 pid=4242 flags=1\n",
-	    "version=x major=245 minor=3 mode=0660 uid=1000 gid=100 pid=4242 flags=1\n",
-	    "version=1 major=99999999999999999999999 minor=3 mode=0660 uid=1000 gid=100 pid=1 "
-	    "flags=1\n",
+		"version=1 major=abc minor=3 mode=0660 uid=1000 gid=100 pid=4242 flags=1\n",
+		"version=1 major=12x minor=3 mode=0660 uid=1000 gid=100 pid=4242 flags=1\n",
+		"version=1 major= minor=3 mode=0660 uid=1000 gid=100 pid=4242 flags=1\n",
+		"version=1 major=0x10 minor=3 mode=0660 uid=1000 gid=100 pid=4242 flags=1\n",
+		"version=1 major=245 minor=3 mode=rw uid=1000 gid=100 pid=4242 flags=1\n",
+		"version=1 major=245 minor=3 mode=0660 uid=1000 gid=100 pid=4242 flags=1x\n",
+		"version=1 major=245 minor=3 mode=0660 uid=1000 gid=100 pid=4242 flags=1\r\n",
+		"version=1 major=245=1 minor=3 mode=0660 uid=1000 gid=100 pid=4242 flags=1\n",
+		"version=x major=245 minor=3 mode=0660 uid=1000 gid=100 pid=4242 flags=1\n",
+		"version=1 major=99999999999999999999999 minor=3 mode=0660 uid=1000 gid=100 pid=1 "
+		"flags=1\n",
 	};
 	struct registry_attr a;
 
@@ -1159,19 +1161,19 @@ Test(attr, empty_key_or_no_equals)
 	struct registry_attr a;
 
 	cr_assert_eq(
-	    parse("version=1 major=245 minor=3 mode=0660 uid=1000 gid=100 pid=4242 flags=1 "
-		  "=5\n",
-		  &a),
-	    -EINVAL);
+		parse("version=1 major=245 minor=3 mode=0660 uid=1000 gid=100 pid=4242 flags=1 "
+		      "=5\n",
+		      &a),
+		-EINVAL);
 	cr_assert_eq(parse("=1 version=1 major=245 minor=3 mode=0660 uid=1000 gid=100 pid=4242 "
 			   "flags=1\n",
 			   &a),
 		     -EINVAL);
 	cr_assert_eq(
-	    parse("version=1 major=245 minor=3 mode=0660 uid=1000 gid=100 pid=4242 flags=1 "
-		  "extra\n",
-		  &a),
-	    -EINVAL);
+		parse("version=1 major=245 minor=3 mode=0660 uid=1000 gid=100 pid=4242 flags=1 "
+		      "extra\n",
+		      &a),
+		-EINVAL);
 }
 
 Test(attr, version_zero)
@@ -1199,10 +1201,10 @@ Test(attr, unknown_keys_ignored)
 	cr_assert_eq(a.flags, 1);
 	/* Keys that merely share a prefix with ours are other keys. */
 	cr_assert_eq(
-	    parse("version=1 major=245 minor=3 mode=0660 uid=1000 gid=100 pid=4242 flags=1 "
-		  "majors=9 mod=7\n",
-		  &a),
-	    0);
+		parse("version=1 major=245 minor=3 mode=0660 uid=1000 gid=100 pid=4242 flags=1 "
+		      "majors=9 mod=7\n",
+		      &a),
+		0);
 	cr_assert_eq(a.major, 245);
 	cr_assert_eq(a.mode, 0660);
 }
@@ -1227,9 +1229,9 @@ Test(attr, any_order_and_spacing)
 Test(attr, out_of_range_values)
 {
 	static const char *const bad[] = {
-	    "version=1 major=-1 minor=3 mode=0660 uid=1000 gid=100 pid=4242 flags=1\n",
-	    "version=1 major=245 minor=3 mode=0660 uid=-2 gid=100 pid=4242 flags=1\n",
-	    "version=1 major=245 minor=3 mode=0660 uid=4294967296 gid=100 pid=4242 flags=1\n",
+		"version=1 major=-1 minor=3 mode=0660 uid=1000 gid=100 pid=4242 flags=1\n",
+		"version=1 major=245 minor=3 mode=0660 uid=-2 gid=100 pid=4242 flags=1\n",
+		"version=1 major=245 minor=3 mode=0660 uid=4294967296 gid=100 pid=4242 flags=1\n",
 	};
 	struct registry_attr a;
 

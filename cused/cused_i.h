@@ -58,6 +58,9 @@ struct cused_conn {
 	size_t nhandles;
 	/* file: the open file this connection is the driver's end of */
 	struct cused_file *file;
+	/* requests in flight from this connection, for FUSE_INTERRUPT */
+	struct fuse_req *inflight;
+	uint64_t pending_intr; /* an INTERRUPT that came before its request */
 	struct cused_conn *next;
 };
 
@@ -79,6 +82,10 @@ struct cused_file {
 	unsigned refs;	 /* under se->lock */
 	struct cused_conn *conn;
 	struct cused_waiter *waiters; /* CLOSED requests waiting for RELEASE */
+	struct cused_waiter *pollers; /* connections to notify (FUSE_NOTIFY_POLL) */
+	uint64_t kh;		      /* the kernel's poll handle id */
+	unsigned busy;		      /* requests in flight on this file */
+	bool release_pending;	      /* last close seen while busy */
 	struct cused_file *next;
 };
 
@@ -118,7 +125,9 @@ struct fuse_session {
 	struct cused_conn *conns;
 	struct cused_file *files;
 	uint64_t next_unique;
+	uint64_t next_kh;
 	bool no_open;
+	unsigned cmd_max_threads; /* -o max_threads=, for cuse_lowlevel_main */
 
 	volatile int exited;
 	int error;
@@ -138,6 +147,18 @@ struct fuse_req {
 	size_t raw_len;
 	struct fuse_ctx ctx;
 	struct fuse_file_info fi;
+	unsigned refs; /* under se->lock: the reply, an interrupt */
+	bool interrupted;
+	bool intr_delivered;
+	fuse_interrupt_func_t ifunc;
+	void *idata;
+	struct fuse_req *next_inflight;
+	uint32_t ioctl_flags; /* IOCTL: the request's flags */
+};
+
+struct fuse_pollhandle {
+	struct fuse_session *se;
+	uint64_t kh;
 };
 
 /* session.c */
@@ -151,12 +172,16 @@ int cused_publish(struct fuse_session *se);
 void cused_dispatch(struct fuse_session *se, void *mem, size_t size);
 void cused_release_done(struct fuse_session *se, struct cused_file *f);
 void cused_raw_write(struct fuse_session *se, struct fuse_req *req);
+void cused_start_release(struct fuse_session *se, struct cused_file *f);
 /* reply.c */
 struct fuse_req *cused_req_new(struct fuse_session *se, struct cused_conn *c, uint32_t opcode,
 			       uint64_t unique);
 void cused_req_free(struct fuse_req *req);
+void cused_interrupt(struct fuse_session *se, struct cused_conn *c, uint64_t unique);
+void cused_interrupt_all(struct fuse_session *se, struct cused_conn *c);
 int cused_send(struct cused_conn *c, uint64_t unique, int error, const struct iovec *iov,
 	       int count);
+void cused_notify_pollers(struct fuse_session *se, struct cused_waiter *w, uint64_t kh);
 void cused_debug(struct fuse_session *se, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

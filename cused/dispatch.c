@@ -240,6 +240,7 @@ static void do_open(struct dispatch_ctx *d)
 		if (it->ino == ino && it->state != FILE_RELEASED)
 			break;
 	if (!it) {
+		f->kh = ++se->next_kh; /* a fresh poll handle id per open, from 1 */
 		f->next = se->files;
 		se->files = f;
 		c->kind = CONN_FILE;
@@ -275,6 +276,14 @@ static void do_open(struct dispatch_ctx *d)
 	}
 }
 
+static void unbusy(struct fuse_session *se, struct cused_file *f)
+{
+	pthread_mutex_lock(&se->lock);
+	f->busy--;
+	pthread_mutex_unlock(&se->lock);
+	cused_file_put(se, f);
+}
+
 /* Handle -> file, for requests on a control connection. */
 static struct cused_file *lookup_handle(struct fuse_session *se, struct cused_conn *c,
 					uint64_t handle)
@@ -284,10 +293,12 @@ static struct cused_file *lookup_handle(struct fuse_session *se, struct cused_co
 	pthread_mutex_lock(&se->lock);
 	if (c->kind == CONN_CONTROL && handle >= 1 && handle <= c->nhandles)
 		f = c->handles[handle - 1];
-	if (f && f->state == FILE_OPEN)
+	if (f && f->state == FILE_OPEN) {
 		f->refs++;
-	else
+		f->busy++; /* until the request's end (req_destroy) */
+	} else {
 		f = NULL;
+	}
 	pthread_mutex_unlock(&se->lock);
 	return f;
 }
@@ -363,7 +374,7 @@ out:
 	reply_now(d, err, &out, err ? 0 : sizeof(out));
 }
 
-static void start_release(struct fuse_session *se, struct cused_file *f)
+void cused_start_release(struct fuse_session *se, struct cused_file *f)
 {
 	struct fuse_req *req;
 
@@ -384,13 +395,16 @@ static void start_release(struct fuse_session *se, struct cused_file *f)
 
 void cused_release_done(struct fuse_session *se, struct cused_file *f)
 {
-	struct cused_waiter *w, *next;
+	struct cused_waiter *w, *next, *pollers;
 
 	pthread_mutex_lock(&se->lock);
 	f->state = FILE_RELEASED;
 	w = f->waiters;
 	f->waiters = NULL;
+	pollers = f->pollers;
+	f->pollers = NULL;
 	pthread_mutex_unlock(&se->lock);
+	cused_notify_pollers(se, pollers, f->kh); /* release wakes every poller */
 	for (; w; w = next) {
 		next = w->next;
 		cused_send(w->conn, w->unique, 0, NULL, 0);
@@ -439,7 +453,7 @@ static void do_closed(struct dispatch_ctx *d)
 	if (!wait)
 		reply_now(d, 0, NULL, 0);
 	if (start)
-		start_release(se, f);
+		cused_start_release(se, f);
 }
 
 static void do_release(struct dispatch_ctx *d)
@@ -451,7 +465,7 @@ static void do_release(struct dispatch_ctx *d)
 	if (d->m->conn || !f)
 		return;
 	d->m->file = NULL;
-	start_release(d->se, f);
+	cused_start_release(d->se, f);
 }
 
 /* Data written straight to the device socket (stdio's internal write,
@@ -510,7 +524,7 @@ static void do_rw(struct dispatch_ctx *d)
 	}
 	req = cused_req_new(se, c, d->in->opcode, d->in->unique);
 	if (!req) {
-		cused_file_put(se, f);
+		unbusy(se, f);
 		reply_now(d, -ENOMEM, NULL, 0);
 		return;
 	}
@@ -543,6 +557,111 @@ static void do_unintroduced(struct dispatch_ctx *d)
 	cused_conn_close(d->se, d->m->conn);
 }
 
+static void do_ioctl(struct dispatch_ctx *d)
+{
+	struct fuse_session *se = d->se;
+	struct cused_conn *c = d->m->conn;
+	const struct fuse_ioctl_in *ii = d->arg;
+	struct cused_file *f = lookup_handle(se, c, d->in->nodeid);
+	struct fuse_req *req;
+	uint32_t flags = ii->flags & (FUSE_IOCTL_COMPAT | FUSE_IOCTL_32BIT | FUSE_IOCTL_COMPAT_X32);
+
+	if (!f) {
+		reply_now(d, -EBADF, NULL, 0);
+		return;
+	}
+	/* The device's mode, not the client's word, says unrestricted. */
+	if (se->ci_flags & CUSE_UNRESTRICTED_IOCTL)
+		flags |= FUSE_IOCTL_UNRESTRICTED;
+	req = cused_req_new(se, c, FUSE_IOCTL, d->in->unique);
+	if (!req) {
+		unbusy(se, f);
+		reply_now(d, -ENOMEM, NULL, 0);
+		return;
+	}
+	fill_ctx(req, c);
+	req->file = f;
+	req->size = ii->out_size;
+	req->ioctl_flags = flags;
+	req->fi.fh = f->fh; /* and flags 0, as libfuse passes them */
+	if (!se->op.ioctl) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	se->op.ioctl(req, (int)ii->cmd, (void *)(uintptr_t)ii->arg, &req->fi, flags,
+		     ii->in_size ? (const void *)(ii + 1) : NULL, ii->in_size, ii->out_size);
+}
+
+static void do_poll(struct dispatch_ctx *d)
+{
+	struct fuse_session *se = d->se;
+	struct cused_conn *c = d->m->conn;
+	const struct fuse_poll_in *pi = d->arg;
+	struct cused_file *f = lookup_handle(se, c, d->in->nodeid);
+	struct fuse_pollhandle *ph = NULL;
+	struct fuse_req *req;
+
+	if (!f) {
+		reply_now(d, -EBADF, NULL, 0);
+		return;
+	}
+	if (pi->flags & FUSE_POLL_SCHEDULE_NOTIFY) {
+		struct cused_waiter *w, *it;
+
+		ph = malloc(sizeof(*ph));
+		w = malloc(sizeof(*w));
+		if (!ph || !w) {
+			free(ph);
+			free(w);
+			unbusy(se, f);
+			reply_now(d, -ENOMEM, NULL, 0);
+			return;
+		}
+		ph->se = se;
+		ph->kh = f->kh;
+		/* This connection wants the next notify of this file. */
+		pthread_mutex_lock(&se->lock);
+		for (it = f->pollers; it; it = it->next)
+			if (it->conn == c)
+				break;
+		if (!it) {
+			w->conn = cused_conn_get(c);
+			w->unique = 0;
+			w->next = f->pollers;
+			f->pollers = w;
+			w = NULL;
+		}
+		pthread_mutex_unlock(&se->lock);
+		free(w);
+	}
+	req = cused_req_new(se, c, FUSE_POLL, d->in->unique);
+	if (!req) {
+		free(ph);
+		unbusy(se, f);
+		reply_now(d, -ENOMEM, NULL, 0);
+		return;
+	}
+	fill_ctx(req, c);
+	req->file = f;
+	req->fi.fh = f->fh;
+	req->fi.poll_events = pi->events;
+	if (!se->op.poll) {
+		free(ph);
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	se->op.poll(req, &req->fi, ph);
+}
+
+static void do_interrupt(struct dispatch_ctx *d)
+{
+	const struct fuse_interrupt_in *ii = d->arg;
+
+	if (d->m->conn->kind == CONN_CONTROL)
+		cused_interrupt(d->se, d->m->conn, ii->unique);
+	/* no reply: the interrupted request answers */
+}
+
 static void do_enosys(struct dispatch_ctx *d)
 {
 	reply_now(d, -ENOSYS, NULL, 0);
@@ -560,6 +679,9 @@ static const struct {
 	{FUSE_READ, do_rw},
 	{FUSE_WRITE, do_rw},
 	{FUSE_RELEASE, do_release},
+	{FUSE_IOCTL, do_ioctl},
+	{FUSE_POLL, do_poll},
+	{FUSE_INTERRUPT, do_interrupt},
 };
 
 void cused_dispatch(struct fuse_session *se, void *mem, size_t size)

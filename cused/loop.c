@@ -85,10 +85,12 @@ static bool build_release(struct fuse_session *se, struct cused_conn *c, struct 
 	bool start;
 
 	pthread_mutex_lock(&se->lock);
-	start = f && f->state == FILE_OPEN;
+	start = f && f->state == FILE_OPEN && !f->busy;
 	if (start) {
 		f->state = FILE_RELEASING;
 		f->refs++;
+	} else if (f && f->state == FILE_OPEN) {
+		f->release_pending = true; /* after the requests in flight */
 	}
 	pthread_mutex_unlock(&se->lock);
 	if (!start)

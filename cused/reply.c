@@ -28,16 +28,149 @@ struct fuse_req *cused_req_new(struct fuse_session *se, struct cused_conn *c, ui
 	req->conn = c ? cused_conn_get(c) : NULL;
 	req->opcode = opcode;
 	req->unique = unique;
+	req->refs = 1;
+	if (c) {
+		/* In flight until replied, so that FUSE_INTERRUPT finds it. */
+		pthread_mutex_lock(&se->lock);
+		req->next_inflight = c->inflight;
+		c->inflight = req;
+		if (c->pending_intr && c->pending_intr == unique)
+			req->interrupted = true;
+		c->pending_intr = 0;
+		pthread_mutex_unlock(&se->lock);
+	}
 	return req;
+}
+
+static void req_destroy(struct fuse_req *req)
+{
+	struct fuse_session *se = req->se;
+	struct cused_file *f = req->file;
+	bool release = false;
+
+	free(req->raw);
+	if (f && req->opcode != FUSE_OPEN && req->opcode != FUSE_RELEASE) {
+		/* The kernel holds the file for a request in flight: its
+		 * release comes after the last answer. */
+		pthread_mutex_lock(&se->lock);
+		if (f->busy)
+			f->busy--;
+		if (!f->busy && f->release_pending && f->state == FILE_OPEN) {
+			f->release_pending = false;
+			f->state = FILE_RELEASING;
+			f->refs++;
+			release = true;
+		}
+		pthread_mutex_unlock(&se->lock);
+		if (release)
+			cused_start_release(se, f);
+	}
+	if (f)
+		cused_file_put(se, f);
+	cused_conn_put(req->conn);
+	free(req);
 }
 
 void cused_req_free(struct fuse_req *req)
 {
-	free(req->raw);
-	if (req->file)
-		cused_file_put(req->se, req->file);
-	cused_conn_put(req->conn);
-	free(req);
+	struct fuse_session *se = req->se;
+	bool last;
+
+	pthread_mutex_lock(&se->lock);
+	if (req->conn) {
+		struct fuse_req **pp;
+
+		for (pp = &req->conn->inflight; *pp; pp = &(*pp)->next_inflight)
+			if (*pp == req) {
+				*pp = req->next_inflight;
+				break;
+			}
+	}
+	last = --req->refs == 0;
+	pthread_mutex_unlock(&se->lock);
+	if (last)
+		req_destroy(req);
+}
+
+/* FUSE_INTERRUPT for @unique on @c: mark the request and run the driver's
+ * interrupt function, in this (the receiving) thread, as libfuse does. */
+void cused_interrupt(struct fuse_session *se, struct cused_conn *c, uint64_t unique)
+{
+	fuse_interrupt_func_t func = NULL;
+	struct fuse_req *req;
+	void *data = NULL;
+
+	pthread_mutex_lock(&se->lock);
+	for (req = c->inflight; req; req = req->next_inflight)
+		if (req->unique == unique)
+			break;
+	if (req) {
+		req->interrupted = true;
+		req->intr_delivered = true;
+		req->refs++;
+		func = req->ifunc;
+		data = req->idata;
+	} else {
+		c->pending_intr = unique; /* its request is still on the way */
+	}
+	pthread_mutex_unlock(&se->lock);
+	if (!req)
+		return;
+	cused_debug(se, "   INTERRUPT: unique %llu%s\n", (unsigned long long)unique,
+		    func ? ", calling the driver" : "");
+	if (func)
+		func(req, data);
+	pthread_mutex_lock(&se->lock);
+	func = NULL;
+	if (--req->refs == 0)
+		func = (fuse_interrupt_func_t)1;
+	pthread_mutex_unlock(&se->lock);
+	if (func)
+		req_destroy(req);
+}
+
+void cused_interrupt_all(struct fuse_session *se, struct cused_conn *c)
+{
+	for (;;) {
+		struct fuse_req *req;
+		uint64_t unique = 0;
+
+		pthread_mutex_lock(&se->lock);
+		for (req = c->inflight; req; req = req->next_inflight)
+			if (!req->intr_delivered)
+				break;
+		if (req)
+			unique = req->unique;
+		pthread_mutex_unlock(&se->lock);
+		if (!req)
+			return;
+		cused_interrupt(se, c, unique);
+	}
+}
+
+CUSED_EXPORT
+void fuse_req_interrupt_func(fuse_req_t req, fuse_interrupt_func_t func, void *data)
+{
+	bool now;
+
+	pthread_mutex_lock(&req->se->lock);
+	req->ifunc = func;
+	req->idata = data;
+	now = req->interrupted && func;
+	pthread_mutex_unlock(&req->se->lock);
+	if (now)
+		func(req, data);
+}
+
+CUSED_EXPORT
+int fuse_req_interrupted(fuse_req_t req)
+{
+	int r;
+
+	pthread_mutex_lock(&req->se->lock);
+	r = req->interrupted;
+	pthread_mutex_unlock(&req->se->lock);
+	return r;
 }
 
 int cused_send(struct cused_conn *c, uint64_t unique, int error, const struct iovec *iov, int count)
@@ -444,4 +577,151 @@ int fuse_req_getgroups(fuse_req_t req, int size, gid_t list[])
 	}
 	fclose(f);
 	return count;
+}
+
+/* ioctl replies: the kernel accepts data up to max(out_size, 4096) bytes
+ * but fails the caller with EIO beyond out_size; longer still, the
+ * driver's write fails EINVAL. */
+static int ioctl_reply(struct fuse_req *req, int result, const struct iovec *iov, int count)
+{
+	struct fuse_ioctl_out out = {.result = result};
+	struct iovec v[1 + 64];
+	size_t total = 0, room;
+	int i;
+
+	if (req->opcode != FUSE_IOCTL)
+		return reject(req, -EINVAL);
+	if (count < 0 || count > 64)
+		return reject(req, -EINVAL);
+	for (i = 0; i < count; i++)
+		total += iov[i].iov_len;
+	room = req->size > 4096 ? req->size : 4096;
+	if (total > req->size)
+		return reject(req, total > room ? -EINVAL : 0);
+	v[0].iov_base = &out;
+	v[0].iov_len = sizeof(out);
+	for (i = 0; i < count; i++)
+		v[i + 1] = iov[i];
+	return send_reply(req, 0, v, count + 1);
+}
+
+CUSED_EXPORT
+int fuse_reply_ioctl(fuse_req_t req, int result, const void *buf, size_t size)
+{
+	struct iovec iov = {(void *)buf, size};
+
+	return ioctl_reply(req, result, &iov, size ? 1 : 0);
+}
+
+CUSED_EXPORT
+int fuse_reply_ioctl_iov(fuse_req_t req, int result, const struct iovec *iov, int count)
+{
+	return ioctl_reply(req, result, iov, count);
+}
+
+/*
+ * RETRY: tell the caller which of its own buffers to copy in and out, and
+ * to ask again.  Only unrestricted devices may (the kernel fails the
+ * caller with EIO otherwise).  The iovec array travels in the reply buffer
+ * of max(out_size, 4096) bytes: if it does not fit, the driver's write
+ * fails EINVAL and the caller gets EIO.  The counts themselves (at most
+ * 256) and the 128 KiB per direction are the caller's side to check.
+ */
+CUSED_EXPORT
+int fuse_reply_ioctl_retry(fuse_req_t req, const struct iovec *in_iov, size_t in_count,
+			   const struct iovec *out_iov, size_t out_count)
+{
+	struct fuse_ioctl_out out = {.flags = FUSE_IOCTL_RETRY};
+	struct fuse_ioctl_iovec *arr;
+	size_t i, n = in_count + out_count, room;
+	struct iovec v[2];
+	int res;
+
+	if (req->opcode != FUSE_IOCTL)
+		return reject(req, -EINVAL);
+	if (!(req->ioctl_flags & FUSE_IOCTL_UNRESTRICTED))
+		return reject(req, 0);
+	room = req->size > 4096 ? req->size : 4096;
+	if (n > room / sizeof(*arr) || in_count > UINT32_MAX || out_count > UINT32_MAX) {
+		cused_log(FUSE_LOG_ERR, "fuse: retry ioctl: %zu iovecs do not fit the reply\n", n);
+		return reject(req, -EINVAL);
+	}
+	arr = calloc(n ? n : 1, sizeof(*arr));
+	if (!arr)
+		return reject(req, -ENOMEM);
+	for (i = 0; i < in_count; i++) {
+		arr[i].base = (uintptr_t)in_iov[i].iov_base;
+		arr[i].len = in_iov[i].iov_len;
+	}
+	for (i = 0; i < out_count; i++) {
+		arr[in_count + i].base = (uintptr_t)out_iov[i].iov_base;
+		arr[in_count + i].len = out_iov[i].iov_len;
+	}
+	out.in_iovs = in_count;
+	out.out_iovs = out_count;
+	v[0] = (struct iovec){&out, sizeof(out)};
+	v[1] = (struct iovec){arr, n * sizeof(*arr)};
+	res = send_reply(req, 0, v, 2);
+	free(arr);
+	return res;
+}
+
+CUSED_EXPORT
+int fuse_reply_poll(fuse_req_t req, unsigned revents)
+{
+	struct fuse_poll_out out = {.revents = revents};
+	struct iovec iov = {&out, sizeof(out)};
+
+	if (req->opcode != FUSE_POLL)
+		return reject(req, -EINVAL);
+	return send_reply(req, 0, &iov, 1);
+}
+
+/* Wake the connections in @w (consumed) for poll handle @kh. */
+void cused_notify_pollers(struct fuse_session *se, struct cused_waiter *w, uint64_t kh)
+{
+	struct fuse_notify_poll_wakeup_out wake = {.kh = kh};
+	struct fuse_out_header hdr = {.len = sizeof(hdr) + sizeof(wake), .error = FUSE_NOTIFY_POLL};
+	struct iovec v[2] = {{&hdr, sizeof(hdr)}, {&wake, sizeof(wake)}};
+	struct msghdr mh = {.msg_iov = v, .msg_iovlen = 2};
+	struct cused_waiter *next;
+
+	for (; w; w = next) {
+		next = w->next;
+		/* A full queue already holds a wakeup: nothing is lost. */
+		(void)sendmsg(w->conn->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		cused_conn_put(w->conn);
+		free(w);
+	}
+}
+
+CUSED_EXPORT
+int fuse_lowlevel_notify_poll(struct fuse_pollhandle *ph)
+{
+	struct fuse_session *se;
+	struct cused_waiter *w = NULL;
+	struct cused_file *f;
+
+	if (!ph)
+		return 0;
+	se = ph->se;
+	if (!se->got_init)
+		return -ENOTCONN;
+	pthread_mutex_lock(&se->lock);
+	for (f = se->files; f; f = f->next)
+		if (f->kh == ph->kh && f->state != FILE_RELEASED) {
+			w = f->pollers;
+			f->pollers = NULL;
+			break;
+		}
+	pthread_mutex_unlock(&se->lock);
+	cused_debug(se, "   NOTIFY_POLL: kh %llu\n", (unsigned long long)ph->kh);
+	cused_notify_pollers(se, w, ph->kh);
+	return 0;
+}
+
+CUSED_EXPORT
+void fuse_pollhandle_destroy(struct fuse_pollhandle *ph)
+{
+	free(ph);
 }

@@ -57,12 +57,16 @@ void cused_conn_close(struct fuse_session *se, struct cused_conn *c)
 	}
 	c->closed = true;
 	epoll_ctl(se->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+
 	for (pp = &se->conns; *pp; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
 			break;
 		}
 	pthread_mutex_unlock(&se->lock);
+	/* The client is gone: what it waited for is interrupted, as the
+	 * kernel interrupts the requests of a killed caller. */
+	cused_interrupt_all(se, c);
 	for (i = 0; i < c->nhandles; i++)
 		if (c->handles[i])
 			cused_file_put(se, c->handles[i]);

@@ -2,10 +2,14 @@
 /*
  * bufdev: a CUSE driver written only against libfuse3's <cuse_lowlevel.h>.
  * Writes append to one byte queue shared by every open; reads consume from
- * it; an empty queue reads as end of file.
+ * it.  A read of an empty queue waits until a writer supplies data (it is
+ * answered from the writer's callback), fails EAGAIN with O_NONBLOCK, and
+ * ends with EINTR if the caller is interrupted; --eof makes an empty queue
+ * read as end of file instead.  poll reports POLLIN while there is data
+ * and notifies waiters when data arrives.  ioctls: FIONREAD, BUFDEV_CLEAR.
  *
  *   bufdev [-f] [-d] [-s] --name=NAME [--maj=N] [--min=N] [--log=FILE]
- *          [--read-cap=N] [--write-cap=N] [--open-errno=E]
+ *          [--eof] [--read-cap=N] [--write-cap=N] [--open-errno=E]
  *
  * --log appends one line per callback to FILE (what the tests read);
  * --read-cap/--write-cap make replies short; --open-errno fails opens;
@@ -17,6 +21,8 @@
 #include <fuse_opt.h>
 
 #include <errno.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -32,6 +38,7 @@ struct bufdev_opts {
 	char *log;
 	unsigned read_cap, write_cap;
 	unsigned release_delay;
+	int eof;
 	int open_errno;
 	int debug;
 };
@@ -42,6 +49,20 @@ static char *queue;
 static size_t queue_len, queue_size;
 static FILE *log_file;
 static unsigned long next_fh = 1;
+
+/* BUFDEV_CLEAR empties the queue; FIONREAD tells its length. */
+#define BUFDEV_CLEAR _IO('B', 1)
+
+/* A read waiting for data. */
+struct parked {
+	fuse_req_t req;
+	size_t size;
+	unsigned long fh;
+	struct parked *next;
+};
+static struct parked *parked;
+static struct fuse_pollhandle **handles;
+static size_t nhandles;
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
@@ -83,21 +104,82 @@ static void bufdev_open(fuse_req_t req, struct fuse_file_info *fi)
 	fuse_reply_open(req, fi);
 }
 
+/* Take up to @size bytes off the queue into a new buffer (lock held). */
+static char *take(size_t size, size_t *n)
+{
+	char *out;
+
+	*n = size < queue_len ? size : queue_len;
+	if (opts.read_cap && *n > opts.read_cap)
+		*n = opts.read_cap;
+	out = malloc(*n ? *n : 1);
+	if (out) {
+		memcpy(out, queue, *n);
+		memmove(queue, queue + *n, queue_len - *n);
+		queue_len -= *n;
+	}
+	return out;
+}
+
+static void bufdev_interrupted(fuse_req_t req, void *data)
+{
+	struct parked **pp, *p = NULL;
+
+	pthread_mutex_lock(&lock);
+	for (pp = &parked; *pp; pp = &(*pp)->next)
+		if (*pp == data) {
+			p = *pp;
+			*pp = p->next;
+			break;
+		}
+	pthread_mutex_unlock(&lock);
+	if (!p)
+		return; /* a writer answered it first */
+	say("interrupt fh=%lu\n", p->fh);
+	fuse_reply_err(req, EINTR);
+	free(p);
+}
+
 static void bufdev_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi)
 {
+	struct parked *p;
 	size_t n;
 	char *out;
 
 	pthread_mutex_lock(&lock);
-	n = size < queue_len ? size : queue_len;
-	if (opts.read_cap && n > opts.read_cap)
-		n = opts.read_cap;
-	out = malloc(n ? n : 1);
-	if (out) {
-		memcpy(out, queue, n);
-		memmove(queue, queue + n, queue_len - n);
-		queue_len -= n;
+	if (queue_len == 0 && !opts.eof) {
+		if (fi->flags & O_NONBLOCK) {
+			pthread_mutex_unlock(&lock);
+			say("read fh=%lu size=%zu off=%lld flags=0%o -> EAGAIN\n",
+			    (unsigned long)fi->fh, size, (long long)off, fi->flags);
+			fuse_reply_err(req, EAGAIN);
+			return;
+		}
+		p = calloc(1, sizeof(*p));
+		if (!p) {
+			pthread_mutex_unlock(&lock);
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		p->req = req;
+		p->size = size;
+		p->fh = fi->fh;
+		p->next = NULL;
+		/* oldest first */
+		{
+			struct parked **pp = &parked;
+
+			while (*pp)
+				pp = &(*pp)->next;
+			*pp = p;
+		}
+		pthread_mutex_unlock(&lock);
+		say("read fh=%lu size=%zu off=%lld flags=0%o -> parked\n", (unsigned long)fi->fh,
+		    size, (long long)off, fi->flags);
+		fuse_req_interrupt_func(req, bufdev_interrupted, p);
+		return;
 	}
+	out = take(size, &n);
 	pthread_mutex_unlock(&lock);
 	say("read fh=%lu size=%zu off=%lld flags=0%o -> %zu\n", (unsigned long)fi->fh, size,
 	    (long long)off, fi->flags, out ? n : 0);
@@ -107,6 +189,100 @@ static void bufdev_read(fuse_req_t req, size_t size, off_t off, struct fuse_file
 	}
 	fuse_reply_buf(req, out, n);
 	free(out);
+}
+
+/* Data arrived: answer parked reads, oldest first, and wake pollers. */
+static void data_arrived(void)
+{
+	struct fuse_pollhandle **ph;
+	size_t nph, i;
+
+	for (;;) {
+		struct parked *p;
+		size_t n;
+		char *out;
+
+		pthread_mutex_lock(&lock);
+		p = queue_len ? parked : NULL;
+		if (p)
+			parked = p->next;
+		out = p ? take(p->size, &n) : NULL;
+		pthread_mutex_unlock(&lock);
+		if (!p)
+			break;
+		say("read fh=%lu size=%zu -> %zu (from a writer)\n", p->fh, p->size, n);
+		fuse_req_interrupt_func(p->req, NULL, NULL);
+		if (out)
+			fuse_reply_buf(p->req, out, n);
+		else
+			fuse_reply_err(p->req, ENOMEM);
+		free(out);
+		free(p);
+	}
+	pthread_mutex_lock(&lock);
+	ph = handles;
+	nph = nhandles;
+	handles = NULL;
+	nhandles = 0;
+	pthread_mutex_unlock(&lock);
+	for (i = 0; i < nph; i++) {
+		fuse_lowlevel_notify_poll(ph[i]);
+		fuse_pollhandle_destroy(ph[i]);
+	}
+	free(ph);
+}
+
+static void bufdev_poll(fuse_req_t req, struct fuse_file_info *fi, struct fuse_pollhandle *ph)
+{
+	unsigned revents = POLLOUT | POLLWRNORM;
+
+	pthread_mutex_lock(&lock);
+	if (queue_len)
+		revents |= POLLIN | POLLRDNORM;
+	if (ph) {
+		struct fuse_pollhandle **n = realloc(handles, (nhandles + 1) * sizeof(*n));
+
+		if (n) {
+			handles = n;
+			handles[nhandles++] = ph;
+			ph = NULL;
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	if (ph)
+		fuse_pollhandle_destroy(ph);
+	say("poll fh=%lu events=0x%x -> 0x%x\n", (unsigned long)fi->fh, fi->poll_events, revents);
+	fuse_reply_poll(req, revents);
+}
+
+static void bufdev_ioctl(fuse_req_t req, int cmd, void *arg, struct fuse_file_info *fi,
+			 unsigned flags, const void *in_buf, size_t in_bufsz, size_t out_bufsz)
+{
+	say("ioctl fh=%lu cmd=0x%x in=%zu out=%zu\n", (unsigned long)fi->fh, (unsigned)cmd,
+	    in_bufsz, out_bufsz);
+	switch ((unsigned)cmd) {
+	case FIONREAD: {
+		struct iovec iov = {arg, sizeof(int)};
+		int n;
+
+		if (out_bufsz < sizeof(int)) {
+			fuse_reply_ioctl_retry(req, NULL, 0, &iov, 1);
+			return;
+		}
+		pthread_mutex_lock(&lock);
+		n = (int)queue_len;
+		pthread_mutex_unlock(&lock);
+		fuse_reply_ioctl(req, 0, &n, sizeof(n));
+		return;
+	}
+	case BUFDEV_CLEAR:
+		pthread_mutex_lock(&lock);
+		queue_len = 0;
+		pthread_mutex_unlock(&lock);
+		fuse_reply_ioctl(req, 0, NULL, 0);
+		return;
+	default: fuse_reply_err(req, ENOTTY);
+	}
 }
 
 static void bufdev_write(fuse_req_t req, const char *buf, size_t size, off_t off,
@@ -135,6 +311,7 @@ static void bufdev_write(fuse_req_t req, const char *buf, size_t size, off_t off
 	say("write fh=%lu size=%zu off=%lld flags=0%o -> %zu\n", (unsigned long)fi->fh, size,
 	    (long long)off, fi->flags, n);
 	fuse_reply_write(req, n);
+	data_arrived();
 }
 
 static void bufdev_release(fuse_req_t req, struct fuse_file_info *fi)
@@ -151,6 +328,8 @@ static const struct cuse_lowlevel_ops bufdev_ops = {
 	.read = bufdev_read,
 	.write = bufdev_write,
 	.release = bufdev_release,
+	.ioctl = bufdev_ioctl,
+	.poll = bufdev_poll,
 };
 
 #define OPT(t, p)                                                                                  \
@@ -166,6 +345,7 @@ static const struct fuse_opt bufdev_optspec[] = {
 	OPT("--write-cap=%u", write_cap),
 	OPT("--open-errno=%i", open_errno),
 	OPT("--release-delay=%u", release_delay),
+	OPT("--eof", eof),
 	OPT("-d", debug),
 	FUSE_OPT_KEY("-d", FUSE_OPT_KEY_KEEP),
 	FUSE_OPT_KEY("-h", 0),
@@ -177,7 +357,7 @@ static int bufdev_key(void *data, const char *arg, int key, struct fuse_args *ou
 {
 	if (key == 0) {
 		printf("usage: bufdev [-f] [-d] [-s] --name=NAME [--maj=N] [--min=N]\n"
-		       "              [--log=FILE] [--read-cap=N] [--write-cap=N]"
+		       "              [--log=FILE] [--eof] [--read-cap=N] [--write-cap=N]"
 		       " [--open-errno=E] [--release-delay=MS]\n");
 		exit(0);
 	}

@@ -36,7 +36,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== starting the bufdev driver as $("${run[@]}" id -un): /dev/demo"
-"${run[@]}" "$stage/bufdev" -f --name=demo &
+"${run[@]}" "$stage/bufdev" -f --eof --name=demo &
 driver=$!
 for _ in $(seq 200); do [ -S "$reg/demo" ] && break; sleep 0.05; done
 

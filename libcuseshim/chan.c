@@ -24,6 +24,8 @@
 
 struct shim_chan {
 	struct shim_dev *dev;
+	bool poll;	   /* carries FUSE_POLL and receives FUSE_NOTIFY_POLL */
+	unsigned notified; /* wakeups seen while waiting for a reply */
 	_Atomic int fd;
 	pid_t pid;
 	uint64_t unique;
@@ -159,6 +161,7 @@ ssize_t shim_chan_call(struct shim_chan *ch, struct iovec *req, int nreq, int se
 	struct fuse_out_header hdr;
 	struct iovec v[2 + 40];
 	int fd = atomic_load(&ch->fd), i, nv = 0;
+	bool interrupted = false;
 	int err;
 
 	if (fd < 0)
@@ -166,11 +169,13 @@ ssize_t shim_chan_call(struct shim_chan *ch, struct iovec *req, int nreq, int se
 	if (npayload > 40)
 		return -EINVAL;
 	err = send_all(fd, req, nreq, sendfd);
+	if (err == -EFAULT)
+		return -EFAULT; /* a bad caller buffer: nothing was sent */
 	if (err) {
 		/* Never delivered: the driver is gone (the kernel's ENOTCONN
 		 * for new requests after an abort). */
 		chan_disconnect(ch);
-		return err == -EFAULT ? -EFAULT : -ENOTCONN;
+		return -ENOTCONN;
 	}
 	v[nv++] = (struct iovec){&hdr, sizeof(hdr)};
 	if (out_size)
@@ -181,8 +186,26 @@ ssize_t shim_chan_call(struct shim_chan *ch, struct iovec *req, int nreq, int se
 		struct msghdr mh = {.msg_iov = v, .msg_iovlen = nv};
 		ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
 
-		if (n < 0 && errno == EINTR)
-			continue; /* interrupts reach the driver in a later version */
+		if (n < 0 && errno == EINTR) {
+			/* A signal handler ran (SO_RCVTIMEO makes recvmsg return
+			 * EINTR even under SA_RESTART): tell the driver, then
+			 * wait for its answer, as the kernel does. */
+			if (!interrupted && in->opcode != CUSESHIM_OP_HELLO &&
+			    in->opcode != CUSESHIM_OP_ATTACH && in->opcode != CUSESHIM_OP_CLOSED) {
+				struct fuse_in_header ih = {.len = sizeof(ih) +
+								   sizeof(struct fuse_interrupt_in),
+							    .opcode = FUSE_INTERRUPT,
+							    .unique = in->unique | 1};
+				struct fuse_interrupt_in ii = {.unique = in->unique};
+				struct iovec iv[2] = {{&ih, sizeof(ih)}, {&ii, sizeof(ii)}};
+
+				interrupted = true;
+				send_all(fd, iv, 2, -1);
+			}
+			continue;
+		}
+		if (n < 0 && errno == EAGAIN)
+			continue; /* SO_RCVTIMEO expired: keep waiting */
 		if (n < 0 && errno == EFAULT)
 			return -EFAULT;
 		if (n <= 0) {
@@ -199,6 +222,10 @@ ssize_t shim_chan_call(struct shim_chan *ch, struct iovec *req, int nreq, int se
 				chan_disconnect(ch);
 				return -EIO;
 			}
+		}
+		if (hdr.unique == 0 && hdr.error == FUSE_NOTIFY_POLL) {
+			ch->notified++; /* a wakeup; only poll channels get them */
+			continue;
 		}
 		if (hdr.unique != in->unique)
 			continue; /* a late reply to a request we gave up on */
@@ -231,6 +258,13 @@ static int chan_connect(struct shim_chan *ch)
 		shim_sys_close(fd);
 		return err == EMFILE || err == ENFILE ? -err : -ENOTCONN;
 	}
+	{
+		/* recvmsg on a socket with a receive timeout is never
+		 * restarted after a signal handler (signal(7)). */
+		struct timeval tv = {.tv_sec = 3600};
+
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	}
 	fd = place_high(fd);
 	mark_internal(fd, true);
 	atomic_store(&ch->fd, fd);
@@ -253,14 +287,14 @@ static int chan_connect(struct shim_chan *ch)
 	return 0;
 }
 
-int shim_chan_get(struct shim_dev *dev, struct shim_chan **out)
+static int chan_get(struct shim_dev *dev, bool poll, struct shim_chan **out)
 {
 	pid_t pid = shim_sys_getpid();
 	struct shim_chan *ch;
 	int err;
 
 	for (ch = tls_chans; ch; ch = ch->next)
-		if (ch->dev == dev)
+		if (ch->dev == dev && ch->poll == poll)
 			break;
 	if (!ch) {
 		pthread_once(&key_once, make_key);
@@ -268,6 +302,7 @@ int shim_chan_get(struct shim_dev *dev, struct shim_chan **out)
 		if (!ch)
 			return -ENOMEM;
 		ch->dev = dev;
+		ch->poll = poll;
 		ch->fd = -1;
 		ch->pid = pid;
 		ch->next = tls_chans;
@@ -295,6 +330,48 @@ int shim_chan_get(struct shim_dev *dev, struct shim_chan **out)
 	}
 	*out = ch;
 	return 0;
+}
+
+int shim_chan_get(struct shim_dev *dev, struct shim_chan **out)
+{
+	return chan_get(dev, false, out);
+}
+
+int shim_chan_get_poll(struct shim_dev *dev, struct shim_chan **out)
+{
+	return chan_get(dev, true, out);
+}
+
+int shim_chan_fd(struct shim_chan *ch)
+{
+	return atomic_load(&ch->fd);
+}
+
+/* Take the wakeups queued on a poll channel; returns how many. */
+unsigned shim_chan_drain(struct shim_chan *ch)
+{
+	struct fuse_out_header hdr;
+	struct fuse_notify_poll_wakeup_out wake;
+	struct iovec v[2] = {{&hdr, sizeof(hdr)}, {&wake, sizeof(wake)}};
+	unsigned n = ch->notified;
+	int fd = atomic_load(&ch->fd);
+
+	ch->notified = 0;
+	while (fd >= 0) {
+		struct msghdr mh = {.msg_iov = v, .msg_iovlen = 2};
+		ssize_t r = recvmsg(fd, &mh, MSG_DONTWAIT);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0) {
+			chan_disconnect(ch); /* the driver is gone */
+			break;
+		}
+		if (r < 0)
+			break;
+		n++;
+	}
+	return n;
 }
 
 int shim_chan_attach(struct shim_chan *ch, int fd, struct shim_file *f, uint64_t *handle)

@@ -20,9 +20,13 @@
 #define SHIM_I_H
 
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <time.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/select.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -54,6 +58,8 @@ int __openat64_2(int, const char *, int);
 ssize_t __read_chk(int, void *, size_t, size_t);
 ssize_t __pread_chk(int, void *, size_t, off_t, size_t);
 ssize_t __pread64_chk(int, void *, size_t, off_t, size_t);
+int __poll_chk(struct pollfd *, nfds_t, int, size_t);
+int __ppoll_chk(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *, size_t);
 int __xstat(int, const char *, struct stat *);
 int __xstat64(int, const char *, struct stat64 *);
 int __lxstat(int, const char *, struct stat *);
@@ -106,6 +112,7 @@ struct shim_dev {
 	char attr_path[PATH_MAX];
 	struct registry_attr attr; /* as of the latest lookup */
 	struct timespec mtime;
+	bool no_poll; /* the driver answered ENOSYS to FUSE_POLL */
 	struct shim_dev *next;
 };
 /* Cheap test, no system call: could @path name a device? */
@@ -139,6 +146,11 @@ void shim_fd_forget(int fd);
 /* ---- chan.c: per-thread control connections */
 struct shim_chan;
 int shim_chan_get(struct shim_dev *dev, struct shim_chan **out);
+/* The thread's poll channel to @dev: FUSE_POLL requests, and the driver's
+ * FUSE_NOTIFY_POLL wakeups, which make its fd readable. */
+int shim_chan_get_poll(struct shim_dev *dev, struct shim_chan **out);
+int shim_chan_fd(struct shim_chan *ch);
+unsigned shim_chan_drain(struct shim_chan *ch);
 /* The handle of @f on @ch (ATTACH on first use); fills f->open_flags. */
 int shim_chan_attach(struct shim_chan *ch, int fd, struct shim_file *f, uint64_t *handle);
 const struct cuseshim_hello_out *shim_chan_hello(struct shim_chan *ch);
@@ -160,6 +172,11 @@ int shim_open_device(struct shim_dev *dev, int flags);
 /* ---- rw.c */
 uint32_t shim_file_flags(int fd, struct shim_file *f);
 int shim_ensure_flags(int fd, struct shim_file *f);
+/* ---- ioctl.c: @cmd on device file @f; result or -errno */
+long shim_dev_ioctl(int fd, struct shim_file *f, unsigned cmd, void *arg);
+/* ---- poll.c */
+int shim_poll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
+	      const sigset_t *sigmask, bool is_ppoll);
 /* ---- stat.c */
 void shim_fill_stat(const struct shim_dev *dev, struct stat *st);
 

@@ -90,6 +90,19 @@ int proto_check_request(const void *msg, size_t n)
 		if (w->size != n - need || w->size > CUSESHIM_MAX_PAYLOAD)
 			return -EPROTO;
 	}
+	if (in->opcode == FUSE_IOCTL) {
+		const struct fuse_ioctl_in *io = (const void *)(in + 1);
+
+		if (io->in_size != n - need || io->in_size > CUSESHIM_MAX_PAYLOAD ||
+		    io->out_size > CUSESHIM_MAX_PAYLOAD)
+			return -EPROTO;
+	}
+	if (in->opcode == FUSE_INTERRUPT) {
+		const struct fuse_interrupt_in *ii = (const void *)(in + 1);
+
+		if (in->unique != (ii->unique | 1))
+			return -EPROTO;
+	}
 	if (in->opcode == FUSE_READ) {
 		const struct fuse_read_in *r = (const void *)(in + 1);
 

@@ -45,7 +45,7 @@ if [ "$(id -u)" = 0 ]; then
 	run=(setpriv --reuid=65534 --regid=65534 --clear-groups --)
 fi
 export CUSE_DIR=$reg
-"${run[@]}" "$work/mydrv" -f --name=inst &
+"${run[@]}" "$work/mydrv" -f --eof --name=inst &
 driver=$!
 for _ in $(seq 200); do [ -S "$reg/inst" ] && break; sleep 0.05; done
 [ -S "$reg/inst" ] || fail "the installed driver did not publish its device"

@@ -339,7 +339,7 @@ int h_driver_start_argv(struct h_driver *d, const char *name, const char *const 
 	return -1;
 }
 
-int h_driver_start(struct h_driver *d, const char *name, const char *const extra[])
+static int start_bufdev(struct h_driver *d, const char *name, const char *const extra[], bool eof)
 {
 	const char *args[32];
 	char namearg[200], logarg[600];
@@ -350,6 +350,8 @@ int h_driver_start(struct h_driver *d, const char *name, const char *const extra
 	args[n++] = "-f";
 	args[n++] = namearg;
 	args[n++] = logarg;
+	if (eof)
+		args[n++] = "--eof";
 	for (; extra && *extra && n < 31; extra++)
 		args[n++] = *extra;
 	args[n] = NULL;
@@ -359,6 +361,16 @@ int h_driver_start(struct h_driver *d, const char *name, const char *const extra
 	     p = strchr(p, '/'))
 		*p = '_';
 	return h_driver_start_argv(d, name, args, 0);
+}
+
+int h_driver_start(struct h_driver *d, const char *name, const char *const extra[])
+{
+	return start_bufdev(d, name, extra, true);
+}
+
+int h_driver_start_blocking(struct h_driver *d, const char *name, const char *const extra[])
+{
+	return start_bufdev(d, name, extra, false);
 }
 
 void h_track_pid(pid_t pid)

@@ -32,8 +32,11 @@ const char *h_dir(void);
 const char *h_stage(const char *file);
 bool h_root(void);
 
-/* Start bufdev serving @name with extra arguments (NULL-terminated). */
+/* Start bufdev serving @name with extra arguments (NULL-terminated); an
+ * empty queue reads as end of file (--eof). */
 int h_driver_start(struct h_driver *d, const char *name, const char *const extra[]);
+/* The same, with bufdev's blocking reads. */
+int h_driver_start_blocking(struct h_driver *d, const char *name, const char *const extra[]);
 /* Same, for any driver argv (argv[0] is a stage file name). */
 int h_driver_start_argv(struct h_driver *d, const char *name, const char *const argv[], int flags);
 void h_driver_stop(struct h_driver *d, int sig);

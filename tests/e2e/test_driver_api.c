@@ -111,7 +111,7 @@ Test(driver_api, daemonizes_without_f)
 	int rc;
 
 	snprintf(arg, sizeof(arg), "--name=bg");
-	rc = H_RUN(0, NULL, h_stage("bufdev"), arg);
+	rc = H_RUN(0, NULL, h_stage("bufdev"), "--eof", arg);
 	cr_assert_eq(rc, 0, "bufdev without -f exited %d", rc);
 	/* As with libfuse, the parent returns before the device is up. */
 	for (int i = 0; i < 500 && (pid = h_registry_pid("bg")) <= 0; i++)

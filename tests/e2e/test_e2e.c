@@ -237,7 +237,8 @@ Test(e2e, plain_ld_preload_default_registry)
 	snprintf(name, sizeof(name), "cuseshim-test-%d", (int)getpid());
 	snprintf(arg, sizeof(arg), "--name=%s", name);
 	cr_assert_eq(h_driver_start_argv(&drv, name,
-					 (const char *const[]){"bufdev", "-f", arg, NULL}, H_NODIR),
+					 (const char *const[]){"bufdev", "-f", "--eof", arg, NULL},
+					 H_NODIR),
 		     0, "driver did not start: see %s", drv.err);
 	{
 		char cmd[256];
@@ -535,7 +536,7 @@ Test(e2e, second_driver_with_the_same_name_fails)
 
 	start("dev0");
 	rc = h_run(0, NULL, NULL, &err,
-		   (const char *const[]){h_stage("bufdev"), "-f", "--name=dev0", NULL});
+		   (const char *const[]){h_stage("bufdev"), "-f", "--eof", "--name=dev0", NULL});
 	cr_expect_eq(rc, 1, "second driver exited %d", rc);
 	snprintf(want, sizeof(want), "device 'dev0' is already served by another driver (pid %d, ",
 		 (int)drv.pid);

@@ -382,13 +382,41 @@ Test(check_request, valid_other_fuse_ops)
 	request(FUSE_RELEASE, 40 + 24);
 	cr_assert_eq(proto_check_request(&msg, 64), 0);
 	request(FUSE_INTERRUPT, 40 + 8);
+	msg.in.unique = 7; /* target 6, odd like the kernel's */
+	((struct fuse_interrupt_in *)args())->unique = 6;
 	cr_assert_eq(proto_check_request(&msg, 48), 0);
 	request(FUSE_POLL, 40 + 24);
 	cr_assert_eq(proto_check_request(&msg, 64), 0);
 	request(FUSE_IOCTL, 40 + 32);
 	cr_assert_eq(proto_check_request(&msg, 72), 0);
 	request(FUSE_IOCTL, 40 + 32 + 64);
+	((struct fuse_ioctl_in *)args())->in_size = 64;
 	cr_assert_eq(proto_check_request(&msg, 136), 0, "IOCTL carries input data");
+}
+
+Test(check_request, ioctl_in_size_must_match)
+{
+	struct fuse_ioctl_in *ii;
+
+	request(FUSE_IOCTL, 40 + 32 + 64);
+	ii = args();
+	ii->in_size = 63;
+	cr_assert_eq(proto_check_request(&msg, 136), -EPROTO);
+	ii->in_size = 64;
+	ii->out_size = CUSESHIM_MAX_PAYLOAD + 1;
+	cr_assert_eq(proto_check_request(&msg, 136), -EPROTO, "out_size over 128 KiB");
+	request(FUSE_IOCTL, 40 + 32);
+	cr_assert_eq(proto_check_request(&msg, 72), 0);
+	((struct fuse_ioctl_in *)args())->in_size = 8;
+	cr_assert_eq(proto_check_request(&msg, 72), -EPROTO, "in_size without the data");
+}
+
+Test(check_request, interrupt_unique_is_target_or_one)
+{
+	request(FUSE_INTERRUPT, 48);
+	msg.in.unique = 9;
+	((struct fuse_interrupt_in *)args())->unique = 6;
+	cr_assert_eq(proto_check_request(&msg, 48), -EPROTO);
 }
 
 Test(check_request, shorter_than_header)
@@ -531,10 +559,14 @@ Test(check_request, read_asking_more_than_max)
 
 Test(check_request, larger_than_max_msg)
 {
-	/* IOCTL's input data is not otherwise bounded: only the datagram
-	 * limit stops it. */
-	request(FUSE_IOCTL, CUSESHIM_MAX_MSG);
-	cr_assert_eq(proto_check_request(&msg, CUSESHIM_MAX_MSG), 0);
+	/* IOCTL input data: at most 128 KiB, and never past the datagram
+	 * limit. */
+	request(FUSE_IOCTL, 72 + CUSESHIM_MAX_PAYLOAD);
+	((struct fuse_ioctl_in *)args())->in_size = CUSESHIM_MAX_PAYLOAD;
+	cr_assert_eq(proto_check_request(&msg, 72 + CUSESHIM_MAX_PAYLOAD), 0);
+	request(FUSE_IOCTL, 72 + CUSESHIM_MAX_PAYLOAD + 1);
+	((struct fuse_ioctl_in *)args())->in_size = CUSESHIM_MAX_PAYLOAD + 1;
+	cr_assert_eq(proto_check_request(&msg, 72 + CUSESHIM_MAX_PAYLOAD + 1), -EPROTO);
 	request(FUSE_IOCTL, CUSESHIM_MAX_MSG + 1);
 	cr_assert_eq(proto_check_request(&msg, CUSESHIM_MAX_MSG + 1), -EPROTO);
 

@@ -7,6 +7,7 @@
  * ends with EINTR if the caller is interrupted; --eof makes an empty queue
  * read as end of file instead.  poll reports POLLIN while there is data
  * and notifies waiters when data arrives.  ioctls: FIONREAD, BUFDEV_CLEAR.
+ * --per-open gives every open file a queue of its own.
  *
  *   bufdev [-f] [-d] [-s] --name=NAME [--maj=N] [--min=N] [--log=FILE]
  *          [--eof] [--read-cap=N] [--write-cap=N] [--open-errno=E]
@@ -39,14 +40,20 @@ struct bufdev_opts {
 	unsigned read_cap, write_cap;
 	unsigned release_delay;
 	int eof;
+	int per_open;
 	int open_errno;
 	int debug;
 };
 
 static struct bufdev_opts opts;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static char *queue;
-static size_t queue_len, queue_size;
+struct queue {
+	char *buf;
+	size_t len, size;
+};
+static struct queue shared;
+static struct queue **per_open; /* --per-open: one queue per fh */
+static size_t nper_open;
 static FILE *log_file;
 static unsigned long next_fh = 1;
 
@@ -58,8 +65,29 @@ struct parked {
 	fuse_req_t req;
 	size_t size;
 	unsigned long fh;
+	struct queue *q;
 	struct parked *next;
 };
+
+/* The queue of file @fh (lock held); NULL when out of memory. */
+static struct queue *queue_of(uint64_t fh)
+{
+	if (!opts.per_open)
+		return &shared;
+	if (fh >= nper_open) {
+		size_t n = fh * 2 + 8;
+		struct queue **q = realloc(per_open, n * sizeof(*q));
+
+		if (!q)
+			return NULL;
+		memset(q + nper_open, 0, (n - nper_open) * sizeof(*q));
+		per_open = q;
+		nper_open = n;
+	}
+	if (!per_open[fh])
+		per_open[fh] = calloc(1, sizeof(struct queue));
+	return per_open[fh];
+}
 static struct parked *parked;
 static struct fuse_pollhandle **handles;
 static size_t nhandles;
@@ -104,19 +132,19 @@ static void bufdev_open(fuse_req_t req, struct fuse_file_info *fi)
 	fuse_reply_open(req, fi);
 }
 
-/* Take up to @size bytes off the queue into a new buffer (lock held). */
-static char *take(size_t size, size_t *n)
+/* Take up to @size bytes off @q into a new buffer (lock held). */
+static char *take(struct queue *q, size_t size, size_t *n)
 {
 	char *out;
 
-	*n = size < queue_len ? size : queue_len;
+	*n = size < q->len ? size : q->len;
 	if (opts.read_cap && *n > opts.read_cap)
 		*n = opts.read_cap;
 	out = malloc(*n ? *n : 1);
 	if (out) {
-		memcpy(out, queue, *n);
-		memmove(queue, queue + *n, queue_len - *n);
-		queue_len -= *n;
+		memcpy(out, q->buf, *n);
+		memmove(q->buf, q->buf + *n, q->len - *n);
+		q->len -= *n;
 	}
 	return out;
 }
@@ -143,11 +171,18 @@ static void bufdev_interrupted(fuse_req_t req, void *data)
 static void bufdev_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct parked *p;
+	struct queue *q;
 	size_t n;
 	char *out;
 
 	pthread_mutex_lock(&lock);
-	if (queue_len == 0 && !opts.eof) {
+	q = queue_of(fi->fh);
+	if (!q) {
+		pthread_mutex_unlock(&lock);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (q->len == 0 && !opts.eof) {
 		if (fi->flags & O_NONBLOCK) {
 			pthread_mutex_unlock(&lock);
 			say("read fh=%lu size=%zu off=%lld flags=0%o -> EAGAIN\n",
@@ -164,6 +199,7 @@ static void bufdev_read(fuse_req_t req, size_t size, off_t off, struct fuse_file
 		p->req = req;
 		p->size = size;
 		p->fh = fi->fh;
+		p->q = q;
 		p->next = NULL;
 		/* oldest first */
 		{
@@ -179,7 +215,7 @@ static void bufdev_read(fuse_req_t req, size_t size, off_t off, struct fuse_file
 		fuse_req_interrupt_func(req, bufdev_interrupted, p);
 		return;
 	}
-	out = take(size, &n);
+	out = take(q, size, &n);
 	pthread_mutex_unlock(&lock);
 	say("read fh=%lu size=%zu off=%lld flags=0%o -> %zu\n", (unsigned long)fi->fh, size,
 	    (long long)off, fi->flags, out ? n : 0);
@@ -191,8 +227,9 @@ static void bufdev_read(fuse_req_t req, size_t size, off_t off, struct fuse_file
 	free(out);
 }
 
-/* Data arrived: answer parked reads, oldest first, and wake pollers. */
-static void data_arrived(void)
+/* Data arrived in @q: answer its parked reads, oldest first, and wake
+ * pollers. */
+static void data_arrived(struct queue *q)
 {
 	struct fuse_pollhandle **ph;
 	size_t nph, i;
@@ -203,10 +240,18 @@ static void data_arrived(void)
 		char *out;
 
 		pthread_mutex_lock(&lock);
-		p = queue_len ? parked : NULL;
-		if (p)
-			parked = p->next;
-		out = p ? take(p->size, &n) : NULL;
+		p = NULL;
+		if (q->len) {
+			struct parked **pp;
+
+			for (pp = &parked; *pp; pp = &(*pp)->next)
+				if ((*pp)->q == q) {
+					p = *pp;
+					*pp = p->next;
+					break;
+				}
+		}
+		out = p ? take(q, p->size, &n) : NULL;
 		pthread_mutex_unlock(&lock);
 		if (!p)
 			break;
@@ -236,8 +281,11 @@ static void bufdev_poll(fuse_req_t req, struct fuse_file_info *fi, struct fuse_p
 {
 	unsigned revents = POLLOUT | POLLWRNORM;
 
+	struct queue *q;
+
 	pthread_mutex_lock(&lock);
-	if (queue_len)
+	q = queue_of(fi->fh);
+	if (q && q->len)
 		revents |= POLLIN | POLLRDNORM;
 	if (ph) {
 		struct fuse_pollhandle **n = realloc(handles, (nhandles + 1) * sizeof(*n));
@@ -270,14 +318,15 @@ static void bufdev_ioctl(fuse_req_t req, int cmd, void *arg, struct fuse_file_in
 			return;
 		}
 		pthread_mutex_lock(&lock);
-		n = (int)queue_len;
+		n = queue_of(fi->fh) ? (int)queue_of(fi->fh)->len : 0;
 		pthread_mutex_unlock(&lock);
 		fuse_reply_ioctl(req, 0, &n, sizeof(n));
 		return;
 	}
 	case BUFDEV_CLEAR:
 		pthread_mutex_lock(&lock);
-		queue_len = 0;
+		if (queue_of(fi->fh))
+			queue_of(fi->fh)->len = 0;
 		pthread_mutex_unlock(&lock);
 		fuse_reply_ioctl(req, 0, NULL, 0);
 		return;
@@ -288,34 +337,47 @@ static void bufdev_ioctl(fuse_req_t req, int cmd, void *arg, struct fuse_file_in
 static void bufdev_write(fuse_req_t req, const char *buf, size_t size, off_t off,
 			 struct fuse_file_info *fi)
 {
+	struct queue *q;
 	size_t n = size;
 
 	if (opts.write_cap && n > opts.write_cap)
 		n = opts.write_cap;
 	pthread_mutex_lock(&lock);
-	if (queue_len + n > queue_size) {
-		size_t want = (queue_len + n) * 2;
-		char *q = realloc(queue, want);
+	q = queue_of(fi->fh);
+	if (q && q->len + n > q->size) {
+		size_t want = (q->len + n) * 2;
+		char *b = realloc(q->buf, want);
 
-		if (!q) {
-			pthread_mutex_unlock(&lock);
-			fuse_reply_err(req, ENOMEM);
-			return;
+		if (b) {
+			q->buf = b;
+			q->size = want;
 		}
-		queue = q;
-		queue_size = want;
 	}
-	memcpy(queue + queue_len, buf, n);
-	queue_len += n;
+	if (!q || q->len + n > q->size) {
+		pthread_mutex_unlock(&lock);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	memcpy(q->buf + q->len, buf, n);
+	q->len += n;
 	pthread_mutex_unlock(&lock);
 	say("write fh=%lu size=%zu off=%lld flags=0%o -> %zu\n", (unsigned long)fi->fh, size,
 	    (long long)off, fi->flags, n);
 	fuse_reply_write(req, n);
-	data_arrived();
+	data_arrived(q);
 }
 
 static void bufdev_release(fuse_req_t req, struct fuse_file_info *fi)
 {
+	if (opts.per_open) {
+		pthread_mutex_lock(&lock);
+		if (fi->fh < nper_open && per_open[fi->fh]) {
+			free(per_open[fi->fh]->buf);
+			free(per_open[fi->fh]);
+			per_open[fi->fh] = NULL;
+		}
+		pthread_mutex_unlock(&lock);
+	}
 	if (opts.release_delay)
 		usleep(opts.release_delay * 1000);
 	say("release fh=%lu flags=0%o\n", (unsigned long)fi->fh, fi->flags);
@@ -346,6 +408,7 @@ static const struct fuse_opt bufdev_optspec[] = {
 	OPT("--open-errno=%i", open_errno),
 	OPT("--release-delay=%u", release_delay),
 	OPT("--eof", eof),
+	OPT("--per-open", per_open),
 	OPT("-d", debug),
 	FUSE_OPT_KEY("-d", FUSE_OPT_KEY_KEEP),
 	FUSE_OPT_KEY("-h", 0),
@@ -357,7 +420,8 @@ static int bufdev_key(void *data, const char *arg, int key, struct fuse_args *ou
 {
 	if (key == 0) {
 		printf("usage: bufdev [-f] [-d] [-s] --name=NAME [--maj=N] [--min=N]\n"
-		       "              [--log=FILE] [--eof] [--read-cap=N] [--write-cap=N]"
+		       "              [--log=FILE] [--eof] [--per-open] [--read-cap=N] "
+		       "[--write-cap=N]"
 		       " [--open-errno=E] [--release-delay=MS]\n");
 		exit(0);
 	}

@@ -337,6 +337,45 @@ int shim_chan_get(struct shim_dev *dev, struct shim_chan **out)
 	return chan_get(dev, false, out);
 }
 
+/* A poll channel of its own, not the thread's (epoll registrations). */
+int shim_chan_new_watch(struct shim_dev *dev, struct shim_chan **out)
+{
+	struct shim_chan *ch = calloc(1, sizeof(*ch));
+	int err;
+
+	if (!ch)
+		return -ENOMEM;
+	ch->dev = dev;
+	ch->poll = true;
+	ch->fd = -1;
+	pthread_mutex_lock(&all_lock);
+	ch->all_next = all_chans;
+	all_chans = ch;
+	pthread_mutex_unlock(&all_lock);
+	err = chan_connect(ch);
+	if (err) {
+		shim_chan_free(ch);
+		return err;
+	}
+	*out = ch;
+	return 0;
+}
+
+void shim_chan_free(struct shim_chan *ch)
+{
+	struct shim_chan **pp;
+
+	chan_disconnect(ch);
+	pthread_mutex_lock(&all_lock);
+	for (pp = &all_chans; *pp; pp = &(*pp)->all_next)
+		if (*pp == ch) {
+			*pp = ch->all_next;
+			break;
+		}
+	pthread_mutex_unlock(&all_lock);
+	free(ch);
+}
+
 int shim_chan_get_poll(struct shim_dev *dev, struct shim_chan **out)
 {
 	return chan_get(dev, true, out);

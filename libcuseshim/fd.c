@@ -26,8 +26,10 @@ SHIM_EXPORT int close(int fd)
 
 	if (__builtin_expect(shim_is_internal_fd(fd), 0))
 		return (int)shim_ret(-EBADF); /* not the program's to close */
-	if (__builtin_expect(!shim_fd_get(fd), 1))
+	if (__builtin_expect(!shim_fd_get(fd), 1)) {
+		shim_epoll_close(fd);
 		return REAL(close)(fd);
+	}
 	f = shim_fd_take(fd);
 	r = REAL(close)(fd);
 	if (r == 0 || errno != EBADF) {

@@ -38,8 +38,8 @@ static long now_ns(void)
 	return ts.tv_sec * 1000000000L + ts.tv_nsec;
 }
 
-/* FUSE_POLL for one file: the driver's revents, or POLLERR. */
-static short query(int fd, struct dev_poll *d, short events, bool schedule)
+short shim_poll_query(struct shim_chan *ch, int fd, struct shim_file *f, short events,
+		      bool schedule)
 {
 	struct fuse_in_header in = {0};
 	struct fuse_poll_in pi = {0};
@@ -49,27 +49,35 @@ static short query(int fd, struct dev_poll *d, short events, bool schedule)
 	uint64_t handle;
 	ssize_t n;
 
-	if (d->f->dev->no_poll)
+	if (f->dev->no_poll)
 		return DEFAULT_POLLMASK & mask;
-	if (!d->ch && shim_chan_get_poll(d->f->dev, &d->ch))
-		return POLLERR;
-	if (shim_chan_attach(d->ch, fd, d->f, &handle))
+	if (shim_chan_attach(ch, fd, f, &handle))
 		return POLLERR;
 	in.len = sizeof(in) + sizeof(pi);
 	in.opcode = FUSE_POLL;
-	in.unique = shim_chan_unique(d->ch);
+	in.unique = shim_chan_unique(ch);
 	in.nodeid = handle;
 	pi.flags = schedule ? FUSE_POLL_SCHEDULE_NOTIFY : 0;
 	/* poll(2) always asks for POLLERR|POLLHUP too (fs/select.c). */
 	pi.events = (uint16_t)mask;
-	n = shim_chan_call(d->ch, req, 2, -1, &po, sizeof(po), NULL, 0);
+	n = shim_chan_call(ch, req, 2, -1, &po, sizeof(po), NULL, 0);
 	if (n == -ENOSYS) {
-		d->f->dev->no_poll = true; /* for the whole device, as the kernel */
+		f->dev->no_poll = true; /* for the whole device, as the kernel */
 		return DEFAULT_POLLMASK & mask;
 	}
 	if (n < 0)
 		return POLLERR;
 	return (short)po.revents & mask;
+}
+
+/* FUSE_POLL for one entry of a poll set, on the thread's poll channel. */
+static short query(int fd, struct dev_poll *d, short events, bool schedule)
+{
+	if (d->f->dev->no_poll)
+		return DEFAULT_POLLMASK & (events | POLLERR | POLLHUP);
+	if (!d->ch && shim_chan_get_poll(d->f->dev, &d->ch))
+		return POLLERR;
+	return shim_poll_query(d->ch, fd, d->f, events, schedule);
 }
 
 int shim_poll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,

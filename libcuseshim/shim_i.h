@@ -26,7 +26,9 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/epoll.h>
 #include <sys/select.h>
+#include <termios.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -60,6 +62,7 @@ ssize_t __pread_chk(int, void *, size_t, off_t, size_t);
 ssize_t __pread64_chk(int, void *, size_t, off_t, size_t);
 int __poll_chk(struct pollfd *, nfds_t, int, size_t);
 int __ppoll_chk(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *, size_t);
+int __ttyname_r_chk(int, char *, size_t, size_t);
 int __xstat(int, const char *, struct stat *);
 int __xstat64(int, const char *, struct stat64 *);
 int __lxstat(int, const char *, struct stat *);
@@ -150,6 +153,14 @@ int shim_chan_get(struct shim_dev *dev, struct shim_chan **out);
  * FUSE_NOTIFY_POLL wakeups, which make its fd readable. */
 int shim_chan_get_poll(struct shim_dev *dev, struct shim_chan **out);
 int shim_chan_fd(struct shim_chan *ch);
+int shim_chan_new_watch(struct shim_dev *dev, struct shim_chan **out);
+void shim_chan_free(struct shim_chan *ch);
+/* FUSE_POLL of @f on @ch: the driver's revents masked by @events|ERR|HUP,
+ * POLLERR if it is gone, the default mask if it has no poll op. */
+short shim_poll_query(struct shim_chan *ch, int fd, struct shim_file *f, short events,
+		      bool schedule);
+/* ---- epoll.c */
+bool shim_epoll_close(int fd);
 unsigned shim_chan_drain(struct shim_chan *ch);
 /* The handle of @f on @ch (ATTACH on first use); fills f->open_flags. */
 int shim_chan_attach(struct shim_chan *ch, int fd, struct shim_file *f, uint64_t *handle);

@@ -31,7 +31,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/time.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
@@ -39,6 +42,12 @@
 #include <unistd.h>
 
 static int fd = -1;
+static volatile int alarms;
+
+static void on_alarm(int sig)
+{
+	alarms++;
+}
 
 static const char *ename(int e)
 {
@@ -52,7 +61,7 @@ static const char *ename(int e)
 		{ENODEV, "ENODEV"}, {ENOTDIR, "ENOTDIR"},   {EFAULT, "EFAULT"},
 		{EPERM, "EPERM"},   {ENOTCONN, "ENOTCONN"}, {EOPNOTSUPP, "EOPNOTSUPP"},
 		{ESPIPE, "ESPIPE"}, {EAGAIN, "EAGAIN"},	    {ECONNABORTED, "ECONNABORTED"},
-		{ENOTTY, "ENOTTY"}, {EBUSY, "EBUSY"},
+		{ENOTTY, "ENOTTY"}, {EBUSY, "EBUSY"},	    {EINTR, "EINTR"},
 	};
 	size_t i;
 
@@ -269,6 +278,28 @@ static void step(char *s)
 		for (m = arg2 ? arg2 : "f"; *m; m++)
 			mode |= *m == 'r' ? R_OK : *m == 'w' ? W_OK : *m == 'x' ? X_OK : F_OK;
 		result("access", access(arg, mode));
+	} else if (!strcmp(s, "alarm")) {
+		/* a SIGALRM handler with SA_RESTART, firing in @a ms */
+		struct sigaction sa = {.sa_handler = on_alarm, .sa_flags = SA_RESTART};
+		struct itimerval it = {{0, 0}, {a / 1000, (a % 1000) * 1000}};
+
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGALRM, &sa, NULL);
+		setitimer(ITIMER_REAL, &it, NULL);
+	} else if (!strcmp(s, "alarms")) {
+		printf("alarms=%d\n", alarms);
+	} else if (!strcmp(s, "fionbio")) {
+		int on = (int)a;
+
+		result("fionbio", ioctl(fd, FIONBIO, &on));
+	} else if (!strcmp(s, "fionread")) {
+		int n = -1;
+		int r = ioctl(fd, FIONREAD, &n);
+
+		if (r < 0)
+			result("fionread", r);
+		else
+			printf("fionread=%d\n", n);
 	} else if (!strcmp(s, "sleep")) {
 		struct timespec ts = {a / 1000, (a % 1000) * 1000000};
 

@@ -128,6 +128,7 @@ struct fuse_session {
 	uint64_t next_kh;
 	bool no_open;
 	unsigned cmd_max_threads; /* -o max_threads=, for cuse_lowlevel_main */
+	unsigned cmd_max_idle;
 
 	volatile int exited;
 	int error;

@@ -518,6 +518,8 @@ struct fuse_session *cuse_lowlevel_setup(int argc, char *argv[], const struct cu
 	se = cuse_lowlevel_new(&args, ci, clop, userdata);
 	if (!se)
 		goto out;
+	se->cmd_max_threads = opts.max_threads;
+	se->cmd_max_idle = opts.max_idle_threads;
 	if (fuse_set_signal_handlers(se) == -1)
 		goto err_se;
 	if (fuse_daemonize(opts.foreground) == -1)
@@ -554,6 +556,11 @@ int cuse_lowlevel_main(int argc, char *argv[], const struct cuse_info *ci,
 	if (mt) {
 		struct fuse_loop_config *cfg = fuse_loop_cfg_create();
 
+		/* libfuse 3.14 drops -o max_threads= here; we honour it. */
+		if (cfg && se->cmd_max_threads)
+			fuse_loop_cfg_set_max_threads(cfg, se->cmd_max_threads);
+		if (cfg)
+			fuse_loop_cfg_set_idle_threads(cfg, se->cmd_max_idle);
 		res = fuse_session_loop_mt(se, cfg);
 		fuse_loop_cfg_destroy(cfg);
 	} else {

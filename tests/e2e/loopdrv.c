@@ -20,6 +20,8 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <time.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,12 +71,49 @@ static void drv_open(fuse_req_t req, struct fuse_file_info *fi)
 	fuse_reply_open(req, fi);
 }
 
+/* Reads of 5 bytes meet here: none is answered until 4 are inside the
+ * driver at once, which only a loop running callbacks concurrently allows
+ * (a single thread, or max_threads < 4, times out with EIO). */
+static pthread_mutex_t barrier_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t barrier_cond = PTHREAD_COND_INITIALIZER;
+static int barrier_in, barrier_gen;
+
+static void barrier_read(fuse_req_t req)
+{
+	struct timespec deadline;
+	int gen, ok = 1;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 3;
+	pthread_mutex_lock(&barrier_lock);
+	gen = barrier_gen;
+	if (++barrier_in == 4) {
+		barrier_in = 0;
+		barrier_gen++;
+		pthread_cond_broadcast(&barrier_cond);
+	}
+	while (gen == barrier_gen && ok)
+		ok = pthread_cond_timedwait(&barrier_cond, &barrier_lock, &deadline) == 0;
+	if (!ok)
+		barrier_in--;
+	pthread_mutex_unlock(&barrier_lock);
+	say("barrier %s\n", ok ? "met" : "timed out");
+	if (ok)
+		fuse_reply_buf(req, "met!\n", 5);
+	else
+		fuse_reply_err(req, EIO);
+}
+
 static void drv_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	const char *ud = fuse_req_userdata(req) == &marker ? "ok" : "bad";
 	struct iovec iov[2] = {{"data:", 5}, {(void *)ud, strlen(ud)}};
 
 	say("read size=%zu fh=%llu\n", size, (unsigned long long)fi->fh);
+	if (size == 5) {
+		barrier_read(req);
+		return;
+	}
 	if (size == 3) {
 		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(3);
 

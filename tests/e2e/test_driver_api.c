@@ -201,3 +201,50 @@ Test(driver_api, garbage_from_a_client_is_dropped)
 	/* cat's two reads (data, then end of file) and nothing else */
 	cr_expect_eq(h_log_count(&d, "read "), 2, "a driver callback ran for bad input");
 }
+
+/* Four reads that can only be answered together. */
+static const char *barrier_script = "import os, threading\n"
+				    "res = []\n"
+				    "def r():\n"
+				    "    fd = os.open('/dev/lp', os.O_RDONLY)\n"
+				    "    try:\n"
+				    "        res.append(os.read(fd, 5))\n"
+				    "    except OSError as e:\n"
+				    "        res.append(e.errno)\n"
+				    "ts = [threading.Thread(target=r) for _ in range(4)]\n"
+				    "[t.start() for t in ts]; [t.join(20) for t in ts]\n"
+				    "print(sorted(map(str, res)))\n";
+
+static char *barrier_run(const char *const extra_opt)
+{
+	struct h_driver d;
+	char logpath[600], *out = NULL;
+
+	snprintf(logpath, sizeof(logpath), "%s/lp.log", h_dir());
+	cr_assert_eq(
+		h_driver_start_argv(&d, "lp",
+				    (const char *const[]){"loopdrv312", "lp", logpath, "main", "-f",
+							  extra_opt ? "-o" : NULL, extra_opt, NULL},
+				    0),
+		0);
+	cr_assert_eq(H_RUN(H_SHIM, &out, "python3", "-c", barrier_script), 0);
+	return out;
+}
+
+Test(driver_api, mt_loop_runs_callbacks_concurrently)
+{
+	char *out = barrier_run(NULL);
+
+	cr_expect_str_eq(out, "[\"b'met!\\\\n'\", \"b'met!\\\\n'\", \"b'met!\\\\n'\", "
+			      "\"b'met!\\\\n'\"]\n");
+	free(out);
+}
+
+Test(driver_api, max_threads_option_limits_the_workers)
+{
+	char *out = barrier_run("max_threads=2");
+
+	/* never four callbacks at once: every read times out with EIO */
+	cr_expect_str_eq(out, "['5', '5', '5', '5']\n");
+	free(out);
+}

@@ -68,6 +68,21 @@ bool shim_is_internal_fd(int fd)
 	       (1ull << (fd & 63));
 }
 
+int shim_next_internal_fd(unsigned fd)
+{
+	unsigned w;
+
+	for (w = fd >> 6; w < INTERNAL_MAX / 64; w++) {
+		uint64_t bits = atomic_load_explicit(&internal_bits[w], memory_order_relaxed);
+
+		if (w == fd >> 6)
+			bits &= ~0ull << (fd & 63);
+		if (bits)
+			return (int)(w * 64 + __builtin_ctzll(bits));
+	}
+	return -1;
+}
+
 /* Where internal fds go: well above what programs use, below the limit. */
 static int high_base(void)
 {
@@ -293,6 +308,12 @@ static int chan_get(struct shim_dev *dev, bool poll, struct shim_chan **out)
 	struct shim_chan *ch;
 	int err;
 
+	if (shim_shared_child()) {
+		/* a vfork child may only exec or exit: the channels are the
+		 * parent's */
+		shim_log("device %s used between vfork and exec; refused\n", dev->name);
+		return -ENOTCONN;
+	}
 	for (ch = tls_chans; ch; ch = ch->next)
 		if (ch->dev == dev && ch->poll == poll)
 			break;

@@ -211,7 +211,7 @@ static int ctl_device(int epfd, int op, int fd, struct shim_file *f, struct epol
 
 SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
-	struct shim_file *f = shim_fd_get(fd);
+	struct shim_file *f = shim_fd_dev(fd);
 
 	if (__builtin_expect(!f || f->opath, 1))
 		return REAL(epoll_ctl)(epfd, op, fd, ev);

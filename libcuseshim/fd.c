@@ -6,11 +6,12 @@
  * was the last close (the kernel's release is synchronous).
  */
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <stdarg.h>
 
 #include "shim_i.h"
 
-static void after_close(struct shim_file *f)
+void shim_after_close(struct shim_file *f)
 {
 	if (!f)
 		return;
@@ -28,14 +29,17 @@ SHIM_EXPORT int close(int fd)
 		return (int)shim_ret(-EBADF); /* not the program's to close */
 	if (__builtin_expect(!shim_fd_get(fd), 1)) {
 		shim_epoll_close(fd);
+		shim_dirfd_closed(fd);
 		return REAL(close)(fd);
 	}
+	if (shim_shared_child())
+		return REAL(close)(fd); /* the parent's table is not ours */
 	f = shim_fd_take(fd);
 	r = REAL(close)(fd);
 	if (r == 0 || errno != EBADF) {
 		int saved = errno;
 
-		after_close(f);
+		shim_after_close(f);
 		errno = saved;
 		return 0; /* a CUSE close always succeeds */
 	}
@@ -45,7 +49,7 @@ SHIM_EXPORT int close(int fd)
 
 SHIM_EXPORT int dup(int fd)
 {
-	struct shim_file *f = shim_fd_get(fd);
+	struct shim_file *f = shim_fd_dev(fd);
 	int r = REAL(dup)(fd);
 
 	if (r >= 0) {
@@ -64,8 +68,11 @@ static int dup_to(int oldfd, int newfd, int flags, bool is_dup3)
 
 	if (shim_is_internal_fd(oldfd))
 		return (int)shim_ret(-EBADF);
+	if ((shim_fd_get(oldfd) || shim_fd_get(newfd) || shim_is_internal_fd(newfd)) &&
+	    shim_shared_child())
+		return is_dup3 ? REAL(dup3)(oldfd, newfd, flags) : REAL(dup2)(oldfd, newfd);
 	shim_move_internal_fd(newfd);
-	f = shim_fd_get(oldfd);
+	f = shim_fd_dev(oldfd);
 	if (oldfd != newfd)
 		old = shim_fd_get(newfd) ? shim_fd_take(newfd) : NULL;
 	r = is_dup3 ? REAL(dup3)(oldfd, newfd, flags) : REAL(dup2)(oldfd, newfd);
@@ -81,7 +88,7 @@ static int dup_to(int oldfd, int newfd, int flags, bool is_dup3)
 	if (old && old != f) {
 		int saved = errno;
 
-		after_close(old);
+		shim_after_close(old);
 		errno = saved;
 	} else {
 		shim_file_put(old);
@@ -101,7 +108,7 @@ SHIM_EXPORT int dup3(int oldfd, int newfd, int flags)
 
 static int do_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 {
-	struct shim_file *f = shim_fd_get(fd);
+	struct shim_file *f = shim_fd_dev(fd);
 	int r, err;
 
 	if (__builtin_expect(!f, 1)) {
@@ -151,4 +158,45 @@ SHIM_EXPORT int fcntl64(int fd, int cmd, ...)
 	arg = va_arg(ap, void *);
 	va_end(ap);
 	return do_fcntl(REAL(fcntl64), fd, cmd, arg);
+}
+
+/*
+ * close_range and closefrom: our internal fds are skipped (the range is
+ * split around them), device fds in the range are forgotten and, as with
+ * close(), the last close waits for the driver's release.
+ */
+static int close_range_(unsigned first, unsigned last, int flags)
+{
+	unsigned lo = first;
+	int r = 0;
+
+	if (first > last)
+		return -EINVAL;
+	if ((flags & CLOSE_RANGE_CLOEXEC) || shim_shared_child())
+		return REAL(close_range)(first, last, flags) ? -errno : 0;
+	while (lo <= last) {
+		int in = shim_next_internal_fd(lo);
+		unsigned hi = (in < 0 || (unsigned)in > last) ? last : (unsigned)in - 1;
+
+		if (in != (int)lo && REAL(close_range)(lo, hi, flags))
+			r = -errno;
+		if (in < 0 || (unsigned)in >= last)
+			break;
+		lo = (unsigned)in + 1;
+	}
+	shim_fd_take_range(first, last, shim_after_close);
+	return r;
+}
+
+SHIM_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
+{
+	return (int)shim_ret(close_range_(first, last, flags));
+}
+
+SHIM_EXPORT void closefrom(int lowfd)
+{
+	int saved = errno;
+
+	close_range_(lowfd < 0 ? 0 : (unsigned)lowfd, ~0U, 0);
+	errno = saved;
 }

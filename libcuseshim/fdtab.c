@@ -115,3 +115,42 @@ void shim_fd_forget(int fd)
 		return;
 	shim_file_put(shim_fd_take(fd));
 }
+
+struct shim_file *shim_fd_verify(int fd, struct shim_file *f)
+{
+	struct stat st;
+	int saved = errno;
+
+	if (shim_sys_fstat(fd, &st) == 0 && st.st_ino == f->ino &&
+	    (f->opath || S_ISSOCK(st.st_mode))) {
+		errno = saved;
+		return f;
+	}
+	errno = saved;
+	/* Not ours any more: forget it, let the real call have it. */
+	if (shim_fd_get(fd) == f)
+		shim_file_put(shim_fd_take(fd));
+	return NULL;
+}
+
+void shim_fd_take_range(unsigned first, unsigned last, void (*fn)(struct shim_file *))
+{
+	unsigned c, i;
+
+	for (c = first >> CHUNK_BITS; c < NCHUNKS && c <= (last >> CHUNK_BITS); c++) {
+		slot_t *chunk = atomic_load_explicit(&chunks[c], memory_order_acquire);
+
+		if (!chunk)
+			continue;
+		for (i = 0; i < CHUNK_SIZE; i++) {
+			unsigned fd = (c << CHUNK_BITS) | i;
+			struct shim_file *f;
+
+			if (fd < first || fd > last || !atomic_load(&chunk[i]))
+				continue;
+			f = atomic_exchange(&chunk[i], NULL);
+			if (f)
+				fn(f);
+		}
+	}
+}

@@ -7,15 +7,59 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
 #include "shim_i.h"
 
 struct shim_config shim_cfg;
+
+/*
+ * Who owns this memory.  A vfork child (system, popen, posix_spawn,
+ * python's subprocess) shares the parent's memory until it execs: it must
+ * not change the shim's tables or channels.  A fork child has a copy and
+ * must take it over.  The page below is MADV_WIPEONFORK: a fork child
+ * finds it zeroed, a vfork child finds it as the parent left it.  This
+ * works for _Fork and raw clone too, where no atfork handler runs.
+ */
+static volatile char *fork_page;
+static pid_t owner_pid;
+
+static void mark_owner(void)
+{
+	owner_pid = shim_sys_getpid();
+	if (fork_page)
+		fork_page[0] = 1;
+}
+
+bool shim_shared_child(void)
+{
+	pid_t pid = shim_sys_getpid();
+
+	if (fork_page && !fork_page[0]) {
+		mark_owner(); /* a fork child: this copy is ours now */
+		return false;
+	}
+	return pid != owner_pid && owner_pid != 0;
+}
+
+static void setup_fork_page(void)
+{
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p != MAP_FAILED && madvise(p, 4096, MADV_WIPEONFORK) == 0)
+		fork_page = p;
+	else if (p != MAP_FAILED)
+		munmap(p, 4096);
+	/* without WIPEONFORK (before 4.14), atfork is the best we have */
+	pthread_atfork(NULL, NULL, mark_owner);
+	mark_owner();
+}
 
 void shim_log(const char *fmt, ...)
 {
@@ -70,7 +114,7 @@ static void parse_maps(const char *spec)
 
 /* A socket whose peer is bound to "<dir>/.<name>.sock" is a device fd
  * some ancestor opened (see proto/registry.h). */
-static void adopt_fd(int fd)
+void shim_adopt_fd(int fd)
 {
 	struct sockaddr_un sa;
 	socklen_t len = sizeof(sa);
@@ -124,7 +168,7 @@ static void adopt_inherited(void)
 			off += d->d_reclen;
 			if (*end || end == d->d_name || fd == dfd)
 				continue;
-			adopt_fd((int)fd);
+			shim_adopt_fd((int)fd);
 		}
 	}
 	shim_sys_close(dfd);
@@ -136,6 +180,7 @@ __attribute__((constructor(101))) static void shim_init(void)
 	const char *d = getenv("CUSESHIM_DEBUG");
 
 	shim_resolve();
+	setup_fork_page();
 	shim_cfg.debug = d && *d && strcmp(d, "0");
 	if (registry_dir(shim_cfg.dir, sizeof(shim_cfg.dir), getenv("CUSE_DIR"),
 			 getenv("XDG_RUNTIME_DIR"), geteuid()) < 0)
@@ -149,6 +194,8 @@ __attribute__((constructor(101))) static void shim_init(void)
 			memcpy(shim_cfg.dir, abs, sizeof(abs));
 	}
 	parse_maps(getenv("CUSESHIM_MAP"));
+	shim_cwd_changed();
 	adopt_inherited();
+	shim_stdio_init();
 	errno = saved;
 }

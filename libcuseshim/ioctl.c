@@ -246,7 +246,7 @@ long shim_dev_ioctl(int fd, struct shim_file *f, unsigned cmd, void *arg)
 
 SHIM_EXPORT int ioctl(int fd, unsigned long request, ...)
 {
-	struct shim_file *f = shim_fd_get(fd);
+	struct shim_file *f = shim_fd_dev(fd);
 	va_list ap;
 	void *arg;
 

@@ -8,7 +8,7 @@
 #define LSEEK_WRAPPER(name)                                                                        \
 	SHIM_EXPORT off_t name(int fd, off_t off, int whence)                                      \
 	{                                                                                          \
-		if (__builtin_expect(!shim_fd_get(fd), 1))                                         \
+		if (__builtin_expect(!shim_fd_dev(fd), 1))                                         \
 			return REAL(name)(fd, off, whence);                                        \
 		return 0; /* the position never moves from 0 */                                    \
 	}
@@ -19,7 +19,7 @@ LSEEK_WRAPPER(lseek64)
 #define MMAP_WRAPPER(name)                                                                         \
 	SHIM_EXPORT void *name(void *addr, size_t len, int prot, int flags, int fd, off_t off)     \
 	{                                                                                          \
-		if (__builtin_expect((flags & MAP_ANONYMOUS) || !shim_fd_get(fd), 1))              \
+		if (__builtin_expect((flags & MAP_ANONYMOUS) || !shim_fd_dev(fd), 1))              \
 			return REAL(name)(addr, len, prot, flags, fd, off);                        \
 		errno = ENODEV;                                                                    \
 		return MAP_FAILED;                                                                 \
@@ -31,7 +31,7 @@ MMAP_WRAPPER(mmap64)
 #define FSYNC_WRAPPER(name)                                                                        \
 	SHIM_EXPORT int name(int fd)                                                               \
 	{                                                                                          \
-		if (__builtin_expect(!shim_fd_get(fd), 1))                                         \
+		if (__builtin_expect(!shim_fd_dev(fd), 1))                                         \
 			return REAL(name)(fd);                                                     \
 		return (int)shim_ret(-EINVAL);                                                     \
 	}

@@ -39,13 +39,13 @@ static int recv_open_reply(int fd, uint64_t unique, struct cuseshim_open_out *ou
 static int open_path_only(struct shim_dev *dev, int flags)
 {
 	struct shim_file *f;
+	struct stat st;
 	int fd = (int)syscall(SYS_openat, AT_FDCWD, dev->attr_path,
 			      O_PATH | O_NOFOLLOW | (flags & O_CLOEXEC));
 
 	if (fd < 0)
 		return -ENOENT;
-	f = shim_file_new(dev, 0);
-	if (!f) {
+	if (shim_sys_fstat(fd, &st) || !(f = shim_file_new(dev, st.st_ino))) {
 		shim_sys_close(fd);
 		return -ENOMEM;
 	}
@@ -146,19 +146,28 @@ static int do_open(int (*real_open)(const char *, int, ...), int dirfd,
 		   int (*real_openat)(int, const char *, int, ...), const char *path, int flags,
 		   mode_t mode)
 {
+	char abs[PATH_MAX];
+	const char *p = path;
 	struct shim_dev *dev;
 	int r, fd;
 
-	if (shim_path_candidate(path)) {
-		r = shim_path_lookup(dirfd, path, &dev);
+	if (shim_path_absolute(dirfd, path, abs, sizeof(abs)))
+		p = abs; /* relative to "/" or "/dev" */
+	if (shim_path_candidate(p)) {
+		r = shim_path_lookup(AT_FDCWD, p, &dev);
 		if (r < 0)
 			return (int)shim_ret(r);
 		if (r > 0)
 			return (int)shim_ret(shim_open_device(dev, flags));
 	}
 	fd = real_open ? real_open(path, flags, mode) : real_openat(dirfd, path, flags, mode);
-	if (fd >= 0)
-		shim_fd_forget(fd); /* a number we missed the close of */
+	/* A number we missed the close of, or a directory fd of "/" or
+	 * "/dev": only then is there state to update (and, in a vfork
+	 * child, none that is ours to update). */
+	if (fd >= 0 && (shim_fd_get(fd) || shim_dirfd_changes(fd, p)) && !shim_shared_child()) {
+		shim_fd_forget(fd);
+		shim_dirfd_opened(fd, p);
+	}
 	return fd;
 }
 

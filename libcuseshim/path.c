@@ -6,6 +6,7 @@
  */
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,7 +110,18 @@ struct shim_dev *shim_dev_by_socket(const char *bound)
 	return d;
 }
 
+static int path_lookup(int dirfd, const char *path, struct shim_dev **out);
+
+/* errno is the caller's: a lookup that finds no device leaves it alone. */
 int shim_path_lookup(int dirfd, const char *path, struct shim_dev **out)
+{
+	int saved = errno, r = path_lookup(dirfd, path, out);
+
+	errno = saved;
+	return r;
+}
+
+static int path_lookup(int dirfd, const char *path, struct shim_dev **out)
 {
 	char norm[PATH_MAX], sock[108], attr[PATH_MAX];
 	const char *name = NULL, *why;
@@ -143,4 +155,86 @@ int shim_path_lookup(int dirfd, const char *path, struct shim_dev **out)
 		return mapped ? -ENOENT : 0; /* stale: as if the node were gone */
 	*out = d;
 	return 1;
+}
+
+/*
+ * Relative paths.  A relative path can only name a device when the cwd (or
+ * the directory fd) is "/" or under "/dev"; we track both so that every
+ * other relative open costs no system call: the cwd at start-up and after
+ * chdir/fchdir, and fds opened on "/" or "/dev".
+ */
+static char cwd[PATH_MAX];
+static _Atomic bool cwd_relevant;
+
+void shim_cwd_changed(void)
+{
+	char buf[PATH_MAX];
+	long n = syscall(SYS_getcwd, buf, sizeof(buf));
+
+	if (n <= 0 || buf[0] != '/') {
+		atomic_store(&cwd_relevant, false);
+		return;
+	}
+	if (!strcmp(buf, "/") || !strcmp(buf, "/dev") || !strncmp(buf, "/dev/", 5)) {
+		memcpy(cwd, buf, sizeof(buf));
+		atomic_store(&cwd_relevant, true);
+	} else {
+		atomic_store(&cwd_relevant, false);
+	}
+}
+
+#define DIRFD_MAX 65536
+static _Atomic unsigned char dirfd_kind[DIRFD_MAX]; /* 1 "/", 2 "/dev" */
+
+static unsigned char dir_kind(const char *path)
+{
+	if (!path || path[0] != '/')
+		return 0;
+	if (!path[1] || (path[1] == '/' && !path[2]))
+		return 1;
+	if (!strcmp(path, "/dev") || !strcmp(path, "/dev/"))
+		return 2;
+	return 0;
+}
+
+bool shim_dirfd_changes(int fd, const char *path)
+{
+	return (unsigned)fd < DIRFD_MAX &&
+	       dir_kind(path) != atomic_load_explicit(&dirfd_kind[fd], memory_order_relaxed);
+}
+
+void shim_dirfd_opened(int fd, const char *path)
+{
+	if ((unsigned)fd < DIRFD_MAX)
+		atomic_store_explicit(&dirfd_kind[fd], dir_kind(path), memory_order_relaxed);
+}
+
+void shim_dirfd_closed(int fd)
+{
+	if ((unsigned)fd < DIRFD_MAX && atomic_load_explicit(&dirfd_kind[fd], memory_order_relaxed))
+		atomic_store_explicit(&dirfd_kind[fd], 0, memory_order_relaxed);
+}
+
+bool shim_path_absolute(int dirfd, const char *path, char *out, size_t size)
+{
+	const char *base;
+	int n;
+
+	if (!path || !*path || path[0] == '/')
+		return false;
+	if (dirfd == AT_FDCWD) {
+		if (!atomic_load_explicit(&cwd_relevant, memory_order_relaxed))
+			return false;
+		base = cwd;
+	} else if ((unsigned)dirfd < DIRFD_MAX) {
+		unsigned char k = atomic_load_explicit(&dirfd_kind[dirfd], memory_order_relaxed);
+
+		if (!k)
+			return false;
+		base = k == 1 ? "/" : "/dev";
+	} else {
+		return false;
+	}
+	n = snprintf(out, size, "%s/%s", base, path);
+	return n > 0 && (size_t)n < size;
 }

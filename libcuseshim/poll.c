@@ -97,7 +97,7 @@ int shim_poll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
 		return -ENOMEM;
 	}
 	for (i = 0; i < nfds; i++) {
-		struct shim_file *f = fds[i].fd >= 0 ? shim_fd_get(fds[i].fd) : NULL;
+		struct shim_file *f = fds[i].fd >= 0 ? shim_fd_dev(fds[i].fd) : NULL;
 
 		fds[i].revents = 0;
 		if (f && !f->opath) {

@@ -165,6 +165,11 @@ static ssize_t dev_rw1(int fd, struct shim_file *f, void *buf, size_t n, bool is
 	return dev_io(fd, f, &v, 1, is_write, 0);
 }
 
+ssize_t shim_dev_rw(int fd, struct shim_file *f, void *buf, size_t n, bool is_write)
+{
+	return dev_rw1(fd, f, buf, n, is_write);
+}
+
 static int rwf_flags(int rwf, bool is_write, uint32_t *extra)
 {
 	*extra = 0;
@@ -183,7 +188,7 @@ static int rwf_flags(int rwf, bool is_write, uint32_t *extra)
 
 SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
-	struct shim_file *f = shim_fd_get(fd);
+	struct shim_file *f = shim_fd_dev(fd);
 
 	if (__builtin_expect(!f, 1))
 		return REAL(read)(fd, buf, n);
@@ -192,7 +197,7 @@ SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n)
 
 SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 {
-	struct shim_file *f = shim_fd_get(fd);
+	struct shim_file *f = shim_fd_dev(fd);
 
 	if (__builtin_expect(!f, 1) || n > buflen)
 		return REAL(__read_chk)(fd, buf, n, buflen);
@@ -201,7 +206,7 @@ SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 
 SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
-	struct shim_file *f = shim_fd_get(fd);
+	struct shim_file *f = shim_fd_dev(fd);
 
 	if (__builtin_expect(!f, 1))
 		return REAL(write)(fd, buf, n);
@@ -211,7 +216,7 @@ SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 #define PRW_WRAPPER(name, type, is_write)                                                          \
 	SHIM_EXPORT ssize_t name(int fd, type buf, size_t n, off_t off)                            \
 	{                                                                                          \
-		struct shim_file *f = shim_fd_get(fd);                                             \
+		struct shim_file *f = shim_fd_dev(fd);                                             \
 		if (__builtin_expect(!f, 1))                                                       \
 			return REAL(name)(fd, buf, n, off);                                        \
 		if (off < 0)                                                                       \
@@ -227,7 +232,7 @@ PRW_WRAPPER(pwrite64, const void *, true)
 #define PREAD_CHK_WRAPPER(name)                                                                    \
 	SHIM_EXPORT ssize_t name(int fd, void *buf, size_t n, off_t off, size_t buflen)            \
 	{                                                                                          \
-		struct shim_file *f = shim_fd_get(fd);                                             \
+		struct shim_file *f = shim_fd_dev(fd);                                             \
 		if (__builtin_expect(!f, 1) || n > buflen)                                         \
 			return REAL(name)(fd, buf, n, off, buflen);                                \
 		if (off < 0)                                                                       \
@@ -240,7 +245,7 @@ PREAD_CHK_WRAPPER(__pread64_chk)
 
 SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 {
-	struct shim_file *f = shim_fd_get(fd);
+	struct shim_file *f = shim_fd_dev(fd);
 
 	if (__builtin_expect(!f, 1))
 		return REAL(readv)(fd, iov, iovcnt);
@@ -249,7 +254,7 @@ SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 
 SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
-	struct shim_file *f = shim_fd_get(fd);
+	struct shim_file *f = shim_fd_dev(fd);
 
 	if (__builtin_expect(!f, 1))
 		return REAL(writev)(fd, iov, iovcnt);
@@ -259,7 +264,7 @@ SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 #define PRWV_WRAPPER(name, is_write)                                                               \
 	SHIM_EXPORT ssize_t name(int fd, const struct iovec *iov, int iovcnt, off_t off)           \
 	{                                                                                          \
-		struct shim_file *f = shim_fd_get(fd);                                             \
+		struct shim_file *f = shim_fd_dev(fd);                                             \
 		if (__builtin_expect(!f, 1))                                                       \
 			return REAL(name)(fd, iov, iovcnt, off);                                   \
 		if (off < 0)                                                                       \
@@ -275,7 +280,7 @@ PRWV_WRAPPER(pwritev64, true)
 #define PRWV2_WRAPPER(name, is_write)                                                              \
 	SHIM_EXPORT ssize_t name(int fd, const struct iovec *iov, int iovcnt, off_t off, int rwf)  \
 	{                                                                                          \
-		struct shim_file *f = shim_fd_get(fd);                                             \
+		struct shim_file *f = shim_fd_dev(fd);                                             \
 		uint32_t extra;                                                                    \
 		int err;                                                                           \
 		if (__builtin_expect(!f, 1))                                                       \

@@ -26,7 +26,10 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <spawn.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/select.h>
 #include <termios.h>
 #include <sys/stat.h>
@@ -63,6 +66,9 @@ ssize_t __pread64_chk(int, void *, size_t, off_t, size_t);
 int __poll_chk(struct pollfd *, nfds_t, int, size_t);
 int __ppoll_chk(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *, size_t);
 int __ttyname_r_chk(int, char *, size_t, size_t);
+ssize_t __readlink_chk(const char *, char *, size_t, size_t);
+ssize_t __readlinkat_chk(int, const char *, char *, size_t, size_t);
+char *__realpath_chk(const char *, char *, size_t);
 int __xstat(int, const char *, struct stat *);
 int __xstat64(int, const char *, struct stat64 *);
 int __lxstat(int, const char *, struct stat *);
@@ -95,6 +101,11 @@ static inline pid_t shim_sys_gettid(void)
 }
 
 /* ---- init.c: configuration, read once */
+/* True in a vfork child sharing its parent's memory: hands off the
+ * shim's state (costs a getpid). */
+bool shim_shared_child(void);
+/* A socket we did not open: if its peer is a registry device, adopt it. */
+void shim_adopt_fd(int fd);
 struct shim_map {
 	char *path; /* normalised absolute path */
 	char *name; /* device name */
@@ -127,6 +138,14 @@ int shim_path_lookup(int dirfd, const char *path, struct shim_dev **dev);
 /* Re-read @dev's attributes; -ENOENT when the driver is gone. */
 int shim_dev_refresh(struct shim_dev *dev);
 struct shim_dev *shim_dev_by_socket(const char *bound_path);
+/* Track the cwd and directory fds that make relative paths devices. */
+void shim_cwd_changed(void);
+void shim_dirfd_opened(int fd, const char *path);
+bool shim_dirfd_changes(int fd, const char *path);
+void shim_dirfd_closed(int fd);
+/* The absolute form of @path relative to @dirfd, when that could be a
+ * device path; false (no system call made) when it cannot. */
+bool shim_path_absolute(int dirfd, const char *path, char *out, size_t size);
 
 /* ---- fdtab.c: fd -> file, lock-free for readers */
 struct shim_file {
@@ -141,9 +160,24 @@ struct shim_file {
 struct shim_file *shim_file_new(struct shim_dev *dev, uint64_t ino);
 void shim_file_put(struct shim_file *f);
 struct shim_file *shim_fd_get(int fd);
+/* The device file behind @fd, after checking that @fd still is our
+ * socket (a number closed behind our back and reused for something else
+ * must not be taken for the device).  Costs one fstat, only for fds in
+ * the table. */
+struct shim_file *shim_fd_verify(int fd, struct shim_file *f);
+static inline struct shim_file *shim_fd_dev(int fd)
+{
+	struct shim_file *f = shim_fd_get(fd);
+
+	if (__builtin_expect(!f, 1))
+		return NULL;
+	return shim_fd_verify(fd, f);
+}
 void shim_fd_set(int fd, struct shim_file *f); /* takes a reference */
 /* Forget @fd; returns the file it referred to (caller owns that ref). */
 struct shim_file *shim_fd_take(int fd);
+/* Forget every fd in [first, last]; call @fn for each file it held. */
+void shim_fd_take_range(unsigned first, unsigned last, void (*fn)(struct shim_file *));
 void shim_fd_forget(int fd);
 
 /* ---- chan.c: per-thread control connections */
@@ -159,6 +193,9 @@ void shim_chan_free(struct shim_chan *ch);
  * POLLERR if it is gone, the default mask if it has no poll op. */
 short shim_poll_query(struct shim_chan *ch, int fd, struct shim_file *f, short events,
 		      bool schedule);
+/* ---- stdio.c: at start-up, device fds 0-2 get stdio streams that reach
+ * the driver (glibc's own stdin/stdout/stderr use internal syscalls). */
+void shim_stdio_init(void);
 /* ---- epoll.c */
 bool shim_epoll_close(int fd);
 unsigned shim_chan_drain(struct shim_chan *ch);
@@ -173,14 +210,20 @@ ssize_t shim_chan_call(struct shim_chan *ch, struct iovec *req, int nreq, int se
 		       size_t out_size, const struct iovec *payload, int npayload);
 uint64_t shim_chan_unique(struct shim_chan *ch);
 bool shim_is_internal_fd(int fd);
+/* The next internal fd at or after @fd, or -1. */
+int shim_next_internal_fd(unsigned fd);
 /* An internal fd is in the way of dup2(x, @fd): move it elsewhere. */
 void shim_move_internal_fd(int fd);
 /* After close(2) of a device fd: wait for RELEASE if it was the last. */
 void shim_closed(struct shim_file *f);
 
+/* ---- fd.c */
+void shim_after_close(struct shim_file *f);
 /* ---- open.c */
 int shim_open_device(struct shim_dev *dev, int flags);
 /* ---- rw.c */
+/* read(2)/write(2) of a device file, by the kernel's rules; -errno. */
+ssize_t shim_dev_rw(int fd, struct shim_file *f, void *buf, size_t n, bool is_write);
 uint32_t shim_file_flags(int fd, struct shim_file *f);
 int shim_ensure_flags(int fd, struct shim_file *f);
 /* ---- ioctl.c: @cmd on device file @f; result or -errno */

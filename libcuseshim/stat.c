@@ -59,12 +59,15 @@ static void fill_statx(const struct shim_dev *dev, struct statx *sx)
 /* 1 = device path (filled), 0 = not ours, <0 = error. */
 static int path_stat(int dirfd, const char *path, struct stat *st)
 {
+	char abs[PATH_MAX];
 	struct shim_dev *dev;
 	int r;
 
+	if (shim_path_absolute(dirfd, path, abs, sizeof(abs)))
+		path = abs;
 	if (!shim_path_candidate(path))
 		return 0;
-	r = shim_path_lookup(dirfd, path, &dev);
+	r = shim_path_lookup(AT_FDCWD, path, &dev);
 	if (r > 0)
 		shim_fill_stat(dev, st);
 	return r;
@@ -72,7 +75,7 @@ static int path_stat(int dirfd, const char *path, struct stat *st)
 
 static struct shim_dev *fd_dev(int fd)
 {
-	struct shim_file *f = shim_fd_get(fd);
+	struct shim_file *f = shim_fd_dev(fd);
 
 	return f ? f->dev : NULL;
 }
@@ -220,13 +223,16 @@ static int dev_access(const struct shim_dev *dev, int mode, bool effective)
 
 static int do_access(int dirfd, const char *path, int mode, bool effective, bool *handled)
 {
+	char abs[PATH_MAX];
 	struct shim_dev *dev;
 	int r;
 
 	*handled = false;
+	if (shim_path_absolute(dirfd, path, abs, sizeof(abs)))
+		path = abs;
 	if (!shim_path_candidate(path))
 		return 0;
-	r = shim_path_lookup(dirfd, path, &dev);
+	r = shim_path_lookup(AT_FDCWD, path, &dev);
 	if (r == 0)
 		return 0;
 	*handled = true;

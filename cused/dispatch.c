@@ -259,8 +259,17 @@ static void do_open(struct dispatch_ctx *d)
 		cused_conn_close(se, c);
 		return;
 	}
+	/* the calling thread, if the kernel agrees it is the connecting
+	 * process's */
+	if (oi->hello.tid && c->pid > 0) {
+		char path[64];
+		struct stat st;
+
+		snprintf(path, sizeof(path), "/proc/%d/task/%u", (int)c->pid, oi->hello.tid);
+		if (!stat(path, &st))
+			c->tid = oi->hello.tid;
+	}
 	fill_ctx(req, c);
-	req->ctx.pid = c->pid;
 	pthread_mutex_lock(&se->lock);
 	f->refs++;
 	pthread_mutex_unlock(&se->lock);

@@ -123,8 +123,23 @@ static void bufdev_open(fuse_req_t req, struct fuse_file_info *fi)
 	pthread_mutex_lock(&lock);
 	fi->fh = next_fh++;
 	pthread_mutex_unlock(&lock);
-	say("open fh=%lu flags=0%o uid=%u pid=%d\n", (unsigned long)fi->fh, fi->flags,
-	    (unsigned)ctx->uid, (int)ctx->pid);
+	{
+		/* what a driver learns about its caller: groups, /proc */
+		char path[64], comm[64] = "?";
+		FILE *f;
+		int groups = fuse_req_getgroups(req, 0, NULL);
+
+		snprintf(path, sizeof(path), "/proc/%d/comm", (int)ctx->pid);
+		f = fopen(path, "re");
+		if (f) {
+			if (fgets(comm, sizeof(comm), f))
+				comm[strcspn(comm, "\n")] = '\0';
+			fclose(f);
+		}
+		say("open fh=%lu flags=0%o uid=%u pid=%d groups=%d comm=%s\n",
+		    (unsigned long)fi->fh, fi->flags, (unsigned)ctx->uid, (int)ctx->pid, groups,
+		    comm);
+	}
 	if (opts.open_errno) {
 		fuse_reply_err(req, opts.open_errno);
 		return;

@@ -271,7 +271,6 @@ SHIM_EXPORT int tcsendbreak(int fd, int duration)
 SHIM_EXPORT pid_t tcgetpgrp(int fd)
 {
 	struct shim_file *f = tty_file(fd);
-
 	int pgrp;
 	long r;
 
@@ -293,7 +292,6 @@ SHIM_EXPORT int tcsetpgrp(int fd, pid_t pgrp_id)
 SHIM_EXPORT pid_t tcgetsid(int fd)
 {
 	struct shim_file *f = tty_file(fd);
-
 	pid_t sid;
 	long r;
 

@@ -112,8 +112,10 @@ static void child_setup(int flags)
 	if (h_root()) {
 		uid_t uid = (flags & H_AS_OTHER) ? OTHER_UID : TEST_UID;
 
-		if (setgroups(0, NULL) || setresgid(TEST_GID, TEST_GID, TEST_GID) ||
-		    setresuid(uid, uid, uid)) {
+		gid_t groups[2] = {100, 27};
+
+		if (setgroups((flags & H_GROUPS) ? 2 : 0, groups) ||
+		    setresgid(TEST_GID, TEST_GID, TEST_GID) || setresuid(uid, uid, uid)) {
 			perror("harness: dropping privileges");
 			_exit(126);
 		}

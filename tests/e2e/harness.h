@@ -23,6 +23,7 @@ enum {
 	H_PRELOAD = 2,	/* LD_PRELOAD=libcuseshim.so, no cuse-run */
 	H_NODIR = 4,	/* no CUSE_DIR in the environment */
 	H_AS_OTHER = 8, /* as a second unprivileged user (needs root) */
+	H_GROUPS = 16,	/* with supplementary groups 100 and 27 (needs root) */
 };
 
 /* Criterion fixture: .init = h_setup, .fini = h_teardown */

@@ -37,7 +37,9 @@
 #include <sys/time.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -300,6 +302,24 @@ static void step(char *s)
 			result("fionread", r);
 		else
 			printf("fionread=%d\n", n);
+	} else if (!strcmp(s, "_fork") || !strcmp(s, "clonefork")) {
+		/* The child runs the remaining steps; the parent waits for it
+		 * and exits with its status.  _Fork runs no atfork handler;
+		 * a raw clone not even libc's own bookkeeping. */
+		pid_t pid = s[0] == '_' ? _Fork()
+					: (pid_t)syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
+		int status;
+
+		if (pid < 0) {
+			result(s, -1);
+		} else if (pid > 0) {
+			waitpid(pid, &status, 0);
+			exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+		}
+	} else if (!strcmp(s, "opennull")) {
+		const char *volatile none = NULL; /* as a careless program passes it */
+
+		result("opennull", open(none, O_RDONLY));
 	} else if (!strcmp(s, "sleep")) {
 		struct timespec ts = {a / 1000, (a % 1000) * 1000000};
 

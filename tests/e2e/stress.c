@@ -3,9 +3,9 @@
  * stress DEV SECONDS THREADS: two processes of THREADS threads each hammer
  * a bufdev --per-open device for SECONDS: every thread writes a pattern to
  * its own open file, polls for it, checks FIONREAD, reads it back and
- * compares every byte, while also polling and ioctl-ing one fd shared by
- * all threads of the process.  Prints "ok ops=N" per process; any wrong
- * byte, count or error fails.
+ * compares every byte, while also polling and ioctl-ing one fd opened
+ * before the fork and shared by both processes and all their threads.  Prints "ok ops=N" per
+ * process; any wrong byte, count or error fails.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -81,9 +81,6 @@ static int run(int threads)
 	pthread_t *t = calloc(threads, sizeof(*t));
 	long total = 0, i;
 
-	shared_fd = open(dev, O_RDWR);
-	if (shared_fd < 0)
-		FAIL("open shared %s", dev);
 	for (i = 0; i < threads; i++)
 		if (pthread_create(&t[i], NULL, worker, (void *)i))
 			FAIL("pthread_create");
@@ -111,6 +108,10 @@ int main(int argc, char **argv)
 	dev = argv[1];
 	seconds = atof(argv[2]);
 	threads = atoi(argv[3]);
+	/* one open file shared by both processes and all their threads */
+	shared_fd = open(dev, O_RDWR);
+	if (shared_fd < 0)
+		FAIL("open shared %s", dev);
 	child = fork();
 	if (child == 0)
 		return run(threads);

@@ -1,4 +1,305 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * The process model: fork (with atfork, _Fork, raw clone, a thread blocked
+ * in the device), vfork and posix_spawn, system and popen, exec with and
+ * without close-on-exec, fd passing, closing ranges, fd numbers reused
+ * behind the shim's back, the names of a device fd, relative paths, and
+ * the caller's credentials as the driver sees them.
+ */
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
+
+TestSuite(process, .init = h_setup, .fini = h_teardown, .timeout = 120);
+
+static struct h_driver drv;
+
+static void start(void)
+{
+	cr_assert_eq(h_driver_start(&drv, "pr", NULL), 0, "driver did not start");
+}
+
+static char *run_py(int flags, const char *script)
+{
+	char *out = NULL, *err = NULL;
+	int rc = h_run(flags, NULL, &out, &err,
+		       (const char *const[]){"python3", "-c", script, NULL});
+
+	cr_assert_eq(rc, 0, "python3 exited %d:\n%s\n%s", rc, out, err);
+	free(err);
+	return out;
+}
+
+static void expect_py(const char *script, const char *expect)
+{
+	char *out = run_py(H_SHIM, script);
+
+	cr_expect_str_eq(out, expect);
+	free(out);
+}
+
+static void expect_balanced(int opens)
+{
+	cr_expect(h_log_wait(&drv, "release ", opens, 5000));
+	h_msleep(50);
+	cr_expect_eq(h_log_count(&drv, "open "), opens, "%s", h_log(&drv));
+	cr_expect_eq(h_log_count(&drv, "release "), opens, "%s", h_log(&drv));
+}
+
+Test(process, fork_child_and_parent_share_the_file)
+{
+	start();
+	expect_py("import os\n"
+		  "fd = os.open('/dev/pr', os.O_RDWR)\n"
+		  "os.write(fd, b'parent')\n"
+		  "pid = os.fork()\n"
+		  "if pid == 0:\n"
+		  "    os.write(fd, b'+child'); os._exit(0)\n"
+		  "os.waitpid(pid, 0)\n"
+		  "print(os.read(fd, 100))\n",
+		  "b'parent+child'\n");
+	expect_balanced(1);
+}
+
+Test(process, fork_while_a_thread_is_blocked_in_the_device)
+{
+	cr_assert_eq(h_driver_start_blocking(&drv, "pr", NULL), 0);
+	expect_py("import os, threading, time\n"
+		  "fd = os.open('/dev/pr', os.O_RDWR)\n"
+		  "got = []\n"
+		  "t = threading.Thread(target=lambda: got.append(os.read(fd, 9)))\n"
+		  "t.start(); time.sleep(0.3)\n"
+		  "pid = os.fork()\n"
+		  "if pid == 0:\n"
+		  "    f2 = os.open('/dev/pr', os.O_RDWR)\n"
+		  "    os.write(f2, b'from-kid!')\n"
+		  "    os._exit(0)\n"
+		  "print(os.waitpid(pid, 0)[1])\n"
+		  "t.join(5); print(got)\n",
+		  "0\n[b'from-kid!']\n");
+}
+
+Test(process, _fork_and_raw_clone_reconnect)
+{
+	char *out = NULL;
+
+	start();
+	cr_assert_eq(H_RUN(H_SHIM, &out, h_stage("rwprobe"), "open:/dev/pr:rw", "write:2:x",
+			   "_fork", "write:3:y", "clonefork", "write:1:z", "read:10"),
+		     0);
+	cr_expect_str_eq(out, "open=3\nwrite=2\nwrite=3\nwrite=1\nread=6 data=xxyyyz\n");
+	free(out);
+}
+
+Test(process, stress_parent_and_child_on_one_file)
+{
+	const char *extra[] = {"--per-open", NULL};
+	char *out = NULL;
+
+	cr_assert_eq(h_driver_start_blocking(&drv, "pr", extra), 0);
+	cr_assert_eq(h_run(H_SHIM, NULL, &out, NULL,
+			   (const char *const[]){h_stage("stress"), "/dev/pr", "2", "8", NULL}),
+		     0, "%s", out);
+	free(out);
+}
+
+Test(process, system_popen_and_subprocess)
+{
+	start();
+	expect_py("import os, subprocess\n"
+		  "print(os.system('echo sys > /dev/pr'))\n"
+		  "with os.popen('cat /dev/pr') as p: print(repr(p.read()))\n"
+		  "p = os.popen('cat > /dev/pr', 'w'); p.write('popen-w'); print(p.close())\n"
+		  "print(subprocess.run(['cat', '/dev/pr'], capture_output=True).stdout)\n",
+		  "0\n'sys\\n'\nNone\nb'popen-w'\n");
+	expect_balanced(4);
+}
+
+Test(process, posix_spawn_open_and_dup2)
+{
+	start();
+	expect_py("import os\n"
+		  "w = os.open('/dev/pr', os.O_WRONLY)\n"
+		  "os.write(w, b'spawned-in')\n"
+		  "r, wp = os.pipe()\n"
+		  "pid = os.posix_spawnp('cat', ['cat'], os.environ, file_actions=[\n"
+		  "    (os.POSIX_SPAWN_OPEN, 0, '/dev/pr', os.O_RDONLY, 0),\n"
+		  "    (os.POSIX_SPAWN_DUP2, wp, 1)])\n"
+		  "os.close(wp); print(os.waitpid(pid, 0)[1], os.read(r, 100))\n"
+		  "os.write(w, b'dup2-in')\n"
+		  "rr = os.open('/dev/pr', os.O_RDONLY)\n"
+		  "r2, wp2 = os.pipe()\n"
+		  "pid = os.posix_spawnp('cat', ['cat'], os.environ, file_actions=[\n"
+		  "    (os.POSIX_SPAWN_DUP2, rr, 0), (os.POSIX_SPAWN_DUP2, wp2, 1)])\n"
+		  "os.close(wp2); print(os.waitpid(pid, 0)[1], os.read(r2, 100))\n",
+		  "0 b'spawned-in'\n0 b'dup2-in'\n");
+}
+
+Test(process, exec_keeps_inheritable_and_drops_cloexec)
+{
+	start();
+	expect_py("import os, subprocess\n"
+		  "fd = os.open('/dev/pr', os.O_RDWR)\n"
+		  "os.write(fd, b'inherited')\n"
+		  "print(os.get_inheritable(fd))\n"
+		  "r = subprocess.run(['sh', '-c', 'cat <&%d' % fd], capture_output=True)\n"
+		  "print(r.returncode != 0)\n"
+		  "os.set_inheritable(fd, True)\n"
+		  "r = subprocess.run(['sh', '-c', 'cat <&%d' % fd], pass_fds=(fd,), "
+		  "capture_output=True)\n"
+		  "print(r.returncode, r.stdout)\n",
+		  "False\nTrue\n0 b'inherited'\n");
+	cr_assert_eq(H_RUN(H_SHIM, NULL, h_stage("rwprobe"), "open:/dev/pr:rc", "getfd"), 0);
+}
+
+Test(process, fd_passing_with_scm_rights)
+{
+	start();
+	expect_py("import os, socket, subprocess, sys\n"
+		  "a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)\n"
+		  "child = ('import os, socket\\n'\n"
+		  "         's = socket.socket(fileno=%d)\\n'\n"
+		  "         'msg, fds, _, _ = socket.recv_fds(s, 10, 1)\\n'\n"
+		  "         'os.write(fds[0], b\"via-scm\")\\n'\n"
+		  "         'os.close(fds[0])\\n'\n"
+		  "         's.send(b\"done\")\\n') % b.fileno()\n"
+		  "kid = subprocess.Popen([sys.executable, '-c', child], pass_fds=(b.fileno(),))\n"
+		  "fd = os.open('/dev/pr', os.O_RDWR)\n"
+		  "socket.send_fds(a, [b'fd'], [fd])\n"
+		  "print(a.recv(10)); kid.wait()\n"
+		  "print(os.read(fd, 100))\n",
+		  "b'done'\nb'via-scm'\n");
+	expect_balanced(1);
+}
+
+Test(process, closing_ranges_and_every_fd_number)
+{
+	start();
+	expect_py("import os\n"
+		  "fd = os.open('/dev/pr', os.O_RDWR)\n"
+		  "os.write(fd, b'a')\n"
+		  "os.closerange(fd + 1, 65536)\n"
+		  "os.write(fd, b'b')\n"
+		  "for i in range(fd + 1, 4096):\n"
+		  "    try:\n"
+		  "        os.close(i)\n"
+		  "    except OSError:\n"
+		  "        pass\n"
+		  "os.write(fd, b'c')\n"
+		  "null = os.open('/dev/null', os.O_RDONLY)\n"
+		  "for i in range(fd + 2, 1024):\n"
+		  "    os.dup2(null, i)\n"
+		  "os.write(fd, b'd')\n"
+		  "print(os.read(fd, 10))\n",
+		  "b'abcd'\n");
+	expect_py("import os\n"
+		  "fd = os.open('/dev/pr', os.O_RDWR)\n"
+		  "os.write(fd, b'x')\n"
+		  "os.closerange(3, 65536)\n"
+		  "fd = os.open('/dev/pr', os.O_RDWR)\n"
+		  "print(os.read(fd, 10))\n",
+		  "b'x'\n");
+}
+
+Test(process, reused_fd_number_is_not_the_device)
+{
+	start();
+	expect_py("import os, ctypes\n"
+		  "libc = ctypes.CDLL(None, use_errno=True)\n"
+		  "fd = os.open('/dev/pr', os.O_RDWR)\n"
+		  "libc.syscall(3, fd)  # close(2) behind the shim's back\n"
+		  "r, w = os.pipe()\n"
+		  "print(fd in (r, w))\n"
+		  "os.write(w, b'pipe-data')\n"
+		  "print(os.read(r, 100))\n",
+		  "True\nb'pipe-data'\n");
+	cr_expect_eq(h_log_count(&drv, "write "), 0, "%s", h_log(&drv));
+}
+
+Test(process, names_of_a_device)
+{
+	start();
+	expect_py("import os, ctypes\n"
+		  "fd = os.open('/dev/pr', os.O_RDWR)\n"
+		  "print(os.readlink('/proc/self/fd/%d' % fd))\n"
+		  "print(os.readlink('/dev/fd/%d' % fd))\n"
+		  "print(os.readlink('/proc/%d/fd/%d' % (os.getpid(), fd)))\n"
+		  "print(os.path.realpath('//dev/./pr'))\n"
+		  "libc = ctypes.CDLL(None)\n"
+		  "libc.realpath.restype = ctypes.c_char_p\n"
+		  "libc.canonicalize_file_name.restype = ctypes.c_char_p\n"
+		  "print(libc.realpath(b'/dev/../dev/pr', None))\n"
+		  "print(libc.canonicalize_file_name(b'/dev//pr'))\n",
+		  "/dev/pr\n/dev/pr\n/dev/pr\n/dev/pr\nb'/dev/pr'\nb'/dev/pr'\n");
+}
+
+Test(process, relative_paths_and_dirfds)
+{
+	char *out = NULL;
+
+	start();
+	cr_assert_eq(H_RUN(H_SHIM, &out, "bash", "-c",
+			   "cd /dev && echo rel > pr && cat pr && cd / && cat dev/pr; "
+			   "cd /tmp && (cat pr 2>/dev/null || echo no-such)"),
+		     0);
+	cr_expect_str_eq(out, "rel\nno-such\n");
+	free(out);
+	expect_py("import os\n"
+		  "d = os.open('/dev', os.O_RDONLY | os.O_DIRECTORY)\n"
+		  "fd = os.open('pr', os.O_RDWR, dir_fd=d)\n"
+		  "os.write(fd, b'dirfd')\n"
+		  "root = os.open('/', os.O_RDONLY | os.O_DIRECTORY)\n"
+		  "print(os.read(os.open('dev/pr', os.O_RDONLY, dir_fd=root), 10))\n"
+		  "tmp = os.open('/tmp', os.O_RDONLY | os.O_DIRECTORY)\n"
+		  "try:\n"
+		  "    os.open('pr', os.O_RDONLY, dir_fd=tmp); print('matched!')\n"
+		  "except FileNotFoundError:\n"
+		  "    print('ENOENT')\n"
+		  "print(os.stat('pr', dir_fd=d).st_rdev == os.stat('/dev/pr').st_rdev)\n",
+		  "b'dirfd'\nENOENT\nTrue\n");
+}
+
+Test(process, null_paths_as_without_the_shim)
+{
+	char *with = NULL, *without = NULL;
+
+	start();
+	cr_assert_eq(H_RUN(H_SHIM, &with, h_stage("rwprobe"), "opennull", "access::f"), 0);
+	cr_assert_eq(H_RUN(0, &without, h_stage("rwprobe"), "opennull", "access::f"), 0);
+	cr_expect_str_eq(with, without);
+	free(with);
+	free(without);
+}
+
+Test(process, credentials_the_driver_sees)
+{
+	char *log, *out, want[64];
+
+	if (!h_root())
+		cr_skip_test("needs root to give the client supplementary groups");
+	start();
+	cr_assert_eq(H_RUN(H_SHIM | H_GROUPS, NULL, h_stage("rwprobe"), "open:/dev/pr:r"), 0);
+	log = h_log(&drv);
+	cr_expect(strstr(log, " uid=65534 "), "%s", log);
+	/* fuse_req_getgroups, and /proc/<pid>/comm of the caller */
+	cr_expect(strstr(log, " groups=2 comm=rwprobe\n"), "%s", log);
+	free(log);
+	/* fuse_req_ctx's pid is the calling thread's id */
+	out = run_py(H_SHIM, "import os, threading\n"
+			     "ids = []\n"
+			     "def t():\n"
+			     "    ids.append(threading.get_native_id())\n"
+			     "    os.open('/dev/pr', os.O_RDONLY)\n"
+			     "th = threading.Thread(target=t); th.start(); th.join()\n"
+			     "print(ids[0] != os.getpid(), ids[0])\n");
+	cr_assert(!strncmp(out, "True ", 5), "%s", out);
+	snprintf(want, sizeof(want), " pid=%d groups=", atoi(out + 5));
+	free(out);
+	log = h_log(&drv);
+	cr_expect(strstr(log, want), "driver did not see the thread id (%s):\n%s", want, log);
+	free(log);
+}

@@ -33,7 +33,10 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/select.h>
 #include <sys/time.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -316,6 +319,56 @@ static void step(char *s)
 			waitpid(pid, &status, 0);
 			exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
 		}
+	} else if (!strcmp(s, "ppollsig") || !strcmp(s, "pselectsig") || !strcmp(s, "epwaitsig")) {
+		/* SIGUSR1 blocked; the wait's own mask unblocks it; a child
+		 * sends it in 200 ms: the wait must end with EINTR. */
+		struct sigaction sa = {.sa_handler = on_alarm};
+		sigset_t block, none;
+		struct timespec ts = {5, 0};
+		pid_t parent = getpid(), kid;
+		int r;
+
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGUSR1, &sa, NULL);
+		sigemptyset(&block);
+		sigaddset(&block, SIGUSR1);
+		sigprocmask(SIG_BLOCK, &block, NULL);
+		sigemptyset(&none);
+		kid = fork();
+		if (kid == 0) {
+			usleep(200000);
+			kill(parent, SIGUSR1);
+			_exit(0);
+		}
+		if (s[1] == 'p') {
+			struct pollfd p = {.fd = fd, .events = POLLIN};
+
+			r = ppoll(&p, 1, &ts, &none);
+		} else if (s[1] == 's') {
+			fd_set rs;
+
+			FD_ZERO(&rs);
+			FD_SET(fd, &rs);
+			r = pselect(fd + 1, &rs, NULL, NULL, &ts, &none);
+		} else {
+			struct epoll_event ev = {.events = EPOLLIN}, out;
+			int ep = epoll_create1(0);
+
+			epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+			r = epoll_pwait(ep, &out, 1, 5000, &none);
+			close(ep);
+		}
+		result(s, r);
+		waitpid(kid, NULL, 0);
+		printf("handled=%d\n", alarms);
+	} else if (!strcmp(s, "pollwait")) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int r = poll(&p, 1, (int)a);
+
+		if (r < 0)
+			result("pollwait", r);
+		else
+			printf("pollwait=%d revents=0x%x\n", r, p.revents);
 	} else if (!strcmp(s, "opennull")) {
 		const char *volatile none = NULL; /* as a careless program passes it */
 

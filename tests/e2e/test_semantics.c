@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -301,5 +303,45 @@ Test(semantics, stress_threads_and_processes)
 		   (const char *const[]){h_stage("stress"), "/dev/sem", "3", "32", NULL});
 	cr_expect_eq(rc, 0, "stress failed: %s", out);
 	cr_expect(!strncmp(out, "ok ops=", 7) && strstr(out + 1, "\nok ops="), "%s", out);
+	free(out);
+}
+
+Test(semantics, signal_masks_are_applied_atomically)
+{
+	static const char *const waits[] = {"ppollsig", "pselectsig", "epwaitsig"};
+	size_t i;
+
+	start_blocking("sem");
+	for (i = 0; i < sizeof(waits) / sizeof(waits[0]); i++) {
+		char *out = NULL, expect[64];
+
+		cr_assert_eq(H_RUN(H_SHIM, &out, h_stage("rwprobe"), "open:/dev/sem:r", waits[i]),
+			     0);
+		snprintf(expect, sizeof(expect), "open=3\n%s=-1 errno=EINTR\nhandled=1\n",
+			 waits[i]);
+		cr_expect_str_eq(out, expect);
+		free(out);
+	}
+}
+
+Test(semantics, driver_death_wakes_pollers_with_pollerr)
+{
+	struct h_driver d;
+	char *out = NULL;
+	pid_t kid;
+	int rc;
+
+	cr_assert_eq(h_driver_start_blocking(&d, "sem", NULL), 0);
+	kid = fork();
+	if (kid == 0) {
+		h_msleep(400);
+		kill(d.pid, SIGKILL);
+		_exit(0);
+	}
+	rc = H_RUN(H_SHIM, &out, h_stage("rwprobe"), "open:/dev/sem:r", "pollwait:10000");
+	waitpid(kid, NULL, 0);
+	cr_expect_eq(rc, 0);
+	/* POLLERR, and not a timeout */
+	cr_expect_str_eq(out, "open=3\npollwait=1 revents=0x8\n");
 	free(out);
 }

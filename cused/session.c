@@ -270,17 +270,21 @@ int cused_publish(struct fuse_session *se)
 	char line[REGISTRY_ATTR_MAX];
 	int n;
 
+	if (chmod(se->bind_path, 0777) ||
+	    epoll_ctl(se->epfd, EPOLL_CTL_ADD, se->listen_fd, &ev) ||
+	    link(se->bind_path, se->sock_path)) {
+		cused_log(FUSE_LOG_ERR, "cuse: cannot publish '%s': %s\n", se->sock_path,
+			  strerror(errno));
+		return -EIO;
+	}
+	/* The attributes come last: a complete line means a usable device
+	 * (clients treat an entry without one as not there yet). */
 	se->attr.pid = getpid();
 	n = registry_format_attr(line, sizeof(line), &se->attr);
 	if (n < 0 || pwrite(se->attr_fd, line, n, 0) != n) {
 		cused_log(FUSE_LOG_ERR, "cuse: cannot write '%s': %s\n", se->attr_path,
 			  strerror(errno));
-		return -EIO;
-	}
-	if (chmod(se->bind_path, 0777) || epoll_ctl(se->epfd, EPOLL_CTL_ADD, se->listen_fd, &ev) ||
-	    link(se->bind_path, se->sock_path)) {
-		cused_log(FUSE_LOG_ERR, "cuse: cannot publish '%s': %s\n", se->sock_path,
-			  strerror(errno));
+		unlink(se->sock_path);
 		return -EIO;
 	}
 	se->published = true;

@@ -38,7 +38,7 @@ trap cleanup EXIT
 echo "== starting the bufdev driver as $("${run[@]}" id -un): /dev/demo"
 "${run[@]}" "$stage/bufdev" -f --eof --name=demo &
 driver=$!
-for _ in $(seq 200); do [ -S "$reg/demo" ] && break; sleep 0.05; done
+for _ in $(seq 200); do [ -s "$reg/.demo.attr" ] && break; sleep 0.05; done
 
 cr=("${run[@]}" "$stage/cuse-run" --)
 set -x

@@ -47,7 +47,7 @@ fi
 export CUSE_DIR=$reg
 "${run[@]}" "$work/mydrv" -f --eof --name=inst &
 driver=$!
-for _ in $(seq 200); do [ -S "$reg/inst" ] && break; sleep 0.05; done
+for _ in $(seq 200); do [ -s "$reg/.inst.attr" ] && break; sleep 0.05; done
 [ -S "$reg/inst" ] || fail "the installed driver did not publish its device"
 out=$("${run[@]}" "$prefix/bin/cuse-run" -- sh -c 'echo installed > /dev/inst; cat /dev/inst')
 [ "$out" = installed ] || fail "read back '$out'"

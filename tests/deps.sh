@@ -30,7 +30,12 @@ cuseshim_install_deps() {
 cuseshim_build() {
 	builddir=$1
 	shift
-	[ -x "$srcdir/configure" ] || (cd "$srcdir" && ./autogen.sh) || return 1
+	if [ ! -x "$srcdir/configure" ]; then
+		(cd "$srcdir" && ./autogen.sh) >"$srcdir/autogen.log" 2>&1 || {
+			cat "$srcdir/autogen.log"
+			return 1
+		}
+	fi
 	mkdir -p "$builddir" && cd "$builddir" &&
 		{ [ -f Makefile ] || "$srcdir/configure" --enable-werror "$@"; } &&
 		make -j"$(nproc)"

@@ -270,8 +270,7 @@ int cused_publish(struct fuse_session *se)
 	char line[REGISTRY_ATTR_MAX];
 	int n;
 
-	if (chmod(se->bind_path, 0777) ||
-	    epoll_ctl(se->epfd, EPOLL_CTL_ADD, se->listen_fd, &ev) ||
+	if (chmod(se->bind_path, 0777) || epoll_ctl(se->epfd, EPOLL_CTL_ADD, se->listen_fd, &ev) ||
 	    link(se->bind_path, se->sock_path)) {
 		cused_log(FUSE_LOG_ERR, "cuse: cannot publish '%s': %s\n", se->sock_path,
 			  strerror(errno));

@@ -439,16 +439,18 @@ static void do_closed(struct dispatch_ctx *d)
 	for (f = se->files; f; f = f->next)
 		if (f->ino == ci->ino && f->state != FILE_RELEASED)
 			break;
-	if (f && f->state == FILE_OPEN) {
-		struct pollfd p = {.fd = f->conn->fd, .events = POLLRDHUP};
+	if (f && f->state == FILE_OPEN && !f->busy) {
+		struct pollfd p = {.fd = f->conn ? f->conn->fd : -1, .events = POLLRDHUP};
 
-		if (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLRDHUP))) {
+		/* no connection left, or its peer gone: that was the last close */
+		if (!f->conn || (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLRDHUP)))) {
 			f->state = FILE_RELEASING;
+			f->release_pending = false;
 			f->refs++;
 			start = true;
 		}
 	}
-	if (f && f->state == FILE_RELEASING) {
+	if (f && (f->state == FILE_RELEASING || f->release_pending)) {
 		w = malloc(sizeof(*w));
 		if (w) {
 			w->conn = cused_conn_get(d->m->conn);

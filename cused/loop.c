@@ -271,7 +271,8 @@ static int receive(struct fuse_session *se, struct fuse_buf *buf)
 		if (n == 0)
 			continue;
 		if (c->kind == CONN_FILE && build_release(se, c, m)) {
-			/* The connection closes once RELEASE is answered. */
+			/* The message holds the file; the connection can go. */
+			cused_conn_close(se, c);
 			break;
 		}
 		cused_conn_close(se, c);

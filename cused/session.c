@@ -72,8 +72,13 @@ void cused_conn_close(struct fuse_session *se, struct cused_conn *c)
 			cused_file_put(se, c->handles[i]);
 	c->nhandles = 0;
 	if (c->file) {
-		cused_file_put(se, c->file);
+		struct cused_file *f = c->file;
+
+		pthread_mutex_lock(&se->lock);
+		f->conn = NULL; /* the client's end is gone for good */
 		c->file = NULL;
+		pthread_mutex_unlock(&se->lock);
+		cused_file_put(se, f);
 	}
 	/* Wake the peer at once even if requests in flight keep the fd. */
 	shutdown(c->fd, SHUT_RDWR);

@@ -7,7 +7,9 @@
  * ends with EINTR if the caller is interrupted; --eof makes an empty queue
  * read as end of file instead.  poll reports POLLIN while there is data
  * and notifies waiters when data arrives.  ioctls: FIONREAD, BUFDEV_CLEAR.
- * --per-open gives every open file a queue of its own.
+ * --per-open gives every open file a queue of its own; --ignore-interrupts
+ * keeps interrupted reads parked (a writer answers them late).
+ * BUFDEV_WAIT (an ioctl) waits for data like a read.
  *
  *   bufdev [-f] [-d] [-s] --name=NAME [--maj=N] [--min=N] [--log=FILE]
  *          [--eof] [--read-cap=N] [--write-cap=N] [--open-errno=E]
@@ -41,6 +43,7 @@ struct bufdev_opts {
 	unsigned release_delay;
 	int eof;
 	int per_open;
+	int ignore_interrupts;
 	int open_errno;
 	int debug;
 };
@@ -59,6 +62,8 @@ static unsigned long next_fh = 1;
 
 /* BUFDEV_CLEAR empties the queue; FIONREAD tells its length. */
 #define BUFDEV_CLEAR _IO('B', 1)
+/* BUFDEV_WAIT waits until the queue has data; returns its length. */
+#define BUFDEV_WAIT _IO('B', 2)
 
 /* A read waiting for data. */
 struct parked {
@@ -66,6 +71,7 @@ struct parked {
 	size_t size;
 	unsigned long fh;
 	struct queue *q;
+	int is_ioctl; /* BUFDEV_WAIT: answer with the length, take nothing */
 	struct parked *next;
 };
 
@@ -179,6 +185,14 @@ static void bufdev_interrupted(fuse_req_t req, void *data)
 	if (!p)
 		return; /* a writer answered it first */
 	say("interrupt fh=%lu\n", p->fh);
+	if (opts.ignore_interrupts) {
+		/* keep it: a writer will answer it, late */
+		pthread_mutex_lock(&lock);
+		p->next = parked;
+		parked = p;
+		pthread_mutex_unlock(&lock);
+		return;
+	}
 	fuse_reply_err(req, EINTR);
 	free(p);
 }
@@ -266,6 +280,16 @@ static void data_arrived(struct queue *q)
 					break;
 				}
 		}
+		if (p && p->is_ioctl) {
+			int len = (int)q->len;
+
+			pthread_mutex_unlock(&lock);
+			say("ioctl wait fh=%lu -> %d (from a writer)\n", p->fh, len);
+			fuse_req_interrupt_func(p->req, NULL, NULL);
+			fuse_reply_ioctl(p->req, len, NULL, 0);
+			free(p);
+			continue;
+		}
 		out = p ? take(q, p->size, &n) : NULL;
 		pthread_mutex_unlock(&lock);
 		if (!p)
@@ -336,6 +360,37 @@ static void bufdev_ioctl(fuse_req_t req, int cmd, void *arg, struct fuse_file_in
 		n = queue_of(fi->fh) ? (int)queue_of(fi->fh)->len : 0;
 		pthread_mutex_unlock(&lock);
 		fuse_reply_ioctl(req, 0, &n, sizeof(n));
+		return;
+	}
+	case BUFDEV_WAIT: {
+		struct parked *p = calloc(1, sizeof(*p));
+		struct parked **pp;
+		struct queue *q;
+
+		if (!p) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		pthread_mutex_lock(&lock);
+		q = queue_of(fi->fh);
+		if (q && q->len) {
+			int len = (int)q->len;
+
+			pthread_mutex_unlock(&lock);
+			free(p);
+			fuse_reply_ioctl(req, len, NULL, 0);
+			return;
+		}
+		p->req = req;
+		p->fh = fi->fh;
+		p->q = q;
+		p->is_ioctl = 1;
+		for (pp = &parked; *pp; pp = &(*pp)->next)
+			;
+		*pp = p;
+		pthread_mutex_unlock(&lock);
+		say("ioctl wait fh=%lu -> parked\n", (unsigned long)fi->fh);
+		fuse_req_interrupt_func(req, bufdev_interrupted, p);
 		return;
 	}
 	case BUFDEV_CLEAR:
@@ -424,6 +479,7 @@ static const struct fuse_opt bufdev_optspec[] = {
 	OPT("--release-delay=%u", release_delay),
 	OPT("--eof", eof),
 	OPT("--per-open", per_open),
+	OPT("--ignore-interrupts", ignore_interrupts),
 	OPT("-d", debug),
 	FUSE_OPT_KEY("-d", FUSE_OPT_KEY_KEEP),
 	FUSE_OPT_KEY("-h", 0),

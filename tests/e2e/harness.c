@@ -114,8 +114,10 @@ static void child_setup(int flags)
 
 		gid_t groups[2] = {100, 27};
 
-		if (setgroups((flags & H_GROUPS) ? 2 : 0, groups) ||
-		    setresgid(TEST_GID, TEST_GID, TEST_GID) || setresuid(uid, uid, uid)) {
+		gid_t gid = (flags & H_NOGROUP) ? 65533 : TEST_GID;
+
+		if (setgroups((flags & H_GROUPS) ? 2 : 0, groups) || setresgid(gid, gid, gid) ||
+		    setresuid(uid, uid, uid)) {
 			perror("harness: dropping privileges");
 			_exit(126);
 		}
@@ -137,6 +139,10 @@ static void child_setup(int flags)
 	setenv("HOME", "/tmp", 1);
 	if (!(flags & H_NODIR))
 		setenv("CUSE_DIR", dir, 1);
+	if (flags & H_MODE660)
+		setenv("CUSED_MODE", "0660", 1);
+	if (flags & H_MODE604)
+		setenv("CUSED_MODE", "0604", 1);
 	snprintf(buf, sizeof(buf), "%s", stage ? stage : "/nonexistent");
 	setenv("LD_LIBRARY_PATH", buf, 1);
 	if (flags & H_PRELOAD) {

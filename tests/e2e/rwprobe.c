@@ -369,6 +369,13 @@ static void step(char *s)
 			result("pollwait", r);
 		else
 			printf("pollwait=%d revents=0x%x\n", r, p.revents);
+	} else if (!strcmp(s, "waitioctl")) {
+		result("waitioctl", ioctl(fd, _IO('B', 2))); /* bufdev's BUFDEV_WAIT */
+	} else if (!strcmp(s, "now")) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		printf("now=%lld\n", (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 	} else if (!strcmp(s, "opennull")) {
 		const char *volatile none = NULL; /* as a careless program passes it */
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * stress DEV SECONDS THREADS: two processes of THREADS threads each hammer
- * a bufdev --per-open device for SECONDS: every thread writes a pattern to
+ * a bufdev --per-open device for SECONDS (a negative number -N: for N
+ * rounds of five operations per thread instead): every thread writes a pattern to
  * its own open file, polls for it, checks FIONREAD, reads it back and
  * compares every byte, while also polling and ioctl-ing one fd opened
  * before the fork and shared by both processes and all their threads.  Prints "ok ops=N" per
@@ -21,6 +22,7 @@
 
 static const char *dev;
 static double seconds;
+static long rounds; /* instead of seconds, when > 0 */
 static int shared_fd;
 
 static double now(void)
@@ -49,7 +51,7 @@ static void *worker(void *arg)
 
 	if (fd < 0)
 		FAIL("open %s", dev);
-	while (now() < end) {
+	while (rounds ? ops < rounds * 5 : now() < end) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		struct pollfd ps = {.fd = shared_fd, .events = POLLOUT};
 		size_t k = 1 + rand_r(&seed) % sizeof(wbuf), i;
@@ -107,6 +109,8 @@ int main(int argc, char **argv)
 	}
 	dev = argv[1];
 	seconds = atof(argv[2]);
+	if (seconds < 0)
+		rounds = (long)-seconds;
 	threads = atoi(argv[3]);
 	/* one open file shared by both processes and all their threads */
 	shared_fd = open(dev, O_RDWR);

@@ -96,7 +96,9 @@ void h_teardown(void)
 			waitpid(drivers[i], NULL, 0); /* ECHILD for a daemon: fine */
 		}
 	ndrivers = 0;
-	if (dir[0])
+	if (dir[0] && getenv("CUSESHIM_KEEP_TEST_DIRS"))
+		fprintf(stderr, "harness: keeping %s\n", dir);
+	else if (dir[0])
 		rm_rf(dir);
 }
 

@@ -79,6 +79,8 @@ int shim_open_device(struct shim_dev *dev, int flags)
 
 	if (flags & O_DIRECTORY)
 		return -ENOTDIR;
+	if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
+		return -EEXIST; /* the node exists */
 	if (flags & O_PATH)
 		return open_path_only(dev, flags);
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | ((flags & O_CLOEXEC) ? SOCK_CLOEXEC : 0), 0);

@@ -676,3 +676,24 @@ void shim_stdio_init(void)
 			shim_log("no stdio stream for fd %d: out of memory\n", fd);
 	}
 }
+
+/*
+ * fclose of a glibc FILE whose fd is a device (a stream freopen'd onto
+ * one): glibc closes the fd inside libc, so forget it here and wait for
+ * the release as close() does.  Our own streams close through their
+ * cookie, which calls close().
+ */
+SHIM_EXPORT int fclose(FILE *fp)
+{
+	struct shim_file *f;
+	int r, saved;
+
+	if (!fp || __builtin_expect(!shim_fd_get(fp->_fileno), 1) || stream_find(fp))
+		return REAL(fclose)(fp);
+	f = shim_fd_take(fp->_fileno);
+	r = REAL(fclose)(fp);
+	saved = errno;
+	shim_after_close(f);
+	errno = saved;
+	return r;
+}

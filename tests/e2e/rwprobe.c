@@ -67,6 +67,7 @@ static const char *ename(int e)
 		{EPERM, "EPERM"},   {ENOTCONN, "ENOTCONN"}, {EOPNOTSUPP, "EOPNOTSUPP"},
 		{ESPIPE, "ESPIPE"}, {EAGAIN, "EAGAIN"},	    {ECONNABORTED, "ECONNABORTED"},
 		{ENOTTY, "ENOTTY"}, {EBUSY, "EBUSY"},	    {EINTR, "EINTR"},
+		{EEXIST, "EEXIST"},
 	};
 	size_t i;
 

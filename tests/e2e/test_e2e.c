@@ -349,7 +349,7 @@ Test(e2e, open_flags_as_the_kernel_passes_them)
 {
 	start("dev0");
 	cr_assert_eq(H_RUN(H_SHIM, NULL, h_stage("rwprobe"), "open:/dev/dev0:rw", "close",
-			   "open:/dev/dev0:wCxtNc", "close", "open:/dev/dev0:rn", "close",
+			   "open:/dev/dev0:wCtNc", "close", "open:/dev/dev0:rn", "close",
 			   "open:/dev/dev0:ra"),
 		     0);
 	cr_expect_eq(h_log_count(&drv, "open fh=1 flags=0100002 "), 1, "%s", h_log(&drv));
@@ -357,6 +357,14 @@ Test(e2e, open_flags_as_the_kernel_passes_them)
 	cr_expect_eq(h_log_count(&drv, "open fh=3 flags=0104000 "), 1, "%s", h_log(&drv));
 	cr_expect_eq(h_log_count(&drv, "open fh=4 flags=0102000 "), 1, "%s", h_log(&drv));
 	expect_balanced(4);
+}
+
+Test(e2e, open_excl_of_an_existing_node_fails)
+{
+	start("dev0");
+	expect_run(H_SHIM, "open=-1 errno=EEXIST\n",
+		   (const char *const[]){h_stage("rwprobe"), "open:/dev/dev0:wCx", NULL});
+	cr_expect_eq(h_log_count(&drv, "open "), 0);
 }
 
 Test(e2e, open_directory_fails)

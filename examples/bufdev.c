@@ -162,7 +162,7 @@ static char *take(struct queue *q, size_t size, size_t *n)
 	if (opts.read_cap && *n > opts.read_cap)
 		*n = opts.read_cap;
 	out = malloc(*n ? *n : 1);
-	if (out) {
+	if (out && *n) {
 		memcpy(out, q->buf, *n);
 		memmove(q->buf, q->buf + *n, q->len - *n);
 		q->len -= *n;

@@ -161,7 +161,7 @@ static void ttydev_read(fuse_req_t req, size_t size, off_t off, struct fuse_file
 	pthread_mutex_lock(&lock);
 	n = size < queue_len ? size : queue_len;
 	out = malloc(n ? n : 1);
-	if (out) {
+	if (out && n) {
 		memcpy(out, queue, n);
 		memmove(queue, queue + n, queue_len - n);
 		queue_len -= n;

@@ -45,24 +45,6 @@ struct ioctl_state {
 	size_t in_size, out_size;
 };
 
-static int take_iovs(const struct fuse_ioctl_iovec *src, unsigned n, struct iovec *dst,
-		     size_t *total)
-{
-	unsigned i;
-
-	*total = 0;
-	for (i = 0; i < n; i++) {
-		if (src[i].base > UINTPTR_MAX || src[i].len > SIZE_MAX)
-			return -EIO; /* not representable here */
-		dst[i].iov_base = (void *)(uintptr_t)src[i].base;
-		dst[i].iov_len = src[i].len;
-		if (src[i].len > CUSESHIM_MAX_PAYLOAD || *total + src[i].len > CUSESHIM_MAX_PAYLOAD)
-			return -ENOMEM;
-		*total += src[i].len;
-	}
-	return 0;
-}
-
 /* Copy @n bytes of @buf to the caller's out iovecs; EFAULT on a bad one. */
 static int copy_out(const char *buf, size_t n, const struct iovec *out, unsigned nout)
 {
@@ -181,20 +163,8 @@ static long dev_ioctl(int fd, struct shim_file *f, unsigned cmd, void *arg)
 			ret = -EIO;
 			break;
 		}
-		if (out.in_iovs > MAX_IOV || out.out_iovs > MAX_IOV ||
-		    out.in_iovs + out.out_iovs > MAX_IOV) {
-			ret = -ENOMEM;
-			break;
-		}
-		if ((size_t)n != (out.in_iovs + out.out_iovs) * sizeof(struct fuse_ioctl_iovec)) {
-			ret = -EIO;
-			break;
-		}
-		err = take_iovs((struct fuse_ioctl_iovec *)bounce, out.in_iovs, st->in,
-				&st->in_size);
-		if (!err)
-			err = take_iovs((struct fuse_ioctl_iovec *)bounce + out.in_iovs,
-					out.out_iovs, st->out, &st->out_size);
+		err = proto_ioctl_retry(&out, bounce, n, st->in, &st->in_size, st->out,
+					&st->out_size);
 		if (err) {
 			ret = err;
 			break;

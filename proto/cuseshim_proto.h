@@ -152,6 +152,15 @@ const char *proto_opname(uint32_t opcode);
  */
 size_t proto_next_chunk(const struct iovec *iov, int iovcnt, size_t skip, size_t max);
 
+/*
+ * The iovec array of an ioctl RETRY reply (fs/fuse/ioctl.c): at most 256
+ * iovecs in all (-ENOMEM), exactly @n bytes of fuse_ioctl_iovec
+ * (-EIO), every value representable here (-EIO), at most 128 KiB per
+ * direction (-ENOMEM).  Fills the in/out iovecs and their totals.
+ */
+int proto_ioctl_retry(const struct fuse_ioctl_out *out, const void *arr, size_t n, struct iovec *in,
+		      size_t *in_size, struct iovec *outv, size_t *out_size);
+
 /* Open flags the driver sees (fs/fuse/file.c, fs/open.c): O_CREAT, O_EXCL,
  * O_NOCTTY, O_TRUNC and O_CLOEXEC removed, O_LARGEFILE added on 64-bit. */
 uint32_t proto_open_flags(int flags);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/uio.h>
 
 #include "cuseshim_proto.h"
@@ -172,4 +173,42 @@ uint32_t proto_open_flags(int flags)
 {
 	flags &= ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC);
 	return (uint32_t)flags | 0100000; /* the kernel's O_LARGEFILE on x86_64 */
+}
+
+static int take_iovs(const struct fuse_ioctl_iovec *src, unsigned n, struct iovec *dst,
+		     size_t *total)
+{
+	unsigned i;
+
+	*total = 0;
+	for (i = 0; i < n; i++) {
+		struct fuse_ioctl_iovec v;
+
+		memcpy(&v, &src[i], sizeof(v)); /* the array need not be aligned */
+		if (v.base > UINTPTR_MAX || v.len > SIZE_MAX)
+			return -EIO;
+		if (v.len > CUSESHIM_MAX_PAYLOAD || *total + v.len > CUSESHIM_MAX_PAYLOAD)
+			return -ENOMEM;
+		dst[i].iov_base = (void *)(uintptr_t)v.base;
+		dst[i].iov_len = v.len;
+		*total += v.len;
+	}
+	return 0;
+}
+
+int proto_ioctl_retry(const struct fuse_ioctl_out *out, const void *arr, size_t n, struct iovec *in,
+		      size_t *in_size, struct iovec *outv, size_t *out_size)
+{
+	const struct fuse_ioctl_iovec *v = arr;
+	int err;
+
+	if (out->in_iovs > FUSE_IOCTL_MAX_IOV || out->out_iovs > FUSE_IOCTL_MAX_IOV ||
+	    out->in_iovs + out->out_iovs > FUSE_IOCTL_MAX_IOV)
+		return -ENOMEM;
+	if (n != (size_t)(out->in_iovs + out->out_iovs) * sizeof(*v))
+		return -EIO;
+	err = take_iovs(v, out->in_iovs, in, in_size);
+	if (!err)
+		err = take_iovs(v + out->in_iovs, out->out_iovs, outv, out_size);
+	return err;
 }

@@ -26,6 +26,9 @@ echo "== make distcheck"
 echo "== make install, a driver built with pkg-config, make uninstall"
 bash "$srcdir/tests/install-check.sh"
 
+echo "== fuzzing the decoders (libFuzzer, ${CUSESHIM_FUZZ_SECONDS:-60} s each)"
+bash "$srcdir/tests/fuzz/run.sh" "${CUSESHIM_FUZZ_SECONDS:-60}"
+
 echo "== ASan + UBSan (driver side and unit tests)"
 (cuseshim_build "$srcdir/build-asan" --enable-sanitizers &&
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 make check) || {

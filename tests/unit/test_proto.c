@@ -1373,3 +1373,50 @@ Test(normalize, too_long)
 	cr_assert_eq(registry_normalize("/", out, 2), 1);
 	cr_assert_str_eq(out, "/");
 }
+
+/* ---- proto_ioctl_retry: the kernel's limits on RETRY iovec arrays */
+
+static struct fuse_ioctl_iovec retry_arr[FUSE_IOCTL_MAX_IOV + 1];
+static struct iovec retry_in[FUSE_IOCTL_MAX_IOV], retry_out[FUSE_IOCTL_MAX_IOV];
+
+static int retry(unsigned nin, unsigned nout, size_t n, size_t *in_size, size_t *out_size)
+{
+	struct fuse_ioctl_out o = {.flags = FUSE_IOCTL_RETRY, .in_iovs = nin, .out_iovs = nout};
+
+	return proto_ioctl_retry(&o, retry_arr, n, retry_in, in_size, retry_out, out_size);
+}
+
+Test(ioctl_retry, counts_and_totals)
+{
+	size_t in, out;
+	unsigned i;
+
+	for (i = 0; i <= FUSE_IOCTL_MAX_IOV; i++) {
+		retry_arr[i].base = 0x10000 + i * 4096;
+		retry_arr[i].len = 10;
+	}
+	cr_assert_eq(retry(1, 2, 3 * 16, &in, &out), 0);
+	cr_expect_eq(in, 10);
+	cr_expect_eq(out, 20);
+	cr_expect_eq((uintptr_t)retry_out[1].iov_base, 0x10000 + 2 * 4096);
+	cr_expect_eq(retry(128, 128, 256 * 16, &in, &out), 0, "256 iovecs are allowed");
+	cr_expect_eq(retry(129, 128, 257 * 16, &in, &out), -ENOMEM);
+	cr_expect_eq(retry(257, 0, 257 * 16, &in, &out), -ENOMEM);
+	cr_expect_eq(retry(1, 1, 3 * 16, &in, &out), -EIO, "array longer than its counts");
+	cr_expect_eq(retry(2, 1, 2 * 16, &in, &out), -EIO, "array shorter than its counts");
+	cr_expect_eq(retry(0, 0, 0, &in, &out), 0);
+}
+
+Test(ioctl_retry, per_direction_limit)
+{
+	size_t in, out;
+
+	retry_arr[0].len = CUSESHIM_MAX_PAYLOAD;
+	retry_arr[1].len = 0;
+	cr_expect_eq(retry(1, 1, 32, &in, &out), 0, "128 KiB in one direction is allowed");
+	retry_arr[1].len = 1;
+	cr_expect_eq(retry(2, 0, 32, &in, &out), -ENOMEM, "128 KiB + 1 in");
+	cr_expect_eq(retry(0, 2, 32, &in, &out), -ENOMEM, "128 KiB + 1 out");
+	retry_arr[0].len = ~0ull;
+	cr_expect_eq(retry(1, 0, 16, &in, &out), -ENOMEM);
+}

@@ -129,19 +129,47 @@ static int mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
-/* The registry directory must be ours or root's, so that nobody else can
- * swap entries under us. */
-static int check_dir(const char *dir)
+/*
+ * The registry directory must be a real directory that is ours or root's,
+ * and nobody else may write to it unless it is sticky: otherwise another
+ * user could swap entries under us.  A symlink is refused (another user
+ * could point a predictable name like /tmp/cuse-UID anywhere).
+ */
+static int check_dir(const char *dir, const char **why)
 {
 	struct stat st;
 
-	if (stat(dir, &st))
+	*why = NULL;
+	if (lstat(dir, &st))
 		return -errno;
-	if (!S_ISDIR(st.st_mode))
-		return -ENOTDIR;
-	if (st.st_uid != geteuid() && st.st_uid != 0 && !(st.st_mode & S_ISVTX))
-		return -EPERM;
-	return 0;
+	if (S_ISLNK(st.st_mode))
+		*why = "it is a symbolic link";
+	else if (!S_ISDIR(st.st_mode))
+		*why = "it is not a directory";
+	else if (st.st_uid != geteuid() && st.st_uid != 0)
+		*why = "it belongs to another user";
+	else if ((st.st_mode & 022) && !(st.st_mode & S_ISVTX))
+		*why = "others may write to it and it is not sticky";
+	return *why ? -EPERM : 0;
+}
+
+/* CUSED_DIR_MODE (octal) for directories we create; 0700 by default, so
+ * that a registry is private unless its owner shares it. */
+static mode_t dir_mode(void)
+{
+	const char *m = getenv("CUSED_DIR_MODE");
+	char *end;
+	unsigned long v;
+
+	if (!m || !*m)
+		return 0700;
+	v = strtoul(m, &end, 8);
+	if (*end || v > 07777) {
+		cused_log(FUSE_LOG_ERR,
+			  "cuse: CUSED_DIR_MODE='%s' is not an octal mode; using 0700\n", m);
+		return 0700;
+	}
+	return (mode_t)v;
 }
 
 static pid_t attr_owner(int fd)
@@ -198,15 +226,22 @@ static int registry_reserve(struct fuse_session *se)
 		cused_log(FUSE_LOG_ERR, "cuse: registry path for '%s' is too long\n", se->devname);
 		return -ENAMETOOLONG;
 	}
-	err = mkdir_p(se->dir, 0755);
-	if (!err)
-		err = check_dir(se->dir);
-	if (!err)
-		err = mkdir_p(parent, 0755);
-	if (err) {
-		cused_log(FUSE_LOG_ERR, "cuse: cannot use registry directory '%s': %s\n", se->dir,
-			  strerror(-err));
-		return err;
+	{
+		mode_t m = dir_mode();
+		const char *bad = NULL;
+		mode_t old = umask(0);
+
+		err = mkdir_p(se->dir, m);
+		if (!err)
+			err = check_dir(se->dir, &bad);
+		if (!err)
+			err = mkdir_p(parent, m);
+		umask(old);
+		if (err) {
+			cused_log(FUSE_LOG_ERR, "cuse: cannot use registry directory '%s': %s\n",
+				  se->dir, bad ? bad : strerror(-err));
+			return err;
+		}
 	}
 	for (tries = 0; tries < 10; tries++) {
 		struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};

@@ -139,8 +139,14 @@ static void child_setup(int flags)
 	setenv("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", 1);
 	setenv("LC_ALL", "C", 1);
 	setenv("HOME", "/tmp", 1);
-	if (!(flags & H_NODIR))
+	if (flags & H_REGISTRY_SUBDIR) {
+		char sub[600];
+
+		snprintf(sub, sizeof(sub), "%s/new/reg", dir);
+		setenv("CUSE_DIR", sub, 1);
+	} else if (!(flags & H_NODIR)) {
 		setenv("CUSE_DIR", dir, 1);
+	}
 	if (flags & H_MODE660)
 		setenv("CUSED_MODE", "0660", 1);
 	if (flags & H_MODE604)
@@ -316,7 +322,9 @@ int h_driver_start_argv(struct h_driver *d, const char *name, const char *const 
 		const char *base = strrchr(name, '/');
 		char regdir[300];
 
-		if (flags & H_NODIR)
+		if (flags & H_REGISTRY_SUBDIR)
+			snprintf(regdir, sizeof(regdir), "%s/new/reg", dir);
+		else if (flags & H_NODIR)
 			snprintf(regdir, sizeof(regdir), "/tmp/cuse-%u",
 				 h_root() ? TEST_UID : (unsigned)geteuid());
 		else

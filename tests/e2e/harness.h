@@ -19,14 +19,15 @@ struct h_driver {
 };
 
 enum {
-	H_SHIM = 1,	 /* run under cuse-run */
-	H_PRELOAD = 2,	 /* LD_PRELOAD=libcuseshim.so, no cuse-run */
-	H_NODIR = 4,	 /* no CUSE_DIR in the environment */
-	H_AS_OTHER = 8,	 /* as a second unprivileged user (needs root) */
-	H_GROUPS = 16,	 /* with supplementary groups 100 and 27 (needs root) */
-	H_MODE660 = 32,	 /* driver: CUSED_MODE=0660 */
-	H_MODE604 = 64,	 /* driver: CUSED_MODE=0604 */
-	H_NOGROUP = 128, /* with gid 65533 instead of the driver's 65534 */
+	H_SHIM = 1,		 /* run under cuse-run */
+	H_PRELOAD = 2,		 /* LD_PRELOAD=libcuseshim.so, no cuse-run */
+	H_NODIR = 4,		 /* no CUSE_DIR in the environment */
+	H_AS_OTHER = 8,		 /* as a second unprivileged user (needs root) */
+	H_GROUPS = 16,		 /* with supplementary groups 100 and 27 (needs root) */
+	H_MODE660 = 32,		 /* driver: CUSED_MODE=0660 */
+	H_MODE604 = 64,		 /* driver: CUSED_MODE=0604 */
+	H_NOGROUP = 128,	 /* with gid 65533 instead of the driver's 65534 */
+	H_REGISTRY_SUBDIR = 256, /* CUSE_DIR=<test dir>/new/reg (not yet there) */
 };
 
 /* Criterion fixture: .init = h_setup, .fini = h_teardown */

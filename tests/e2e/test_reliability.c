@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -345,4 +346,56 @@ Test(reliability, clients_cannot_forge_identity_or_reach_other_files)
 	cr_expect(!strstr(log, "read "), "a driver callback ran:\n%s", log);
 	cr_expect(!strstr(log, "open "), "a driver callback ran:\n%s", log);
 	free(log);
+}
+
+/* A driver refuses a registry it cannot trust, and says why. */
+static void expect_refused(const char *dir_env, const char *why)
+{
+	char *err = NULL, env[600];
+	int rc;
+
+	snprintf(env, sizeof(env), "CUSE_DIR=%s", dir_env);
+	rc = h_run(H_NODIR, NULL, NULL, &err,
+		   (const char *const[]){"env", env, h_stage("bufdev"), "-f", "--name=x", NULL});
+	cr_expect_eq(rc, 1, "driver exited %d", rc);
+	cr_expect(strstr(err, why), "stderr: %s", err);
+	free(err);
+}
+
+Test(reliability, registry_directory_must_be_trustworthy)
+{
+	char link[600], open_dir[600];
+
+	if (!h_root())
+		cr_skip_test("needs root to prepare directories for another user");
+	/* a symlink at the registry's name */
+	snprintf(link, sizeof(link), "%s/link", h_dir());
+	cr_assert(!symlink("/tmp", link));
+	expect_refused(link, "cannot use registry directory");
+	expect_refused(link, "it is a symbolic link");
+	/* a directory anyone may write to */
+	snprintf(open_dir, sizeof(open_dir), "%s/open", h_dir());
+	cr_assert(!mkdir(open_dir, 0777) && !chmod(open_dir, 0777));
+	expect_refused(open_dir, "others may write to it and it is not sticky");
+	/* one that belongs to someone else */
+	cr_assert(!chmod(open_dir, 0755) && !chown(open_dir, 65533, 65533));
+	expect_refused(open_dir, "it belongs to another user");
+}
+
+Test(reliability, registry_directory_is_created_private)
+{
+	struct h_driver d;
+	char dir[600], arg[700];
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s/new/reg", h_dir());
+	snprintf(arg, sizeof(arg), "CUSE_DIR=%s", dir);
+	cr_assert_eq(h_driver_start_argv(
+			     &d, "x",
+			     (const char *const[]){"bufdev", "-f", "--eof", "--name=x", NULL},
+			     H_REGISTRY_SUBDIR),
+		     0);
+	cr_assert(!stat(dir, &st), "%s not created", dir);
+	cr_expect_eq(st.st_mode & 07777, 0700, "registry created with mode 0%o",
+		     st.st_mode & 07777);
 }

@@ -18,6 +18,10 @@ for f in cused/.libs/libcused.so.0 libcuseshim/.libs/libcuseshim.so cuse-run \
 		cp "$b/$f" "$stage/" || exit 99
 	fi
 done
+if [ -n "${CUSESHIM_SRCDIR:-}" ] && [ -e "$CUSESHIM_SRCDIR/tests/e2e/fakedrv.py" ]; then
+	cp "$CUSESHIM_SRCDIR/tests/e2e/fakedrv.py" "$stage/" || exit 99
+	chmod 644 "$stage/fakedrv.py"
+fi
 CUSESHIM_STAGE=$stage
 export CUSESHIM_STAGE
 # Criterion's runner (BoxFort) sometimes fails to start a test instance

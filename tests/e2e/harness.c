@@ -292,7 +292,7 @@ int h_driver_start_argv(struct h_driver *d, const char *name, const char *const 
 		*p = '_';
 	for (char *p = strchr(d->err + strlen(dir) + 1, '/'); p; p = strchr(p, '/'))
 		*p = '_';
-	args[n++] = h_stage(argv[0]);
+	args[n++] = argv[0][0] == '/' ? argv[0] : h_stage(argv[0]);
 	for (argv++; *argv && n < 63; argv++)
 		args[n++] = *argv;
 	args[n] = NULL;

@@ -67,7 +67,7 @@ static const char *ename(int e)
 		{EPERM, "EPERM"},   {ENOTCONN, "ENOTCONN"}, {EOPNOTSUPP, "EOPNOTSUPP"},
 		{ESPIPE, "ESPIPE"}, {EAGAIN, "EAGAIN"},	    {ECONNABORTED, "ECONNABORTED"},
 		{ENOTTY, "ENOTTY"}, {EBUSY, "EBUSY"},	    {EINTR, "EINTR"},
-		{EEXIST, "EEXIST"},
+		{EEXIST, "EEXIST"}, {ENOMEM, "ENOMEM"},
 	};
 	size_t i;
 
@@ -370,6 +370,23 @@ static void step(char *s)
 			result("pollwait", r);
 		else
 			printf("pollwait=%d revents=0x%x\n", r, p.revents);
+	} else if (!strcmp(s, "readcanary") || !strcmp(s, "ioctlcanary")) {
+		/* a buffer of @a bytes (@b: the ioctl command) with 64 guard
+		 * bytes after it: nothing may be written past @a */
+		char *buf = malloc(a + 64);
+		long r;
+		int i, smashed = 0;
+
+		memset(buf, '#', a + 64);
+		r = s[0] == 'r' ? read(fd, buf, a) : ioctl(fd, (unsigned long)b, buf);
+		for (i = 0; i < 64; i++)
+			smashed |= buf[a + i] != '#';
+		if (r < 0)
+			printf("%s=-1 errno=%s guard=%s\n", s, ename(errno),
+			       smashed ? "smashed" : "intact");
+		else
+			printf("%s=%ld guard=%s\n", s, r, smashed ? "smashed" : "intact");
+		free(buf);
 	} else if (!strcmp(s, "waitioctl")) {
 		result("waitioctl", ioctl(fd, _IO('B', 2))); /* bufdev's BUFDEV_WAIT */
 	} else if (!strcmp(s, "now")) {

@@ -5,6 +5,7 @@
  * permissions.
  */
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 #include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
@@ -398,4 +399,69 @@ Test(reliability, registry_directory_is_created_private)
 	cr_assert(!stat(dir, &st), "%s not created", dir);
 	cr_expect_eq(st.st_mode & 07777, 0700, "registry created with mode 0%o",
 		     st.st_mode & 07777);
+}
+
+/* A hostile driver: the client gets the kernel's errors, never crashes,
+ * never writes past its buffers, and its other requests keep working. */
+struct hostile_case {
+	char mode[32];
+	char steps[2][32];
+	char expect[160];
+};
+
+ParameterizedTestParameters(reliability, hostile_driver)
+{
+	static struct hostile_case cases[] = {
+		{"read-too-long", {"readcanary:10", ""}, "readcanary=-1 errno=EIO guard=intact\n"},
+		{"read-bad-length",
+		 {"readcanary:10", ""},
+		 "readcanary=-1 errno=EIO guard=intact\n"},
+		{"read-positive-error",
+		 {"readcanary:10", ""},
+		 "readcanary=-1 errno=EIO guard=intact\n"},
+		{"read-error-with-data",
+		 {"readcanary:10", ""},
+		 "readcanary=-1 errno=EIO guard=intact\n"},
+		{"read-wrong-unique", {"readcanary:10", ""}, "readcanary=2 guard=intact\n"},
+		{"read-short-header",
+		 {"readcanary:10", ""},
+		 "readcanary=-1 errno=EIO guard=intact\n"},
+		{"ioctl-retry-unmapped",
+		 {"ioctlcanary:8:0x80084601", ""},
+		 "ioctlcanary=-1 errno=EFAULT guard=intact\n"},
+		/* 257 iovecs do not fit a 4096-byte reply: EIO (the kernel's
+		 * reply write fails); after an 8 KiB round they fit: ENOMEM */
+		{"ioctl-retry-257",
+		 {"ioctlcanary:8:0x80084601", ""},
+		 "ioctlcanary=-1 errno=EIO guard=intact\n"},
+		{"ioctl-retry-257-fits",
+		 {"ioctlcanary:8:0x80084601", ""},
+		 "ioctlcanary=-1 errno=ENOMEM guard=intact\n"},
+		{"ioctl-retry-count-mismatch",
+		 {"ioctlcanary:8:0x80084601", ""},
+		 "ioctlcanary=-1 errno=EIO guard=intact\n"},
+	};
+	return cr_make_param_array(struct hostile_case, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct hostile_case *c, reliability, hostile_driver)
+{
+	char script[600], *out = NULL, expect[300];
+	const char *py = getenv("CUSESHIM_STAGE");
+	struct h_driver d;
+	int rc;
+
+	snprintf(script, sizeof(script), "%s/fakedrv.py", py ? py : ".");
+	cr_assert_eq(h_driver_start_argv(&d, "evil",
+					 (const char *const[]){"/usr/bin/python3", script, h_dir(),
+							       "evil", c->mode, NULL},
+					 0),
+		     0, "the fake driver did not start");
+	/* the bad answer, then a plain open, still working */
+	rc = H_RUN(H_SHIM, &out, h_stage("rwprobe"), "open:/dev/evil:rw", c->steps[0],
+		   "open:/dev/evil:r");
+	cr_expect_eq(rc, 0, "rwprobe exited %d (crashed?)", rc);
+	snprintf(expect, sizeof(expect), "open=3\n%sopen=4\n", c->expect);
+	cr_expect_str_eq(out, expect);
+	free(out);
 }

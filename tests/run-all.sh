@@ -26,6 +26,18 @@ echo "== make distcheck"
 echo "== make install, a driver built with pkg-config, make uninstall"
 bash "$srcdir/tests/install-check.sh"
 
+echo "== valgrind on the driver side (memcheck, definite leaks are errors)"
+for suite in e2e driver_api ioctl tty; do
+	CUSESHIM_VALGRIND=1 CUSESHIM_SRCDIR="$srcdir" CUSESHIM_BUILDDIR="$srcdir/build" \
+		sh "$srcdir/tests/criterion-tap.sh" "$srcdir/build/tests/e2e/test_e2e" \
+		--filter "$suite/*" >"$srcdir/build/valgrind-$suite.log" 2>&1 || {
+		grep -v "^ok" "$srcdir/build/valgrind-$suite.log" | tail -80
+		echo "valgrind: the $suite suite failed"
+		exit 1
+	}
+	tail -1 "$srcdir/build/valgrind-$suite.log"
+done
+
 echo "== fuzzing the decoders (libFuzzer, ${CUSESHIM_FUZZ_SECONDS:-60} s each)"
 bash "$srcdir/tests/fuzz/run.sh" "${CUSESHIM_FUZZ_SECONDS:-60}"
 

@@ -19,10 +19,11 @@
 
 #include "harness.h"
 
-#define TEST_UID    65534
-#define TEST_GID    65534
-#define OTHER_UID   65533
-#define MAX_DRIVERS 16
+#define TEST_UID       65534
+#define TEST_GID       65534
+#define OTHER_UID      65533
+#define MAX_DRIVERS    16
+#define VALGRIND_ERROR 99
 
 static char dir[64];
 static char stage_path[8][512];
@@ -85,12 +86,35 @@ void h_setup(void)
 	ndrivers = 0;
 }
 
+/* Under valgrind, a driver that is still running ends with SIGTERM so
+ * that valgrind can check it; its verdict is the exit status. */
+static void stop_checked(pid_t pid)
+{
+	int status, i;
+
+	kill(pid, SIGTERM);
+	for (i = 0; i < 1000; i++) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid) {
+			cr_expect(!(WIFEXITED(status) && WEXITSTATUS(status) == VALGRIND_ERROR),
+				  "valgrind found errors in the driver: see the log above");
+			return;
+		}
+		if (r < 0)
+			return; /* not our child (a daemon) */
+		h_msleep(10);
+	}
+}
+
 void h_teardown(void)
 {
 	int i;
 
 	for (i = 0; i < ndrivers; i++)
 		if (drivers[i] > 0) {
+			if (getenv("CUSESHIM_VALGRIND"))
+				stop_checked(drivers[i]);
 			kill(-drivers[i], SIGKILL);
 			kill(drivers[i], SIGKILL);
 			waitpid(drivers[i], NULL, 0); /* ECHILD for a daemon: fine */
@@ -292,6 +316,15 @@ int h_driver_start_argv(struct h_driver *d, const char *name, const char *const 
 		*p = '_';
 	for (char *p = strchr(d->err + strlen(dir) + 1, '/'); p; p = strchr(p, '/'))
 		*p = '_';
+	if (getenv("CUSESHIM_VALGRIND") && argv[0][0] != '/') {
+		/* the driver side under memcheck: errors and definite leaks
+		 * end it with VALGRIND_ERROR, reported at teardown */
+		args[n++] = "valgrind";
+		args[n++] = "-q";
+		args[n++] = "--leak-check=full";
+		args[n++] = "--errors-for-leak-kinds=definite";
+		args[n++] = "--error-exitcode=99";
+	}
 	args[n++] = argv[0][0] == '/' ? argv[0] : h_stage(argv[0]);
 	for (argv++; *argv && n < 63; argv++)
 		args[n++] = *argv;
@@ -310,7 +343,7 @@ int h_driver_start_argv(struct h_driver *d, const char *name, const char *const 
 		dup2(fd, 1);
 		dup2(fd, 2);
 		child_setup(flags);
-		execv(args[0], (char *const *)args);
+		execvp(args[0], (char *const *)args);
 		fprintf(stderr, "harness: exec %s: %s\n", args[0], strerror(errno));
 		_exit(127);
 	}

@@ -155,6 +155,20 @@ static int do_open(int (*real_open)(const char *, int, ...), int dirfd,
 
 	if (shim_path_absolute(dirfd, path, abs, sizeof(abs)))
 		p = abs; /* relative to "/" or "/dev" */
+	if (p && p[0] == '/' && p[1] == 'p' && !strncmp(p, "/proc/", 6)) {
+		/* /proc/self/fd/N of a device: a new open of it, as the
+		 * kernel does (a socket could not be reopened so) */
+		struct shim_file *f = shim_fd_link(p);
+
+		if (f)
+			return (int)shim_ret(shim_open_device(f->dev, flags));
+	}
+	if (p && p[0] == '/' && p[1] == 'd' && !strncmp(p, "/dev/fd/", 8)) {
+		struct shim_file *f = shim_fd_link(p);
+
+		if (f)
+			return (int)shim_ret(shim_open_device(f->dev, flags));
+	}
 	if (shim_path_candidate(p)) {
 		r = shim_path_lookup(AT_FDCWD, p, &dev);
 		if (r < 0)

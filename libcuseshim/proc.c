@@ -19,7 +19,7 @@
 
 /* The device fd named by "/proc/self/fd/N", "/proc/thread-self/fd/N",
  * "/proc/<our pid>/fd/N" or "/dev/fd/N", or NULL. */
-static struct shim_file *fd_link(const char *path)
+struct shim_file *shim_fd_link(const char *path)
 {
 	const char *n = NULL;
 	char *end;
@@ -60,7 +60,7 @@ static ssize_t link_name(const struct shim_file *f, char *buf, size_t size)
 
 SHIM_EXPORT ssize_t readlink(const char *path, char *buf, size_t size)
 {
-	struct shim_file *f = fd_link(path);
+	struct shim_file *f = shim_fd_link(path);
 
 	if (__builtin_expect(!f, 1))
 		return REAL(readlink)(path, buf, size);
@@ -69,7 +69,7 @@ SHIM_EXPORT ssize_t readlink(const char *path, char *buf, size_t size)
 
 SHIM_EXPORT ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t size)
 {
-	struct shim_file *f = fd_link(path);
+	struct shim_file *f = shim_fd_link(path);
 
 	if (__builtin_expect(!f, 1))
 		return REAL(readlinkat)(dirfd, path, buf, size);

@@ -33,6 +33,7 @@
 #include <sys/select.h>
 #include <termios.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -217,6 +218,8 @@ void shim_move_internal_fd(int fd);
 /* After close(2) of a device fd: wait for RELEASE if it was the last. */
 void shim_closed(struct shim_file *f);
 
+/* ---- proc.c: the device fd named by /proc/self/fd/N and its aliases */
+struct shim_file *shim_fd_link(const char *path);
 /* ---- fd.c */
 void shim_after_close(struct shim_file *f);
 /* ---- open.c */

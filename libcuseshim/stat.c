@@ -262,3 +262,55 @@ SHIM_EXPORT int faccessat(int dirfd, const char *path, int mode, int flags)
 		return REAL(faccessat)(dirfd, path, mode, flags);
 	return (int)shim_ret(r);
 }
+
+/*
+ * Extended attributes of a device node (ls -l probes for ACLs and
+ * SELinux labels): a devtmpfs node has none, so lists are empty and every
+ * attribute is ENODATA; setting one is refused as on a node we may not
+ * label.
+ */
+static bool xattr_device(int dirfd, const char *path)
+{
+	char abs[PATH_MAX];
+	struct shim_dev *dev;
+
+	if (shim_path_absolute(dirfd, path, abs, sizeof(abs)))
+		path = abs;
+	return shim_path_candidate(path) && shim_path_lookup(AT_FDCWD, path, &dev) > 0;
+}
+
+#define GETXATTR_WRAPPER(name)                                                                     \
+	SHIM_EXPORT ssize_t name(const char *path, const char *attr, void *value, size_t size)     \
+	{                                                                                          \
+		if (__builtin_expect(!xattr_device(AT_FDCWD, path), 1))                            \
+			return REAL(name)(path, attr, value, size);                                \
+		return shim_ret(-ENODATA);                                                         \
+	}
+
+GETXATTR_WRAPPER(getxattr)
+GETXATTR_WRAPPER(lgetxattr)
+
+#define LISTXATTR_WRAPPER(name)                                                                    \
+	SHIM_EXPORT ssize_t name(const char *path, char *list, size_t size)                        \
+	{                                                                                          \
+		if (__builtin_expect(!xattr_device(AT_FDCWD, path), 1))                            \
+			return REAL(name)(path, list, size);                                       \
+		return 0;                                                                          \
+	}
+
+LISTXATTR_WRAPPER(listxattr)
+LISTXATTR_WRAPPER(llistxattr)
+
+SHIM_EXPORT ssize_t fgetxattr(int fd, const char *attr, void *value, size_t size)
+{
+	if (__builtin_expect(!fd_dev(fd), 1))
+		return REAL(fgetxattr)(fd, attr, value, size);
+	return shim_ret(-ENODATA);
+}
+
+SHIM_EXPORT ssize_t flistxattr(int fd, char *list, size_t size)
+{
+	if (__builtin_expect(!fd_dev(fd), 1))
+		return REAL(flistxattr)(fd, list, size);
+	return 0;
+}

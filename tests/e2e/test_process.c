@@ -303,3 +303,47 @@ Test(process, credentials_the_driver_sees)
 	cr_expect(strstr(log, want), "driver did not see the thread id (%s):\n%s", want, log);
 	free(log);
 }
+
+Test(process, reopening_proc_self_fd_is_a_new_open)
+{
+	start();
+	expect_py("import os\n"
+		  "fd = os.open('/dev/pr', os.O_RDWR)\n"
+		  "os.write(fd, b'again')\n"
+		  "fd2 = os.open('/proc/self/fd/%d' % fd, os.O_RDONLY)\n"
+		  "fd3 = os.open('/dev/fd/%d' % fd, os.O_RDONLY)\n"
+		  "print(fd2 != fd, os.read(fd2, 2), os.read(fd3, 10))\n",
+		  "True b'ag' b'ain'\n");
+	/* three opens, each its own file, as in the kernel */
+	expect_balanced(3);
+}
+
+Test(process, fortified_programs)
+{
+	char *out = NULL, *plain = NULL;
+
+	start();
+	cr_assert_eq(H_RUN(H_SHIM, &out, h_stage("fortprobe"), "open:/dev/pr:rw", "write:4",
+			   "read:4", "fstat"),
+		     0);
+	cr_assert_eq(H_RUN(H_SHIM, &plain, h_stage("rwprobe"), "open:/dev/pr:rw", "write:4",
+			   "read:4", "fstat"),
+		     0);
+	cr_expect_str_eq(out, plain);
+	cr_expect(strstr(out, "read=4 data=aaaa\n"), "%s", out);
+	free(out);
+	free(plain);
+}
+
+Test(process, ls_l_shows_a_character_device)
+{
+	char *out = NULL;
+
+	start();
+	cr_assert_eq(H_RUN(H_SHIM, &out, "sh", "-c", "ls -l /dev/pr | cut -d' ' -f1,5,6"), 0);
+	cr_expect(!strncmp(out, "crw------- ", 11), "%s", out);
+	free(out);
+	/* no ACL marker, no error, like a devtmpfs node */
+	cr_assert_eq(H_RUN(H_SHIM, &out, "sh", "-c", "ls -l /dev/pr 2>&1 | cut -c1-11"), 0);
+	free(out);
+}

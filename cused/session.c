@@ -382,8 +382,33 @@ static unsigned dynamic_major(const char *name)
 	return 234 + h % 21; /* the kernel's dynamic range is 234..254 */
 }
 
+/* CUSED_OWNER/CUSED_GROUP (numeric, set by cused run --owner/--group):
+ * whom the device's owner and group bits let in. */
+static int parse_id_env(const char *var, unsigned *out)
+{
+	const char *v = getenv(var);
+	char *end;
+	unsigned long n;
+
+	if (!v || !*v)
+		return 0;
+	n = strtoul(v, &end, 10);
+	if (*end || n > UINT32_MAX - 1) {
+		cused_log(FUSE_LOG_ERR, "cuse: %s='%s' is not a numeric id\n", var, v);
+		return -EINVAL;
+	}
+	*out = (unsigned)n;
+	return 0;
+}
+
 static int parse_mode_env(struct fuse_session *se)
 {
+	unsigned uid = se->attr.uid, gid = se->attr.gid;
+
+	if (parse_id_env("CUSED_OWNER", &uid) || parse_id_env("CUSED_GROUP", &gid))
+		return -EINVAL;
+	se->attr.uid = uid;
+	se->attr.gid = gid;
 	const char *m = getenv("CUSED_MODE");
 	char *end;
 	unsigned long v;

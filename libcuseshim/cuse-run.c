@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "supervisor.h"
+
 static void usage(FILE *out)
 {
 	fprintf(out, "Usage: cuse-run [OPTION]... [--] PROGRAM [ARG]...\n"
@@ -21,6 +23,10 @@ static void usage(FILE *out)
 		     "                         /tmp/cuse-UID otherwise)\n"
 		     "      --map=PATH=NAME    make PATH (e.g. /dev/ttyUSB0) open device NAME;\n"
 		     "                         may be repeated\n"
+		     "      --seccomp          supervise PROGRAM with seccomp user notification\n"
+		     "                         instead of preloading the shim: reaches static\n"
+		     "                         binaries, Go and raw system calls (slower: see\n"
+		     "                         the README); sets no_new_privs\n"
 		     "  -h, --help             show this help and exit\n"
 		     "  -V, --version          show the version and exit\n");
 }
@@ -77,14 +83,18 @@ static char *append(char *list, const char *sep, const char *item)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"debug", no_argument, NULL, 'd'},     {"dir", required_argument, NULL, 'D'},
-		{"map", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},   {NULL, 0, NULL, 0},
+		{"debug", no_argument, NULL, 'd'},
+		{"dir", required_argument, NULL, 'D'},
+		{"map", required_argument, NULL, 'm'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{"seccomp", no_argument, NULL, 'S'},
+		{NULL, 0, NULL, 0},
 	};
 	char *maps = getenv("CUSESHIM_MAP") ? strdup(getenv("CUSESHIM_MAP")) : NULL;
 	const char *shim, *preload;
 	char *ld;
-	int c;
+	int c, seccomp = 0;
 
 	while ((c = getopt_long(argc, argv, "+dhV", opts, NULL)) != -1) {
 		switch (c) {
@@ -110,6 +120,7 @@ int main(int argc, char **argv)
 			}
 			maps = append(maps, ":", optarg);
 			break;
+		case 'S': seccomp = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("cuse-run (cuseshim) %s\n", PACKAGE_VERSION); return 0;
 		default: usage(stderr); return 125;
@@ -119,6 +130,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cuse-run: no program given\n");
 		usage(stderr);
 		return 125;
+	}
+	if (seccomp) {
+		/* The supervisor does everything: no shim in the program. */
+		if (maps)
+			setenv("CUSESHIM_MAP", maps, 1);
+		return supervise(argv + optind);
 	}
 	shim = find_shim();
 	if (!exists(shim)) {

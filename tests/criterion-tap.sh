@@ -19,6 +19,12 @@ for f in cused/.libs/libcused.so.0 libcuseshim/.libs/libcuseshim.so cuse-run \
 		cp "$b/$f" "$stage/" || exit 99
 	fi
 done
+if [ -e "$b/cused/cused" ]; then
+	cp "$b/cused/cused" "$stage/" && mkdir -p "$stage/fuse3" &&
+		cp "$b/cused/.libs/libcused.so.0" "$stage/fuse3/libfuse3.so.3" || exit 99
+	cp "$b/tests/e2e/realfuse-bufdev" "$stage/" 2>/dev/null
+	chmod -R a+rX "$stage"
+fi
 if [ -n "${CUSESHIM_SRCDIR:-}" ] && [ -e "$CUSESHIM_SRCDIR/tests/e2e/fakedrv.py" ]; then
 	cp "$CUSESHIM_SRCDIR/tests/e2e/fakedrv.py" "$stage/" || exit 99
 	chmod 644 "$stage/fakedrv.py"

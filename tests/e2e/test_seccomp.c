@@ -1,4 +1,418 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * End-to-end: cuse-run --seccomp.  Programs LD_PRELOAD cannot reach (our
+ * statically linked staticprobe, Debian's static busybox) use a bufdev
+ * device through the seccomp supervisor, unprivileged.
+ */
 #include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "harness.h"
+
+TestSuite(seccomp, .init = h_setup, .fini = h_teardown, .timeout = 120);
+
+#define BUSYBOX "/bin/busybox"
+
+static struct h_driver drv;
+
+static void start(const char *const extra[])
+{
+	cr_assert_eq(h_driver_start(&drv, "sdev", extra), 0, "bufdev did not start");
+}
+
+/* Run @argv under cuse-run --seccomp; returns the exit status, *out and
+ * *err (may be NULL) what it printed. */
+static int run_sup_err(char **out, char **err, const char *const argv[])
+{
+	const char *args[64];
+	size_t n = 0;
+
+	args[n++] = h_stage("cuse-run");
+	args[n++] = "--seccomp";
+	args[n++] = "--";
+	for (; *argv && n < 63; argv++)
+		args[n++] = *argv;
+	args[n] = NULL;
+	return h_run(0, NULL, out, err, args);
+}
+
+static int run_sup(char **out, const char *const argv[])
+{
+	return run_sup_err(out, NULL, argv);
+}
+
+static void expect_sup(const char *expect, const char *const argv[])
+{
+	char *out = NULL;
+	int rc = run_sup(&out, argv);
+
+	cr_expect_eq(rc, 0, "%s exited %d", argv[0], rc);
+	cr_expect_str_eq(out, expect, "%s printed:\n%s", argv[0], out);
+	free(out);
+}
+
+/* Every open file description got exactly one release. */
+static void expect_balanced(int opens)
+{
+	cr_expect(h_log_wait(&drv, "release ", opens, 5000), "releases:\n%s", h_log(&drv));
+	h_msleep(50);
+	cr_expect_eq(h_log_count(&drv, "open "), opens, "opens in log:\n%s", h_log(&drv));
+	cr_expect_eq(h_log_count(&drv, "release "), opens, "releases in log:\n%s", h_log(&drv));
+}
+
+static void need_busybox(void)
+{
+	if (access(BUSYBOX, X_OK))
+		cr_skip_test("needs Debian's static busybox at " BUSYBOX
+			     " (apt-get install busybox-static)");
+}
+
+/* ---------------------------------------------------------- staticprobe */
+
+Test(seccomp, static_write_read_fionread)
+{
+	start(NULL);
+	expect_sup("open=3\nwrite=5\nfionread=5\nread=5 data=xxxxx\nread=0 data=\n",
+		   (const char *const[]){h_stage("staticprobe"), "open:/dev/sdev:rw", "write:5:x",
+					 "fionread", "read:100", "read:100", NULL});
+	expect_balanced(1);
+	cr_expect_eq(h_log_count(&drv, "write fh=1 size=5 off=0"), 1, "%s", h_log(&drv));
+	cr_expect_eq(h_log_count(&drv, "read fh=1 size=100 off=0"), 2, "%s", h_log(&drv));
+}
+
+Test(seccomp, static_stat_and_vfs_answers)
+{
+	start((const char *const[]){"--maj=42", "--min=7", NULL});
+	expect_sup("open=3\n"
+		   "fstat mode=020600 rdev=42:7 blksize=4096\n"
+		   "stat mode=020600 rdev=42:7 blksize=4096\n"
+		   "access=0\n"
+		   "lseek=0\n"
+		   "mmap=-1 errno=ENODEV\n"
+		   "fsync=-1 errno=EINVAL\n"
+		   "fdatasync=-1 errno=EINVAL\n"
+		   "getfl=0100002\n",
+		   (const char *const[]){h_stage("staticprobe"), "open:/dev/sdev:rw", "fstat",
+					 "stat:/dev/sdev", "access:/dev/sdev:rw", "lseek", "mmap",
+					 "fsync", "fdatasync", "getfl", NULL});
+	cr_expect_eq(h_log_count(&drv, "open "), 1, "%s", h_log(&drv));
+	/* VFS answers never reach the driver */
+	cr_expect_eq(h_log_count(&drv, "ioctl "), 0, "%s", h_log(&drv));
+}
+
+Test(seccomp, static_vectors_offsets_dup_fork)
+{
+	start(NULL);
+	expect_sup("open=3\nwritev=12\nreadv=12 data=vvvvvvvvvvvv\npwrite=3\n"
+		   "pread=3 data=ppp\npread=-1 errno=EINVAL\ndup2=10\nwrite=2\nread=2 data=zz\n",
+		   (const char *const[]){h_stage("staticprobe"), "open:/dev/sdev:rw", "writev:3:4",
+					 "readv:3:4", "pwrite:3:1000", "pread:10:7", "pread:1:-1",
+					 "dup2:10", "fork", "write:2:z", "read:10", NULL});
+	/* readv over three pages: one request, as the kernel splits it */
+	cr_expect_eq(h_log_count(&drv, "read fh=1 size=12 off=0"), 1, "%s", h_log(&drv));
+	/* pread/pwrite offsets are ignored, as on a CUSE device */
+	cr_expect_eq(h_log_count(&drv, "write fh=1 size=3 off=0"), 1, "%s", h_log(&drv));
+	/* dup2 and the fork child share the one open file */
+	expect_balanced(1);
+}
+
+Test(seccomp, static_bad_buffers_efault)
+{
+	start(NULL);
+	expect_sup("open=3\nreadbad=-1 errno=EFAULT\nwritebad=-1 errno=EFAULT\n"
+		   "ioctlbad=-1 errno=EFAULT\nwrite=3\nread=3 data=aaa\n",
+		   (const char *const[]){h_stage("staticprobe"), "open:/dev/sdev:rw", "readbad",
+					 "writebad", "ioctlbad", "write:3", "read:10", NULL});
+	/* a bad read buffer is refused before the driver sees a request, a
+	 * bad write buffer before anything is sent */
+	cr_expect_eq(h_log_count(&drv, "read "), 1, "%s", h_log(&drv));
+	cr_expect_eq(h_log_count(&drv, "write "), 1, "%s", h_log(&drv));
+}
+
+/* A regular file, a pipe and real device nodes: the same output with and
+ * without the supervisor. */
+Test(seccomp, non_devices_untouched)
+{
+	char f1[200], f2[200], a1[220], a2[220];
+	char *plain = NULL, *sup = NULL;
+	const char *const steps[] = {"write:5:x",
+				     "lseek",
+				     "pread:10:0",
+				     "fstat",
+				     "getfl",
+				     "mmap",
+				     "fsync",
+				     "stat:/dev/null",
+				     "pipe",
+				     "access:/dev/null:rw",
+				     "open:/dev/null:r",
+				     "read:10",
+				     "stat:/dev/sdevnone",
+				     NULL};
+	const char *args[32];
+	int rc, n, i;
+
+	start(NULL);
+	snprintf(f1, sizeof(f1), "%s/plain1", h_dir());
+	snprintf(f2, sizeof(f2), "%s/plain2", h_dir());
+	snprintf(a1, sizeof(a1), "open:%s:rwC", f1);
+	snprintf(a2, sizeof(a2), "open:%s:rwC", f2);
+	n = 0;
+	args[n++] = h_stage("staticprobe");
+	args[n++] = a1;
+	for (i = 0; steps[i]; i++)
+		args[n++] = steps[i];
+	args[n] = NULL;
+	rc = h_run(0, NULL, &plain, NULL, args);
+	cr_assert_eq(rc, 0);
+	args[1] = a2;
+	rc = run_sup(&sup, args);
+	cr_expect_eq(rc, 0);
+	cr_expect_str_eq(sup, plain, "supervised:\n%s\nplain:\n%s", sup, plain);
+	cr_expect(strstr(plain, "fstat mode=0100644") && strstr(plain, "pipe=5 data=piped") &&
+			  strstr(plain, "stat mode=020666 rdev=1:3") &&
+			  strstr(plain, "stat=-1 errno=ENOENT"),
+		  "%s", plain);
+	cr_expect_eq(h_log_count(&drv, "open "), 0, "%s", h_log(&drv));
+	free(plain);
+	free(sup);
+}
+
+Test(seccomp, exit_status_propagates)
+{
+	char *out = NULL, *err = NULL;
+	int rc;
+
+	rc = run_sup_err(&out, &err,
+			 (const char *const[]){h_stage("staticprobe"), "nosuchstep", NULL});
+	cr_expect_eq(rc, 2);
+	cr_expect(strstr(err, "unknown step 'nosuchstep'"), "%s", err);
+	free(out);
+	free(err);
+	rc = run_sup_err(&out, &err, (const char *const[]){"/nonexistent/program", NULL});
+	cr_expect_eq(rc, 127);
+	cr_expect(strstr(err, "cuse-run: cannot run '/nonexistent/program'"), "%s", err);
+	free(out);
+	free(err);
+}
+
+/* The driver dies while a static client is blocked in read: the read
+ * fails ECONNABORTED, later calls ENOTCONN, nothing hangs. */
+Test(seccomp, driver_death_unblocks_reader)
+{
+	struct timespec t0, t1;
+	char *out = NULL;
+	pid_t killer;
+	int rc;
+
+	cr_assert_eq(h_driver_start_blocking(&drv, "sdev", NULL), 0);
+	killer = fork();
+	cr_assert(killer >= 0);
+	if (killer == 0) {
+		if (h_log_wait(&drv, "read ", 1, 20000))
+			h_msleep(200);
+		kill(drv.pid, SIGKILL);
+		_exit(0);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = run_sup(&out, (const char *const[]){h_stage("staticprobe"), "open:/dev/sdev:r",
+						 "read:10", "read:10", NULL});
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	waitpid(killer, NULL, 0);
+	cr_expect_eq(rc, 0);
+	cr_expect_str_eq(out, "open=3\nread=-1 errno=ECONNABORTED\nread=-1 errno=ENOTCONN\n", "%s",
+			 out);
+	cr_expect_lt(t1.tv_sec - t0.tv_sec, 15);
+	free(out);
+}
+
+/* An fd opened by a shimmed parent is adopted by the supervisor. */
+Test(seccomp, inherited_device_fd_adopted)
+{
+	char cmd[1024];
+	char *out = NULL;
+	int rc;
+
+	start((const char *const[]){"--maj=42", "--min=7", NULL});
+	snprintf(cmd, sizeof(cmd),
+		 "exec 3<>/dev/sdev; echo abc >&3; %s --seccomp -- %s fd:3 getfl fstat read:10",
+		 h_stage("cuse-run"), h_stage("staticprobe"));
+	rc = h_run(H_SHIM, NULL, &out, NULL, (const char *const[]){"dash", "-c", cmd, NULL});
+	cr_expect_eq(rc, 0);
+	cr_expect_str_eq(out,
+			 "getfl=0100002\nfstat mode=020600 rdev=42:7 blksize=4096\n"
+			 "read=4 data=abc\n\n",
+			 "%s", out);
+	expect_balanced(1);
+	free(out);
+}
+
+/* ---------------------------------------------------------- busybox */
+
+Test(seccomp, busybox_echo_cat)
+{
+	need_busybox();
+	start(NULL);
+	expect_sup("hi\n", (const char *const[]){BUSYBOX, "sh", "-c",
+						 "echo hi > /dev/sdev; cat /dev/sdev", NULL});
+	expect_balanced(2);
+}
+
+Test(seccomp, busybox_redirections_and_test)
+{
+	need_busybox();
+	start(NULL);
+	expect_sup("char\nnot a file\ngot abc\nqueued\n",
+		   (const char *const[]){BUSYBOX, "sh", "-c",
+					 "[ -c /dev/sdev ] && echo char; "
+					 "[ -f /dev/sdev ] || echo not a file; "
+					 "exec 3<>/dev/sdev; echo abc >&3; read line <&3; "
+					 "echo got $line; exec 3>&-; "
+					 "echo queued > /dev/sdev; cat < /dev/sdev",
+					 NULL});
+	expect_balanced(3);
+}
+
+Test(seccomp, busybox_tools)
+{
+	need_busybox();
+	start(NULL);
+	expect_sup("0123\n456789\n",
+		   (const char *const[]){BUSYBOX, "sh", "-c",
+					 "printf 0123456789 > /dev/sdev; "
+					 "busybox dd if=/dev/sdev bs=4 count=1 2>/dev/null; echo; "
+					 "busybox head -c 100 /dev/sdev; echo",
+					 NULL});
+	expect_balanced(3);
+	cr_expect_eq(h_log_count(&drv, "read fh=2 size=4 off=0"), 1, "%s", h_log(&drv));
+}
+
+/* The supervisor serves orphaned descendants too, and waits for them. */
+Test(seccomp, orphans_are_served)
+{
+	need_busybox();
+	start(NULL);
+	expect_sup("early\n",
+		   (const char *const[]){BUSYBOX, "sh", "-c",
+					 "(busybox sleep 0.3; echo late > /dev/sdev) & echo early",
+					 NULL});
+	cr_expect_eq(h_log_count(&drv, "write fh=1 size=5 off=0"), 1, "%s", h_log(&drv));
+	expect_balanced(1);
+}
+
+Test(seccomp, killed_program_status)
+{
+	char *out = NULL;
+
+	need_busybox();
+	cr_expect_eq(run_sup(&out, (const char *const[]){BUSYBOX, "sh", "-c", "kill -9 $$", NULL}),
+		     128 + 9);
+	free(out);
+}
+
+/* ------------------------------------------- ioctl, against the shim */
+
+/* The dynamically linked ioctlprobe under --seccomp (no shim in it) must
+ * print exactly what it prints under the shim. */
+static void ioctl_same_as_shim(bool restricted, const char *const steps[])
+{
+	char namearg[64], logarg[600];
+	const char *argv[64];
+	char *shim = NULL, *sup = NULL;
+	size_t n = 0;
+
+	snprintf(namearg, sizeof(namearg), "--name=ptr0");
+	snprintf(logarg, sizeof(logarg), "--log=%s/ptr0.log", h_dir());
+	cr_assert_eq(
+		h_driver_start_argv(&drv, "ptr0",
+				    (const char *const[]){"ptrdev", "-f", namearg, logarg,
+							  restricted ? "--restricted" : NULL, NULL},
+				    0),
+		0, "ptrdev did not start");
+	argv[n++] = h_stage("ioctlprobe");
+	argv[n++] = "open:/dev/ptr0";
+	for (; *steps && n < 63; steps++)
+		argv[n++] = *steps;
+	argv[n] = NULL;
+	cr_expect_eq(h_run(H_SHIM, NULL, &shim, NULL, argv), 0);
+	cr_expect_eq(run_sup(&sup, argv), 0);
+	cr_expect_str_eq(sup, shim, "--seccomp:\n%s\nshim:\n%s", sup, shim);
+	cr_expect(strstr(shim, "open=3 errno=0\n"), "%s", shim);
+	free(shim);
+	free(sup);
+}
+
+Test(seccomp, ioctl_unrestricted_like_the_shim)
+{
+	ioctl_same_as_shim(false, (const char *const[]){"reverse:hello",
+							"reverse:hi:z",
+							"reversen:70000",
+							"reversebad",
+							"reversebadarg",
+							"get:10",
+							"get:100",
+							"fill:5:x",
+							"fillbad",
+							"overlong:4:8",
+							"negdata:4",
+							"iov256",
+							"iov257fit",
+							"iov257nofit",
+							"raw:5",
+							"raw64:5",
+							"result:7",
+							"err:22",
+							"err:38",
+							"fionread",
+							"vfs",
+							"pipe",
+							"file",
+							"pty",
+							NULL});
+}
+
+Test(seccomp, ioctl_restricted_like_the_shim)
+{
+	ioctl_same_as_shim(true, (const char *const[]){"rget", "rput:hello", "recho:hello", "rlong",
+						       "rgetbad", "rputbad", "raw:5", "fionread",
+						       "vfs", "reverse:hello", NULL});
+}
+
+/* ------------------------------------------------------------- paths */
+
+Test(seccomp, relative_and_odd_paths)
+{
+	need_busybox();
+	start(NULL);
+	expect_sup("rel\nodd\n",
+		   (const char *const[]){BUSYBOX, "sh", "-c",
+					 "cd /dev && echo rel > sdev && cat ./sdev; cd /; "
+					 "echo odd > //dev/./sdev; cat dev/../dev/sdev",
+					 NULL});
+	expect_balanced(4);
+}
+
+Test(seccomp, map_option)
+{
+	char *out = NULL;
+	int rc;
+
+	need_busybox();
+	start(NULL);
+	rc = h_run(0, NULL, &out, NULL,
+		   (const char *const[]){h_stage("cuse-run"), "--seccomp",
+					 "--map=/dev/ttyFAKE0=sdev", "--", BUSYBOX, "sh", "-c",
+					 "echo mapped > /dev/ttyFAKE0; cat /dev/ttyFAKE0; "
+					 "[ -c /dev/ttyFAKE0 ] && echo char",
+					 NULL});
+	cr_expect_eq(rc, 0);
+	cr_expect_str_eq(out, "mapped\nchar\n", "%s", out);
+	free(out);
+	expect_balanced(2);
+}

@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cused: run and list CUSE drivers served by libcused.
+ *
+ *   cused run [--dir=DIR] [--mode=MODE] [--owner=USER] [--group=GROUP] -- DRIVER [ARG]...
+ *       runs an unmodified driver binary linked with libfuse3 against
+ *       libcused instead: a directory whose libfuse3.so.3 is libcused comes
+ *       first in LD_LIBRARY_PATH, and libcused carries libfuse3's version
+ *       nodes, so the dynamic linker binds every symbol to it.
+ *   cused list [--dir=DIR] [--json]
+ *       the live devices of a registry.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "proto/registry.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out, "Usage: cused run [OPTION]... -- DRIVER [ARG]...\n"
+		     "       cused list [--dir=DIR] [--json]\n"
+		     "Run an unmodified CUSE driver binary (linked with libfuse3) on libcused,\n"
+		     "or list the devices drivers serve.\n"
+		     "\n"
+		     "  --dir=DIR        registry directory (default: $CUSE_DIR, "
+		     "$XDG_RUNTIME_DIR/cuse,\n"
+		     "                   /run/cuse for root, /tmp/cuse-UID otherwise)\n"
+		     "  --mode=MODE      permissions of the device (octal, default 0600)\n"
+		     "  --owner=USER     owner of the device (default: the driver's user)\n"
+		     "  --group=GROUP    group of the device (default: the driver's group)\n"
+		     "  --json           (list) one JSON object per device\n"
+		     "  -h, --help       show this help and exit\n"
+		     "  -V, --version    show the version and exit\n");
+}
+
+static int exists(const char *path)
+{
+	return access(path, R_OK) == 0;
+}
+
+/* The directory whose libfuse3.so.3 is libcused: next to us in the build
+ * tree, else the installed one. */
+static const char *compat_dir(void)
+{
+	static char path[PATH_MAX + 64];
+	char exe[PATH_MAX - 64], probe[PATH_MAX + 128], *slash;
+	const char *env = getenv("CUSED_COMPAT_DIR");
+	ssize_t n;
+
+	if (env && *env)
+		return env;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			snprintf(path, sizeof(path), "%s/cused/compat", exe);
+			snprintf(probe, sizeof(probe), "%s/libfuse3.so.3", path);
+			if (exists(probe))
+				return path;
+			snprintf(path, sizeof(path), "%s/fuse3", exe);
+			snprintf(probe, sizeof(probe), "%s/libfuse3.so.3", path);
+			if (exists(probe))
+				return path;
+		}
+	}
+	return COMPATDIR;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	const char *dir = compat_dir(), *old;
+	char probe[PATH_MAX + 256], *ld;
+
+	if (argc < 1) {
+		fprintf(stderr, "cused run: no driver given\n");
+		return 125;
+	}
+	snprintf(probe, sizeof(probe), "%s/libfuse3.so.3", dir);
+	if (!exists(probe)) {
+		fprintf(stderr, "cused run: cannot find libcused as '%s'\n", probe);
+		return 125;
+	}
+	old = getenv("LD_LIBRARY_PATH");
+	ld = malloc(strlen(dir) + (old ? strlen(old) : 0) + 2);
+	if (!ld)
+		return 125;
+	sprintf(ld, "%s%s%s", dir, old && *old ? ":" : "", old && *old ? old : "");
+	setenv("LD_LIBRARY_PATH", ld, 1);
+	execvp(argv[0], argv);
+	fprintf(stderr, "cused run: cannot run '%s': %s\n", argv[0], strerror(errno));
+	return errno == ENOENT ? 127 : 126;
+}
+
+/* One live entry: its attribute line is complete and its lock held. */
+static int show(const char *dir, const char *rel, const char *base, int json, int *first)
+{
+	char attr[PATH_MAX], line[REGISTRY_ATTR_MAX], name[PATH_MAX];
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	struct registry_attr a;
+	ssize_t n;
+	int fd;
+
+	snprintf(attr, sizeof(attr), "%s/%s%s", dir, rel, base);
+	fd = open(attr, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = pread(fd, line, sizeof(line) - 1, 0);
+	if (fcntl(fd, F_OFD_GETLK, &fl) || fl.l_type == F_UNLCK || n <= 0 ||
+	    registry_parse_attr(line, n, &a)) {
+		close(fd);
+		return 0; /* stale or not published yet */
+	}
+	close(fd);
+	/* ".NAME.attr" -> NAME */
+	snprintf(name, sizeof(name), "%s%.*s", rel, (int)(strlen(base) - 6), base + 1);
+	if (json)
+		printf("%s{\"name\":\"%s\",\"pid\":%d,\"major\":%u,\"minor\":%u,\"mode\":\"%04o\","
+		       "\"uid\":%u,\"gid\":%u,\"unrestricted_ioctl\":%s}\n",
+		       *first ? "" : "", name, (int)a.pid, a.major, a.minor, a.mode,
+		       (unsigned)a.uid, (unsigned)a.gid, a.flags & 1 ? "true" : "false");
+	else
+		printf("/dev/%-24s pid %-7d %3u:%-3u %04o %u:%u\n", name, (int)a.pid, a.major,
+		       a.minor, a.mode, (unsigned)a.uid, (unsigned)a.gid);
+	*first = 0;
+	return 1;
+}
+
+static int walk(const char *dir, const char *rel, int json, int *first, int depth)
+{
+	char path[PATH_MAX];
+	struct dirent *e;
+	int count = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+
+		if (e->d_name[0] == '.' && len > 6 && !strcmp(e->d_name + len - 5, ".attr")) {
+			count += show(dir, rel, e->d_name, json, first);
+		} else if (e->d_type == DT_DIR && e->d_name[0] != '.' && depth < 8) {
+			char sub[PATH_MAX];
+
+			snprintf(sub, sizeof(sub), "%s%s/", rel, e->d_name);
+			count += walk(dir, sub, json, first, depth + 1);
+		}
+	}
+	closedir(d);
+	return count;
+}
+
+static int cmd_list(const char *dir, int json)
+{
+	int first = 1;
+
+	walk(dir, "", json, &first, 0);
+	return 0;
+}
+
+static int parse_id(const char *s, int group, unsigned *out)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+
+	if (*s && !*end) {
+		*out = (unsigned)v;
+		return 0;
+	}
+	if (group) {
+		struct group *g = getgrnam(s);
+
+		if (g) {
+			*out = g->gr_gid;
+			return 0;
+		}
+	} else {
+		struct passwd *p = getpwnam(s);
+
+		if (p) {
+			*out = p->pw_uid;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"dir", required_argument, NULL, 'D'},	 {"mode", required_argument, NULL, 'm'},
+		{"owner", required_argument, NULL, 'o'}, {"group", required_argument, NULL, 'g'},
+		{"json", no_argument, NULL, 'j'},	 {"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},	 {NULL, 0, NULL, 0},
+	};
+	const char *cmd;
+	char dir[PATH_MAX], num[32];
+	int c, json = 0;
+	unsigned id;
+
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc > 1 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))) {
+		printf("cused (cuseshim) %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	if (argc < 2) {
+		usage(stderr);
+		return 125;
+	}
+	cmd = argv[1];
+	argv++;
+	argc--;
+	while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'D': setenv("CUSE_DIR", optarg, 1); break;
+		case 'm': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 8);
+
+			if (*end || v > 07777) {
+				fprintf(stderr, "cused: --mode wants an octal mode, not '%s'\n",
+					optarg);
+				return 125;
+			}
+			setenv("CUSED_MODE", optarg, 1);
+			break;
+		}
+		case 'o':
+		case 'g':
+			if (parse_id(optarg, c == 'g', &id)) {
+				fprintf(stderr, "cused: no such %s '%s'\n",
+					c == 'g' ? "group" : "user", optarg);
+				return 125;
+			}
+			snprintf(num, sizeof(num), "%u", id);
+			setenv(c == 'g' ? "CUSED_GROUP" : "CUSED_OWNER", num, 1);
+			break;
+		case 'j': json = 1; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("cused (cuseshim) %s\n", PACKAGE_VERSION); return 0;
+		default: usage(stderr); return 125;
+		}
+	}
+	if (!strcmp(cmd, "run"))
+		return cmd_run(argc - optind, argv + optind);
+	if (!strcmp(cmd, "list")) {
+		if (registry_dir(dir, sizeof(dir), getenv("CUSE_DIR"), getenv("XDG_RUNTIME_DIR"),
+				 geteuid()) < 0) {
+			fprintf(stderr, "cused: registry directory name too long\n");
+			return 125;
+		}
+		return cmd_list(dir, json);
+	}
+	fprintf(stderr, "cused: unknown command '%s'\n", cmd);
+	usage(stderr);
+	return 125;
+}

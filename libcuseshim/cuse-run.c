@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* cuse-run: run a program with the cuseshim interposer, the way padsp and
  * umockdev-run do. */
+#include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -26,9 +29,86 @@ static void usage(FILE *out)
 		     "      --seccomp          supervise PROGRAM with seccomp user notification\n"
 		     "                         instead of preloading the shim: reaches static\n"
 		     "                         binaries, Go and raw system calls (slower: see\n"
-		     "                         the README); sets no_new_privs\n"
+		     "                         the README); sets no_new_privs.  Chosen by\n"
+		     "                         itself for static and Go programs\n"
+		     "                         (CUSESHIM_NO_AUTO_SECCOMP=1 turns that off)\n"
 		     "  -h, --help             show this help and exit\n"
 		     "  -V, --version          show the version and exit\n");
+}
+
+/* PROGRAM as execvp would find it. */
+static bool resolve(const char *prog, char *out, size_t size)
+{
+	const char *path = getenv("PATH"), *p;
+
+	if (strchr(prog, '/'))
+		return snprintf(out, size, "%s", prog) < (int)size && access(out, X_OK) == 0;
+	for (p = path ? path : "/usr/bin:/bin"; *p;) {
+		const char *colon = strchr(p, ':');
+		size_t len = colon ? (size_t)(colon - p) : strlen(p);
+
+		if (snprintf(out, size, "%.*s/%s", (int)len, len ? p : ".", prog) < (int)size &&
+		    access(out, X_OK) == 0)
+			return true;
+		if (!colon)
+			break;
+		p = colon + 1;
+	}
+	return false;
+}
+
+/*
+ * LD_PRELOAD cannot reach a static executable (no PT_INTERP) or a Go one
+ * (raw system calls; a .go.buildinfo section), so those run under the
+ * supervisor.  Only 64-bit ELF files of our own machine are looked at;
+ * scripts and everything else run with the shim.
+ */
+static bool needs_seccomp(const char *prog, const char **why)
+{
+	char path[PATH_MAX];
+	Elf64_Ehdr eh;
+	bool interp = false, go = false;
+	int fd, i;
+
+	if (!resolve(prog, path, sizeof(path)))
+		return false;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	if (pread(fd, &eh, sizeof(eh), 0) != sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_machine != EM_X86_64 ||
+	    eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > 256) {
+		close(fd);
+		return false;
+	}
+	for (i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph;
+
+		if (pread(fd, &ph, sizeof(ph), eh.e_phoff + (off_t)i * sizeof(ph)) != sizeof(ph))
+			break;
+		interp |= ph.p_type == PT_INTERP;
+	}
+	if (eh.e_shentsize == sizeof(Elf64_Shdr) && eh.e_shnum < 4096 &&
+	    eh.e_shstrndx < eh.e_shnum) {
+		Elf64_Shdr strs;
+		char name[16];
+
+		if (pread(fd, &strs, sizeof(strs),
+			  eh.e_shoff + (off_t)eh.e_shstrndx * sizeof(strs)) == sizeof(strs))
+			for (i = 0; i < eh.e_shnum && !go; i++) {
+				Elf64_Shdr sh;
+
+				if (pread(fd, &sh, sizeof(sh),
+					  eh.e_shoff + (off_t)i * sizeof(sh)) != sizeof(sh) ||
+				    pread(fd, name, sizeof(name), strs.sh_offset + sh.sh_name) <= 0)
+					continue;
+				name[sizeof(name) - 1] = '\0';
+				go = !strcmp(name, ".go.buildinfo");
+			}
+	}
+	close(fd);
+	*why = go ? "a Go program" : "statically linked";
+	return go || !interp;
 }
 
 static int exists(const char *path)
@@ -95,6 +175,7 @@ int main(int argc, char **argv)
 	const char *shim, *preload;
 	char *ld;
 	int c, seccomp = 0;
+	const char *why = NULL;
 
 	while ((c = getopt_long(argc, argv, "+dhV", opts, NULL)) != -1) {
 		switch (c) {
@@ -130,6 +211,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cuse-run: no program given\n");
 		usage(stderr);
 		return 125;
+	}
+	if (!seccomp && getenv("CUSESHIM_NO_AUTO_SECCOMP") == NULL &&
+	    needs_seccomp(argv[optind], &why)) {
+		if (getenv("CUSESHIM_DEBUG"))
+			fprintf(stderr, "cuse-run: %s is %s: using --seccomp\n", argv[optind], why);
+		seccomp = 1;
 	}
 	if (seccomp) {
 		/* The supervisor does everything: no shim in the program. */

@@ -416,3 +416,24 @@ Test(seccomp, map_option)
 	free(out);
 	expect_balanced(2);
 }
+
+Test(seccomp, static_programs_are_supervised_without_asking)
+{
+	struct h_driver d;
+	char *out = NULL, *err = NULL;
+	int rc;
+
+	if (access("/bin/busybox", X_OK))
+		cr_skip_test("no static busybox (package busybox-static)");
+	cr_assert_eq(h_driver_start(&d, "auto", NULL), 0);
+	/* plain cuse-run: the ELF has no PT_INTERP, so the supervisor is used
+	 * (without it, static busybox could not open the device at all) */
+	rc = h_run(H_SHIM, NULL, &out, &err,
+		   (const char *const[]){"/bin/busybox", "sh", "-c",
+					 "echo auto > /dev/auto; cat /dev/auto", NULL});
+	cr_expect_eq(rc, 0, "%s", err);
+	cr_expect_str_eq(out, "auto\n");
+	free(out);
+	free(err);
+	cr_expect_eq(h_log_count(&d, "open "), 2);
+}

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The table of real libc entry points (the next definition after ours),
  * resolved once at load and again lazily if something calls us first. */
+#define SHIM_SYSCALL_C
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <stdio.h>

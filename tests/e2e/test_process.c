@@ -347,3 +347,24 @@ Test(process, ls_l_shows_a_character_device)
 	cr_assert_eq(H_RUN(H_SHIM, &out, "sh", "-c", "ls -l /dev/pr 2>&1 | cut -c1-11"), 0);
 	free(out);
 }
+
+Test(process, raw_syscall_calls_reach_the_device)
+{
+	start();
+	expect_py("import ctypes, os\n"
+		  "libc = ctypes.CDLL(None, use_errno=True)\n"
+		  "sc = libc.syscall\n"
+		  "sc.restype = ctypes.c_long\n"
+		  "fd = sc(257, -100, b'/dev/pr', os.O_RDWR, 0)  # openat(AT_FDCWD, ...)\n"
+		  "print(fd >= 0)\n"
+		  "print(sc(1, fd, b'raw-call', 8))  # write\n"
+		  "n = ctypes.c_int(-1)\n"
+		  "print(sc(16, fd, 0x541b, ctypes.byref(n)), n.value)  # ioctl FIONREAD\n"
+		  "buf = ctypes.create_string_buffer(16)\n"
+		  "print(sc(0, fd, buf, 16), buf.value)  # read\n"
+		  "print(sc(3, fd))  # close\n"
+		  "print(sc(39) == os.getpid())  # getpid, untouched\n"
+		  "print(sc(257, -100, b'/dev/nosuch', 0, 0), ctypes.get_errno() == 2)\n",
+		  "True\n8\n0 8\n8 b'raw-call'\n0\nTrue\n-1 True\n");
+	expect_balanced(1);
+}

@@ -29,6 +29,11 @@ export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
 	fail "shimdir is '$(pkg-config --variable=shimdir cused)'"
 [ -f "$prefix/lib/cuseshim/libcuseshim.so" ] || fail "shim not installed"
 [ -x "$prefix/bin/cuse-run" ] || fail "cuse-run not installed"
+[ -x "$prefix/bin/cused" ] || fail "cused not installed"
+[ -e "$prefix/lib/cuseshim/fuse3/libfuse3.so.3" ] || fail "cused run's libfuse3.so.3 not installed"
+for m in man1/cuse-run.1 man8/cused.8 man7/cuseshim.7; do
+	[ -f "$prefix/share/man/$m" ] || fail "man page $m not installed"
+done
 # shellcheck disable=SC2046
 cc -o "$work/mydrv" "$srcdir/examples/bufdev.c" $(pkg-config --cflags --libs cused) \
 	-Wl,-rpath,"$prefix/lib" || fail "a driver does not build with pkg-config"

@@ -369,8 +369,9 @@ int h_driver_start_argv(struct h_driver *d, const char *name, const char *const 
 		else
 			snprintf(attr, sizeof(attr), "%s/.%s.attr", regdir, name);
 	}
-	/* Published: the attribute line names this very driver. */
-	snprintf(want, sizeof(want), " pid=%d ", (int)pid);
+	/* Published: the attribute line names this very driver (or, for a
+	 * driver in its own pid namespace, any driver). */
+	snprintf(want, sizeof(want), (flags & H_ANYPID) ? " pid=" : " pid=%d ", (int)pid);
 	for (deadline = now_ms() + 10000; now_ms() < deadline; h_msleep(5)) {
 		char line[512] = "";
 		FILE *f = fopen(attr, "re");

@@ -28,6 +28,7 @@ enum {
 	H_MODE604 = 64,		 /* driver: CUSED_MODE=0604 */
 	H_NOGROUP = 128,	 /* with gid 65533 instead of the driver's 65534 */
 	H_REGISTRY_SUBDIR = 256, /* CUSE_DIR=<test dir>/new/reg (not yet there) */
+	H_ANYPID = 512,		 /* driver in another pid namespace: any pid will do */
 };
 
 /* Criterion fixture: .init = h_setup, .fini = h_teardown */

@@ -131,3 +131,54 @@ Test(dropin, help_and_version_on_every_command)
 	}
 	cr_expect_eq(H_RUN(0, NULL, h_stage("cused"), "frobnicate"), 125);
 }
+
+/* Across a container boundary: the registry directory bound into a
+ * rootless bwrap --unshare-all sandbox (new user, pid, net, ipc, uts
+ * namespaces) carries the device both ways. */
+static bool have_bwrap(void)
+{
+	return !access("/usr/bin/bwrap", X_OK) && H_RUN(0, NULL, "/usr/bin/bwrap", "--unshare-all",
+							"--ro-bind", "/", "/", "true") == 0;
+}
+
+Test(dropin, client_inside_a_rootless_sandbox)
+{
+	struct h_driver d;
+	char *out = NULL;
+
+	if (!have_bwrap())
+		cr_skip_test("bwrap missing or unprivileged user namespaces unavailable");
+	cr_assert_eq(h_driver_start(&d, "box", NULL), 0);
+	cr_assert_eq(
+		H_RUN(0, &out, "/usr/bin/bwrap", "--unshare-all", "--ro-bind", "/", "/", "--dev",
+		      "/dev", "--proc", "/proc", "--bind", h_dir(), h_dir(), "--",
+		      h_stage("cuse-run"), "--", "sh", "-c",
+		      "echo from-the-box > /dev/box; cat /dev/box; test -c /dev/box && echo chr"),
+		0);
+	cr_expect_str_eq(out, "from-the-box\nchr\n");
+	free(out);
+	cr_expect_eq(h_log_count(&d, "open "), 2);
+}
+
+Test(dropin, driver_inside_a_rootless_sandbox)
+{
+	struct h_driver d;
+	char name[64], log[600], *out = NULL;
+
+	if (!have_bwrap())
+		cr_skip_test("bwrap missing or unprivileged user namespaces unavailable");
+	snprintf(name, sizeof(name), "--name=inbox");
+	snprintf(log, sizeof(log), "--log=%s/inbox.log", h_dir());
+	cr_assert_eq(h_driver_start_argv(&d, "inbox",
+					 (const char *const[]){"/usr/bin/bwrap", "--unshare-all",
+							       "--die-with-parent", "--ro-bind",
+							       "/", "/", "--bind", h_dir(), h_dir(),
+							       "--", h_stage("bufdev"), "-f",
+							       "--eof", name, log, NULL},
+					 H_ANYPID),
+		     0, "the sandboxed driver did not publish");
+	cr_assert_eq(H_RUN(H_SHIM, &out, "sh", "-c", "echo out-to-in > /dev/inbox; cat /dev/inbox"),
+		     0);
+	cr_expect_str_eq(out, "out-to-in\n");
+	free(out);
+}

@@ -9,6 +9,9 @@
  *       nodes, so the dynamic linker binds every symbol to it.
  *   cused list [--dir=DIR] [--json]
  *       the live devices of a registry.
+ *   cused waiting NAME / cused abort NAME
+ *       the kernel's /sys/class/cuse/NAME/{waiting,abort}: requests the
+ *       driver has not answered yet; abort the device.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -22,6 +25,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "proto/cuseshim_proto.h"
 #include "proto/registry.h"
 
 static void usage(FILE *out)
@@ -102,8 +109,44 @@ static int cmd_run(int argc, char **argv)
 	return errno == ENOENT ? 127 : 126;
 }
 
+/* Ask the driver of @sock: HELLO, then @op.  Returns 0 or -errno. */
+static int admin(const char *sock, uint32_t op, struct cuseshim_status_out *st)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct {
+		struct fuse_in_header in;
+		struct cuseshim_hello_in hi;
+	} hello = {{sizeof(hello), CUSESHIM_OP_HELLO, 2, 0, 0, 0, 0, 0, 0},
+		   {CUSESHIM_MAGIC, CUSESHIM_PROTO_MAJOR, CUSESHIM_PROTO_MINOR, 0, 0}};
+	struct fuse_in_header req = {sizeof(req), op, 4, 0, 0, 0, 0, 0, 0};
+	char buf[256];
+	struct fuse_out_header *out = (void *)buf;
+	ssize_t n;
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    send(fd, &hello, sizeof(hello), 0) < 0 ||
+	    recv(fd, buf, sizeof(buf), 0) < (ssize_t)sizeof(*out) || out->error ||
+	    send(fd, &req, sizeof(req), 0) < 0) {
+		close(fd);
+		return -ENOTCONN;
+	}
+	n = recv(fd, buf, sizeof(buf), 0);
+	close(fd);
+	if (n < (ssize_t)sizeof(*out) || out->len != (uint32_t)n)
+		return -EIO;
+	if (out->error)
+		return out->error;
+	if (st && (size_t)n >= sizeof(*out) + sizeof(*st))
+		memcpy(st, out + 1, sizeof(*st));
+	return 0;
+}
+
 /* One live entry: its attribute line is complete and its lock held. */
-static int show(const char *dir, const char *rel, const char *base, int json, int *first)
+static int show(const char *dir, const char *rel, const char *base, int json)
 {
 	char attr[PATH_MAX], line[REGISTRY_ATTR_MAX], name[PATH_MAX];
 	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
@@ -124,15 +167,32 @@ static int show(const char *dir, const char *rel, const char *base, int json, in
 	close(fd);
 	/* ".NAME.attr" -> NAME */
 	snprintf(name, sizeof(name), "%s%.*s", rel, (int)(strlen(base) - 6), base + 1);
-	if (json)
-		printf("%s{\"name\":\"%s\",\"pid\":%d,\"major\":%u,\"minor\":%u,\"mode\":\"%04o\","
-		       "\"uid\":%u,\"gid\":%u,\"unrestricted_ioctl\":%s}\n",
-		       *first ? "" : "", name, (int)a.pid, a.major, a.minor, a.mode,
-		       (unsigned)a.uid, (unsigned)a.gid, a.flags & 1 ? "true" : "false");
-	else
-		printf("/dev/%-24s pid %-7d %3u:%-3u %04o %u:%u\n", name, (int)a.pid, a.major,
-		       a.minor, a.mode, (unsigned)a.uid, (unsigned)a.gid);
-	*first = 0;
+	{
+		char sock[PATH_MAX + 256];
+		struct cuseshim_status_out st;
+		int err;
+
+		snprintf(sock, sizeof(sock), "%s/%s", dir, name);
+		if (access(sock, F_OK))
+			return 0; /* aborted, or going away */
+		err = admin(sock, CUSESHIM_OP_STATUS, &st);
+		if (json)
+			printf("{\"name\":\"%s\",\"pid\":%d,\"major\":%u,\"minor\":%u,"
+			       "\"mode\":\"%04o\",\"uid\":%u,\"gid\":%u,\"unrestricted_ioctl\":%s",
+			       name, (int)a.pid, a.major, a.minor, a.mode, (unsigned)a.uid,
+			       (unsigned)a.gid, a.flags & 1 ? "true" : "false");
+		else
+			printf("/dev/%-24s pid %-7d %3u:%-3u %04o %u:%u", name, (int)a.pid, a.major,
+			       a.minor, a.mode, (unsigned)a.uid, (unsigned)a.gid);
+		if (json && !err)
+			printf(",\"open_files\":%u,\"waiting\":%u}\n", st.open_files, st.waiting);
+		else if (json)
+			printf("}\n");
+		else if (!err)
+			printf(" open %u waiting %u\n", st.open_files, st.waiting);
+		else
+			printf("\n");
+	}
 	return 1;
 }
 
@@ -151,7 +211,7 @@ static int walk(const char *dir, const char *rel, int json, int *first, int dept
 		size_t len = strlen(e->d_name);
 
 		if (e->d_name[0] == '.' && len > 6 && !strcmp(e->d_name + len - 5, ".attr")) {
-			count += show(dir, rel, e->d_name, json, first);
+			count += show(dir, rel, e->d_name, json);
 		} else if (e->d_type == DT_DIR && e->d_name[0] != '.' && depth < 8) {
 			char sub[PATH_MAX];
 
@@ -266,6 +326,31 @@ int main(int argc, char **argv)
 			return 125;
 		}
 		return cmd_list(dir, json);
+	}
+	if (!strcmp(cmd, "waiting") || !strcmp(cmd, "abort")) {
+		char sock[PATH_MAX + 256], attr[PATH_MAX + 256];
+		struct cuseshim_status_out st;
+		int err;
+
+		if (optind >= argc) {
+			fprintf(stderr, "cused %s: which device?\n", cmd);
+			return 125;
+		}
+		if (registry_dir(dir, sizeof(dir), getenv("CUSE_DIR"), getenv("XDG_RUNTIME_DIR"),
+				 geteuid()) < 0 ||
+		    registry_paths(dir, argv[optind], sock, sizeof(sock), attr, sizeof(attr))) {
+			fprintf(stderr, "cused: bad device name '%s'\n", argv[optind]);
+			return 125;
+		}
+		err = admin(sock, cmd[0] == 'w' ? CUSESHIM_OP_STATUS : CUSESHIM_OP_ABORT, &st);
+		if (err) {
+			fprintf(stderr, "cused %s: %s: %s\n", cmd, argv[optind],
+				err == -ENOTCONN ? "no such device" : strerror(-err));
+			return 1;
+		}
+		if (cmd[0] == 'w')
+			printf("%u\n", st.waiting);
+		return 0;
 	}
 	fprintf(stderr, "cused: unknown command '%s'\n", cmd);
 	usage(stderr);

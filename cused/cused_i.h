@@ -128,6 +128,8 @@ struct fuse_session {
 	uint64_t next_kh;
 	bool no_open;
 	unsigned cmd_max_threads; /* -o max_threads=, for cuse_lowlevel_main */
+	unsigned waiting;	  /* requests in flight (under lock) */
+	bool aborted;
 	unsigned cmd_max_idle;
 
 	volatile int exited;
@@ -169,6 +171,7 @@ void cused_conn_close(struct fuse_session *se, struct cused_conn *c);
 void cused_file_put(struct fuse_session *se, struct cused_file *f);
 int cused_rearm(struct fuse_session *se, struct cused_conn *c);
 int cused_publish(struct fuse_session *se);
+void cused_unpublish(struct fuse_session *se);
 /* dispatch.c */
 void cused_dispatch(struct fuse_session *se, void *mem, size_t size);
 void cused_release_done(struct fuse_session *se, struct cused_file *f);

@@ -673,6 +673,63 @@ static void do_interrupt(struct dispatch_ctx *d)
 	/* no reply: the interrupted request answers */
 }
 
+/* STATUS and ABORT: the kernel's /sys/class/cuse/NAME/{waiting,abort},
+ * for the driver's own user and root only. */
+static bool admin_allowed(struct dispatch_ctx *d)
+{
+	struct cused_conn *c = d->m->conn;
+
+	if (c->kind == CONN_CONTROL && (c->uid == 0 || c->uid == geteuid()))
+		return true;
+	reply_now(d, -EPERM, NULL, 0);
+	return false;
+}
+
+static void do_status(struct dispatch_ctx *d)
+{
+	struct fuse_session *se = d->se;
+	struct cuseshim_status_out out = {0};
+	struct cused_conn *c;
+	struct cused_file *f;
+
+	if (!admin_allowed(d))
+		return;
+	pthread_mutex_lock(&se->lock);
+	for (f = se->files; f; f = f->next)
+		out.open_files += f->state == FILE_OPEN;
+	for (c = se->conns; c; c = c->next)
+		out.connections++;
+	out.waiting = se->waiting;
+	pthread_mutex_unlock(&se->lock);
+	reply_now(d, 0, &out, sizeof(out));
+}
+
+/*
+ * Abort, as a write to /sys/class/cuse/NAME/abort does: the device goes,
+ * every connection is cut (requests in flight fail ECONNABORTED, later
+ * ones ENOTCONN, pollers see POLLERR), and the driver's loop ends as if
+ * /dev/cuse returned ENODEV: cleanly.  Connections are only shut down
+ * here; each is closed by the worker that sees its end, as always.
+ */
+static void do_abort(struct dispatch_ctx *d)
+{
+	struct fuse_session *se = d->se;
+	struct cused_conn *c;
+
+	if (!admin_allowed(d))
+		return;
+	reply_now(d, 0, NULL, 0);
+	cused_log(FUSE_LOG_INFO, "cuse: %s: aborted by pid %d\n", se->devname,
+		  (int)d->m->conn->pid);
+	cused_unpublish(se);
+	pthread_mutex_lock(&se->lock);
+	se->aborted = true;
+	for (c = se->conns; c; c = c->next)
+		shutdown(c->fd, SHUT_RDWR);
+	pthread_mutex_unlock(&se->lock);
+	fuse_session_exit(se);
+}
+
 static void do_enosys(struct dispatch_ctx *d)
 {
 	reply_now(d, -ENOSYS, NULL, 0);
@@ -693,6 +750,8 @@ static const struct {
 	{FUSE_IOCTL, do_ioctl},
 	{FUSE_POLL, do_poll},
 	{FUSE_INTERRUPT, do_interrupt},
+	{CUSESHIM_OP_STATUS, do_status},
+	{CUSESHIM_OP_ABORT, do_abort},
 };
 
 void cused_dispatch(struct fuse_session *se, void *mem, size_t size)

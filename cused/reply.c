@@ -34,6 +34,7 @@ struct fuse_req *cused_req_new(struct fuse_session *se, struct cused_conn *c, ui
 		pthread_mutex_lock(&se->lock);
 		req->next_inflight = c->inflight;
 		c->inflight = req;
+		se->waiting++;
 		if (c->pending_intr && c->pending_intr == unique)
 			req->interrupted = true;
 		c->pending_intr = 0;
@@ -83,6 +84,7 @@ void cused_req_free(struct fuse_req *req)
 		for (pp = &req->conn->inflight; *pp; pp = &(*pp)->next_inflight)
 			if (*pp == req) {
 				*pp = req->next_inflight;
+				se->waiting--;
 				break;
 			}
 	}

@@ -99,8 +99,22 @@ void cused_file_put(struct fuse_session *se, struct cused_file *f)
 				break;
 			}
 	pthread_mutex_unlock(&se->lock);
-	if (last)
+	if (last) {
+		struct cused_waiter *w, *next;
+
+		/* pollers nobody notified, closers nobody answered */
+		for (w = f->pollers; w; w = next) {
+			next = w->next;
+			cused_conn_put(w->conn);
+			free(w);
+		}
+		for (w = f->waiters; w; w = next) {
+			next = w->next;
+			cused_conn_put(w->conn);
+			free(w);
+		}
 		free(f);
+	}
 }
 
 int cused_rearm(struct fuse_session *se, struct cused_conn *c)
@@ -331,10 +345,21 @@ int cused_publish(struct fuse_session *se)
 	return 0;
 }
 
+/* The device disappears (abort): no new opens reach us. */
+void cused_unpublish(struct fuse_session *se)
+{
+	if (se->published) {
+		unlink(se->sock_path);
+		se->published = false;
+	}
+	epoll_ctl(se->epfd, EPOLL_CTL_DEL, se->listen_fd, NULL);
+}
+
 static void registry_remove(struct fuse_session *se)
 {
 	if (se->published)
 		unlink(se->sock_path);
+	se->published = false;
 	if (se->listen_fd >= 0)
 		unlink(se->bind_path);
 	if (se->attr_fd >= 0) {
@@ -544,6 +569,32 @@ void fuse_session_destroy(struct fuse_session *se)
 	registry_remove(se);
 	while ((c = se->conns))
 		cused_conn_close(se, c);
+	/* Files still open (the loop ended, or the device was aborted) get no
+	 * RELEASE, as with an aborted kernel connection; free them and what
+	 * waits on them. */
+	for (;;) {
+		struct cused_waiter *w, *next;
+		struct cused_file *f;
+
+		pthread_mutex_lock(&se->lock);
+		f = se->files;
+		if (f)
+			se->files = f->next;
+		pthread_mutex_unlock(&se->lock);
+		if (!f)
+			break;
+		for (w = f->waiters; w; w = next) {
+			next = w->next;
+			cused_conn_put(w->conn);
+			free(w);
+		}
+		for (w = f->pollers; w; w = next) {
+			next = w->next;
+			cused_conn_put(w->conn);
+			free(w);
+		}
+		free(f);
+	}
 	if (se->listen_fd >= 0)
 		close(se->listen_fd);
 	if (se->epfd >= 0)

@@ -199,7 +199,12 @@ int main(int argc, char **argv)
 					optarg);
 				return 125;
 			}
-			maps = append(maps, ":", optarg);
+			{
+				char *more = append(maps, ":", optarg);
+
+				free(maps);
+				maps = more;
+			}
 			break;
 		case 'S': seccomp = 1; break;
 		case 'h': usage(stdout); return 0;
@@ -222,6 +227,7 @@ int main(int argc, char **argv)
 		/* The supervisor does everything: no shim in the program. */
 		if (maps)
 			setenv("CUSESHIM_MAP", maps, 1);
+		free(maps);
 		return supervise(argv + optind);
 	}
 	shim = find_shim();

@@ -5,7 +5,8 @@
  * explicit padding.
  *
  * Changelog
- *   1.0  first version: HELLO, OPEN, ATTACH, CLOSED; FUSE READ/WRITE.
+ *   1.0  first version: HELLO, OPEN, ATTACH, CLOSED; FUSE READ/WRITE,
+ *        IOCTL, POLL, INTERRUPT; STATUS and ABORT for the driver's user.
  *
  * Version rule: the client sends its major.minor in HELLO/OPEN; the driver
  * refuses a different major (EPROTO) and answers with its own minor.  Each
@@ -62,6 +63,8 @@ enum cuseshim_opcode {
 	CUSESHIM_OP_OPEN = 0x43530002,	 /* first message of a file connection */
 	CUSESHIM_OP_ATTACH = 0x43530003, /* fd in SCM_RIGHTS -> handle */
 	CUSESHIM_OP_CLOSED = 0x43530004, /* a holder closed; wait for RELEASE */
+	CUSESHIM_OP_STATUS = 0x43530005, /* the driver's user: counts (waiting) */
+	CUSESHIM_OP_ABORT = 0x43530006,	 /* the driver's user: abort the device */
 };
 
 /* Kernel CUSE limits (fs/fuse): at most 32 pinned user pages per request,
@@ -115,6 +118,14 @@ struct cuseshim_attach_out {
  * if that close was the last one, at once otherwise. */
 struct cuseshim_closed_in {
 	uint64_t ino; /* inode of the client's end */
+};
+
+/* STATUS: the kernel's /sys/class/cuse/NAME/waiting, and more. */
+struct cuseshim_status_out {
+	uint32_t open_files;
+	uint32_t waiting; /* requests the driver has not answered yet */
+	uint32_t connections;
+	uint32_t padding;
 };
 
 _Static_assert(sizeof(struct fuse_in_header) == 40, "fuse_in_header");

@@ -34,6 +34,9 @@ static const struct proto_op shim_ops[] = {
 		CUSESHIM_OP_HELLO] = {"ATTACH", 0, sizeof(struct cuseshim_attach_out), 0},
 	[CUSESHIM_OP_CLOSED -
 		CUSESHIM_OP_HELLO] = {"CLOSED", sizeof(struct cuseshim_closed_in), 0, 0},
+	[CUSESHIM_OP_STATUS -
+		CUSESHIM_OP_HELLO] = {"STATUS", 0, sizeof(struct cuseshim_status_out), 0},
+	[CUSESHIM_OP_ABORT - CUSESHIM_OP_HELLO] = {"ABORT", 0, 0, 0},
 };
 
 static const struct proto_op *proto_op(uint32_t opcode)

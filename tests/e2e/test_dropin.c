@@ -6,6 +6,7 @@
  */
 #include <criterion/criterion.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,5 +181,82 @@ Test(dropin, driver_inside_a_rootless_sandbox)
 	cr_assert_eq(H_RUN(H_SHIM, &out, "sh", "-c", "echo out-to-in > /dev/inbox; cat /dev/inbox"),
 		     0);
 	cr_expect_str_eq(out, "out-to-in\n");
+	free(out);
+}
+
+Test(dropin, waiting_and_abort_like_sysfs)
+{
+	struct h_driver d;
+	char *out = NULL, *err = NULL, pollout[600];
+	pid_t kid, pkid;
+	int st, rc;
+
+	cr_assert_eq(h_driver_start_blocking(&d, "ab", NULL), 0);
+	snprintf(pollout, sizeof(pollout), "%s/poll.out", h_dir());
+	/* one client parked in a read, one in poll */
+	kid = fork();
+	if (kid == 0) {
+		char *o = NULL;
+		FILE *f;
+
+		h_run(H_SHIM, NULL, &o, NULL,
+		      (const char *const[]){h_stage("rwprobe"), "open:/dev/ab:r", "read:10", NULL});
+		f = fopen(pollout, "a");
+		if (f) {
+			fprintf(f, "%s", o);
+			fclose(f);
+		}
+		_exit(0);
+	}
+	pkid = fork();
+	if (pkid == 0) {
+		char *o = NULL;
+		FILE *f;
+
+		h_run(H_SHIM, NULL, &o, NULL,
+		      (const char *const[]){h_stage("rwprobe"), "open:/dev/ab:r", "pollwait:20000",
+					    NULL});
+		f = fopen(pollout, "a");
+		if (f) {
+			fprintf(f, "%s", o);
+			fclose(f);
+		}
+		_exit(0);
+	}
+	cr_assert(h_log_wait(&d, "read fh=", 1, 10000) && h_log_wait(&d, "poll fh=", 1, 10000));
+	cr_assert_eq(H_RUN(0, &out, h_stage("cused"), "waiting", "ab"), 0);
+	cr_expect_str_eq(out, "1\n", "the parked read is the one waiting request");
+	free(out);
+	cr_assert_eq(H_RUN(0, &out, h_stage("cused"), "list"), 0);
+	cr_expect(strstr(out, " open 2 waiting 1\n"), "%s", out);
+	free(out);
+	if (h_root()) {
+		rc = h_run(H_AS_OTHER, NULL, NULL, &err,
+			   (const char *const[]){h_stage("cused"), "abort", "ab", NULL});
+		cr_expect_eq(rc, 1);
+		cr_expect(strstr(err, "Operation not permitted"), "%s", err);
+		free(err);
+	}
+	cr_assert_eq(H_RUN(0, NULL, h_stage("cused"), "abort", "ab"), 0);
+	/* the driver's loop ends cleanly */
+	cr_expect_eq(h_driver_wait(&d, 5000), 0);
+	waitpid(kid, &st, 0);
+	waitpid(pkid, &st, 0);
+	{
+		FILE *f = fopen(pollout, "re");
+		char buf[512] = "";
+		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+		if (f)
+			fclose(f);
+		buf[n] = '\0';
+		cr_expect(strstr(buf, "read=-1 errno=ECONNABORTED\n"), "%s", buf);
+		cr_expect(strstr(buf, "pollwait=1 revents=0x8\n"), "%s", buf);
+	}
+	cr_assert_eq(H_RUN(H_SHIM, &out, h_stage("rwprobe"), "open:/dev/ab:r"), 0);
+	cr_expect_str_eq(out, "open=-1 errno=ENOENT\n");
+	free(out);
+	cr_assert_eq(H_RUN(0, &out, h_stage("cused"), "list"), 0);
+	cr_expect(!strstr(out, "/dev/ab "), "%s", out);
 	free(out);
 }

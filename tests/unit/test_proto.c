@@ -453,7 +453,7 @@ Test(check_request, unknown_opcode)
 		FUSE_POLL + 1,
 		CUSE_INIT, /* never travels on our sockets */
 		CUSESHIM_OP_HELLO - 1,
-		CUSESHIM_OP_CLOSED + 1,
+		CUSESHIM_OP_ABORT + 1,
 		0x80000000u,
 		UINT32_MAX,
 	};
@@ -762,7 +762,7 @@ Test(opcodes, unknown)
 		FUSE_POLL + 1,
 		1000,
 		CUSESHIM_OP_HELLO - 1,
-		CUSESHIM_OP_CLOSED + 1,
+		CUSESHIM_OP_ABORT + 1,
 		0x7fffffffu,
 		UINT32_MAX,
 	};

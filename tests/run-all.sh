@@ -43,7 +43,8 @@ bash "$srcdir/tests/fuzz/run.sh" "${CUSESHIM_FUZZ_SECONDS:-60}"
 
 echo "== ASan + UBSan (driver side and unit tests)"
 (cuseshim_build "$srcdir/build-asan" --enable-sanitizers &&
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 make check) || {
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		LSAN_OPTIONS=suppressions="$srcdir/tests/lsan.supp" make check) || {
 	cat "$srcdir"/build-asan/tests/*/*.log 2>/dev/null | tail -200
 	exit 1
 }

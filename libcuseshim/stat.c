@@ -135,47 +135,59 @@ SHIM_EXPORT int fstatat64(int dirfd, const char *path, struct stat64 *st, int fl
 			  path, (struct stat *)st, flags);
 }
 
-/* The pre-2.33 names; _STAT_VER is 1 on x86_64.  The real ones are only
- * compat symbols now, so fall back to the modern calls. */
-SHIM_EXPORT int __xstat(int ver, const char *path, struct stat *st)
-{
-	return stat(path, st);
-}
+/*
+ * The pre-2.33 names; _STAT_VER is 1 on x86_64.  A device answers here.
+ * Anything else goes to the next definition of the same old name when
+ * there is one (another preload library such as libfakeroot implements
+ * stat through __xstat: calling our stat instead would loop), and to the
+ * modern call otherwise (glibc keeps the old names only as hidden compat
+ * symbols, which dlsym does not find).
+ */
+#define XSTAT_WRAPPER(name, type, modern)                                                          \
+	SHIM_EXPORT int name(int ver, const char *path, type *st)                                  \
+	{                                                                                          \
+		int r = path_stat(AT_FDCWD, path, (struct stat *)st);                              \
+		if (__builtin_expect(r == 0, 1))                                                   \
+			return REAL(name) ? REAL(name)(ver, path, st) : REAL(modern)(path, st);    \
+		return r < 0 ? (int)shim_ret(r) : 0;                                               \
+	}
 
-SHIM_EXPORT int __xstat64(int ver, const char *path, struct stat64 *st)
-{
-	return stat64(path, st);
-}
+XSTAT_WRAPPER(__xstat, struct stat, stat)
+XSTAT_WRAPPER(__xstat64, struct stat64, stat64)
+XSTAT_WRAPPER(__lxstat, struct stat, lstat)
+XSTAT_WRAPPER(__lxstat64, struct stat64, lstat64)
 
-SHIM_EXPORT int __lxstat(int ver, const char *path, struct stat *st)
-{
-	return lstat(path, st);
-}
+#define FXSTAT_WRAPPER(name, type, modern)                                                         \
+	SHIM_EXPORT int name(int ver, int fd, type *st)                                            \
+	{                                                                                          \
+		struct shim_dev *dev = fd_dev(fd);                                                 \
+		if (__builtin_expect(!dev, 1))                                                     \
+			return REAL(name) ? REAL(name)(ver, fd, st) : REAL(modern)(fd, st);        \
+		shim_fill_stat(dev, (struct stat *)st);                                            \
+		return 0;                                                                          \
+	}
 
-SHIM_EXPORT int __lxstat64(int ver, const char *path, struct stat64 *st)
-{
-	return lstat64(path, st);
-}
+FXSTAT_WRAPPER(__fxstat, struct stat, fstat)
+FXSTAT_WRAPPER(__fxstat64, struct stat64, fstat64)
 
-SHIM_EXPORT int __fxstat(int ver, int fd, struct stat *st)
-{
-	return fstat(fd, st);
-}
+#define FXSTATAT_WRAPPER(name, type, modern)                                                       \
+	SHIM_EXPORT int name(int ver, int dirfd, const char *path, type *st, int flags)            \
+	{                                                                                          \
+		struct shim_dev *dev;                                                              \
+		int r;                                                                             \
+		if (path && !*path && (flags & AT_EMPTY_PATH) && (dev = fd_dev(dirfd))) {          \
+			shim_fill_stat(dev, (struct stat *)st);                                    \
+			return 0;                                                                  \
+		}                                                                                  \
+		r = path_stat(dirfd, path, (struct stat *)st);                                     \
+		if (__builtin_expect(r == 0, 1))                                                   \
+			return REAL(name) ? REAL(name)(ver, dirfd, path, st, flags)                \
+					  : REAL(modern)(dirfd, path, st, flags);                  \
+		return r < 0 ? (int)shim_ret(r) : 0;                                               \
+	}
 
-SHIM_EXPORT int __fxstat64(int ver, int fd, struct stat64 *st)
-{
-	return fstat64(fd, st);
-}
-
-SHIM_EXPORT int __fxstatat(int ver, int dirfd, const char *path, struct stat *st, int flags)
-{
-	return fstatat(dirfd, path, st, flags);
-}
-
-SHIM_EXPORT int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 *st, int flags)
-{
-	return fstatat64(dirfd, path, st, flags);
-}
+FXSTATAT_WRAPPER(__fxstatat, struct stat, fstatat)
+FXSTATAT_WRAPPER(__fxstatat64, struct stat64, fstatat64)
 
 SHIM_EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *sx)
 {

@@ -387,6 +387,11 @@ static void step(char *s)
 		else
 			printf("%s=%ld guard=%s\n", s, r, smashed ? "smashed" : "intact");
 		free(buf);
+	} else if (!strcmp(s, "sigpipe")) {
+		struct sigaction old;
+
+		sigaction(SIGPIPE, NULL, &old);
+		printf("sigpipe=%s\n", old.sa_handler == SIG_DFL ? "default" : "changed");
 	} else if (!strcmp(s, "waitioctl")) {
 		result("waitioctl", ioctl(fd, _IO('B', 2))); /* bufdev's BUFDEV_WAIT */
 	} else if (!strcmp(s, "now")) {

@@ -318,21 +318,108 @@ Test(process, reopening_proc_self_fd_is_a_new_open)
 	expect_balanced(3);
 }
 
-Test(process, fortified_programs)
+Test(process, fortified_and_large_file_builds)
 {
-	char *out = NULL, *plain = NULL;
+	static const char *const probes[] = {"fortprobe", "fort2probe", "lfsprobe"};
+	char *plain = NULL;
+	size_t i;
 
 	start();
-	cr_assert_eq(H_RUN(H_SHIM, &out, h_stage("fortprobe"), "open:/dev/pr:rw", "write:4",
-			   "read:4", "fstat"),
-		     0);
 	cr_assert_eq(H_RUN(H_SHIM, &plain, h_stage("rwprobe"), "open:/dev/pr:rw", "write:4",
-			   "read:4", "fstat"),
+			   "read:4", "pwrite:3:9", "pread:3:9", "readv:2:2", "fstat",
+			   "stat:/dev/pr", "lseek", "getfl", "close"),
 		     0);
-	cr_expect_str_eq(out, plain);
-	cr_expect(strstr(out, "read=4 data=aaaa\n"), "%s", out);
-	free(out);
+	cr_expect(strstr(plain, "read=4 data=aaaa\n"), "%s", plain);
+	for (i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+		char *out = NULL;
+
+		cr_assert_eq(H_RUN(H_SHIM, &out, h_stage(probes[i]), "open:/dev/pr:rw", "write:4",
+				   "read:4", "pwrite:3:9", "pread:3:9", "readv:2:2", "fstat",
+				   "stat:/dev/pr", "lseek", "getfl", "close"),
+			     0);
+		cr_expect_str_eq(out, plain, "%s differs", probes[i]);
+		free(out);
+	}
 	free(plain);
+}
+
+Test(process, the_programs_own_signal_state_is_kept)
+{
+	start();
+	expect_py(
+		"import os, signal, select, fcntl, termios, array\n"
+		"h = lambda s, f: None\n"
+		"for s in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE, "
+		"signal.SIGSYS):\n"
+		"    signal.signal(s, h)\n"
+		"signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2})\n"
+		"before = [signal.getsignal(s) for s in range(1, 32) if s not in (9, 19)]\n"
+		"mask = signal.pthread_sigmask(signal.SIG_BLOCK, set())\n"
+		"fd = os.open('/dev/pr', os.O_RDWR)\n"
+		"os.write(fd, b'sig'); os.read(fd, 3)\n"
+		"p = select.poll(); p.register(fd, select.POLLIN); p.poll(10)\n"
+		"b = array.array('i', [0])\n"
+		"try:\n"
+		"    fcntl.ioctl(fd, termios.FIONREAD, b)\n"
+		"except OSError: pass\n"
+		"os.close(fd)\n"
+		"after = [signal.getsignal(s) for s in range(1, 32) if s not in (9, 19)]\n"
+		"print(before == after, mask == signal.pthread_sigmask(signal.SIG_BLOCK, set()))\n",
+		"True True\n");
+}
+
+Test(process, sigpipe_untouched_after_the_driver_died)
+{
+	char *out = NULL, pid[16];
+
+	start();
+	snprintf(pid, sizeof(pid), "%d", (int)drv.pid);
+	/* a C program with the default SIGPIPE action writes to a dead driver */
+	cr_assert_eq(H_RUN(H_SHIM, &out, "bash", "-c",
+			   "exec 3<>/dev/pr; $1 fd:3 write:1; kill -9 $0; sleep 0.3; "
+			   "$1 fd:3 write:1 write:1 sigpipe; echo alive",
+			   pid, h_stage("rwprobe")),
+		     0);
+	cr_expect_str_eq(out, "write=1\nwrite=-1 errno=ENOTCONN\nwrite=-1 errno=ENOTCONN\n"
+			      "sigpipe=default\nalive\n");
+	free(out);
+}
+
+Test(process, other_preload_libraries_in_either_order)
+{
+	const char *faketime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+	char order1[600], order2[600], *out = NULL;
+
+	start();
+	if (access(faketime, R_OK))
+		cr_skip_test("libfaketime not installed (package faketime)");
+	snprintf(order1, sizeof(order1), "LD_PRELOAD=%s %s", h_stage("libcuseshim.so"), faketime);
+	snprintf(order2, sizeof(order2), "LD_PRELOAD=%s %s", faketime, h_stage("libcuseshim.so"));
+	cr_assert_eq(
+		H_RUN(0, &out, "env", order1, "FAKETIME=@2000-01-01 00:00:00", "sh", "-c",
+		      "date +%Y; echo one > /dev/pr; cat /dev/pr; test -c /dev/pr && echo chr"),
+		0);
+	cr_expect_str_eq(out, "2000\none\nchr\n");
+	free(out);
+	cr_assert_eq(
+		H_RUN(0, &out, "env", order2, "FAKETIME=@2000-01-01 00:00:00", "sh", "-c",
+		      "date +%Y; echo two > /dev/pr; cat /dev/pr; test -c /dev/pr && echo chr"),
+		0);
+	cr_expect_str_eq(out, "2000\ntwo\nchr\n");
+	free(out);
+	if (access("/usr/bin/fakeroot", X_OK))
+		return;
+	/* fakeroot outside cuse-run, and inside it */
+	cr_assert_eq(H_RUN(0, &out, "fakeroot", "--", h_stage("cuse-run"), "--", "sh", "-c",
+			   "id -u; echo fr > /dev/pr; cat /dev/pr"),
+		     0);
+	cr_expect_str_eq(out, "0\nfr\n");
+	free(out);
+	cr_assert_eq(H_RUN(H_SHIM, &out, "fakeroot", "--", "sh", "-c",
+			   "id -u; echo rf > /dev/pr; cat /dev/pr"),
+		     0);
+	cr_expect_str_eq(out, "0\nrf\n");
+	free(out);
 }
 
 Test(process, ls_l_shows_a_character_device)

@@ -57,31 +57,6 @@ static uint64_t lock_owner(void)
 	return x ^ (x >> 29);
 }
 
-/* Sub-array of @iov covering [@skip, @skip + @len). */
-static int slice(const struct iovec *iov, int iovcnt, size_t skip, size_t len, struct iovec *out)
-{
-	int i = 0, n = 0;
-
-	while (i < iovcnt && skip >= iov[i].iov_len) {
-		skip -= iov[i].iov_len;
-		i++;
-	}
-	for (; i < iovcnt && len && n < MAX_SEGS; i++) {
-		size_t take = iov[i].iov_len - skip;
-
-		if (take > len)
-			take = len;
-		if (take) {
-			out[n].iov_base = (char *)iov[i].iov_base + skip;
-			out[n].iov_len = take;
-			n++;
-		}
-		len -= take;
-		skip = 0;
-	}
-	return n;
-}
-
 static ssize_t dev_io(int fd, struct shim_file *f, const struct iovec *iov, int iovcnt,
 		      bool is_write, uint32_t extra_flags)
 {
@@ -117,7 +92,7 @@ static ssize_t dev_io(int fd, struct shim_file *f, const struct iovec *iov, int 
 		struct fuse_in_header in = {0};
 		struct iovec seg[MAX_SEGS], req[2 + MAX_SEGS];
 		size_t chunk = proto_next_chunk(iov, iovcnt, done, max);
-		int nseg = slice(iov, iovcnt, done, chunk, seg);
+		int nseg = proto_iov_slice(iov, iovcnt, done, chunk, seg, MAX_SEGS);
 		ssize_t n;
 
 		in.opcode = is_write ? FUSE_WRITE : FUSE_READ;

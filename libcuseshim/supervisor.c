@@ -1072,31 +1072,6 @@ fail:
 	return err;
 }
 
-/* Sub-array of @iov covering [@skip, @skip + @len). */
-static int slice(const struct iovec *iov, int iovcnt, size_t skip, size_t len, struct iovec *out)
-{
-	int i = 0, n = 0;
-
-	while (i < iovcnt && skip >= iov[i].iov_len) {
-		skip -= iov[i].iov_len;
-		i++;
-	}
-	for (; i < iovcnt && len && n < MAX_SEGS; i++) {
-		size_t take = iov[i].iov_len - skip;
-
-		if (take > len)
-			take = len;
-		if (take) {
-			out[n].iov_base = (char *)iov[i].iov_base + skip;
-			out[n].iov_len = take;
-			n++;
-		}
-		len -= take;
-		skip = 0;
-	}
-	return n;
-}
-
 /* One byte of every page of @seg must be readable: the kernel pins the
  * pages before it sends a READ, so a bad buffer never consumes data. */
 static int probe_target(pid_t pid, const struct iovec *seg, int nseg)
@@ -1174,7 +1149,7 @@ static long dev_io(struct sv_job *j, struct sv_op *op, const struct iovec *tiov,
 		struct fuse_in_header in = {0};
 		struct iovec seg[MAX_SEGS], req[3], data;
 		size_t chunk = proto_next_chunk(tiov, iovcnt, done, max);
-		int nseg = slice(tiov, iovcnt, done, chunk, seg);
+		int nseg = proto_iov_slice(tiov, iovcnt, done, chunk, seg, MAX_SEGS);
 		struct iovec local = {bounce, chunk};
 		ssize_t n;
 
@@ -1220,7 +1195,7 @@ static long dev_io(struct sv_job *j, struct sv_op *op, const struct iovec *tiov,
 			if (n > 0) {
 				struct iovec back = {bounce, n};
 
-				nseg = slice(tiov, iovcnt, done, n, seg);
+				nseg = proto_iov_slice(tiov, iovcnt, done, n, seg, MAX_SEGS);
 				if (process_vm_writev(j->n.pid, &back, 1, seg, nseg, 0) != n)
 					n = -EFAULT;
 			}

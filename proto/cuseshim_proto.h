@@ -172,6 +172,11 @@ size_t proto_next_chunk(const struct iovec *iov, int iovcnt, size_t skip, size_t
 int proto_ioctl_retry(const struct fuse_ioctl_out *out, const void *arr, size_t n, struct iovec *in,
 		      size_t *in_size, struct iovec *outv, size_t *out_size);
 
+/* The segments of @iov covering bytes [@skip, @skip + @len), at most @max
+ * of them, into @out; returns how many. */
+int proto_iov_slice(const struct iovec *iov, int iovcnt, size_t skip, size_t len, struct iovec *out,
+		    int max);
+
 /* Open flags the driver sees (fs/fuse/file.c, fs/open.c): O_CREAT, O_EXCL,
  * O_NOCTTY, O_TRUNC and O_CLOEXEC removed, O_LARGEFILE added on 64-bit. */
 uint32_t proto_open_flags(int flags);

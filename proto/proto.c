@@ -172,6 +172,31 @@ size_t proto_next_chunk(const struct iovec *iov, int iovcnt, size_t skip, size_t
 	return bytes;
 }
 
+int proto_iov_slice(const struct iovec *iov, int iovcnt, size_t skip, size_t len, struct iovec *out,
+		    int max)
+{
+	int i = 0, n = 0;
+
+	while (i < iovcnt && skip >= iov[i].iov_len) {
+		skip -= iov[i].iov_len;
+		i++;
+	}
+	for (; i < iovcnt && len && n < max; i++) {
+		size_t take = iov[i].iov_len - skip;
+
+		if (take > len)
+			take = len;
+		if (take) {
+			out[n].iov_base = (char *)iov[i].iov_base + skip;
+			out[n].iov_len = take;
+			n++;
+		}
+		len -= take;
+		skip = 0;
+	}
+	return n;
+}
+
 uint32_t proto_open_flags(int flags)
 {
 	flags &= ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC);

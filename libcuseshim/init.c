@@ -174,7 +174,9 @@ static void adopt_inherited(void)
 	shim_sys_close(dfd);
 }
 
-__attribute__((constructor(101))) static void shim_init(void)
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void init_once_fn(void)
 {
 	int saved = errno;
 	const char *d = getenv("CUSESHIM_DEBUG");
@@ -198,4 +200,17 @@ __attribute__((constructor(101))) static void shim_init(void)
 	adopt_inherited();
 	shim_stdio_init();
 	errno = saved;
+}
+
+/* Another preload library's constructor, or a C++ static initialiser, may
+ * open a device before our constructor has run: the device paths call
+ * this first. */
+void shim_ensure_init(void)
+{
+	pthread_once(&init_once, init_once_fn);
+}
+
+__attribute__((constructor(101))) static void shim_init(void)
+{
+	shim_ensure_init();
 }

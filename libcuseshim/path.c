@@ -115,7 +115,10 @@ static int path_lookup(int dirfd, const char *path, struct shim_dev **out);
 /* errno is the caller's: a lookup that finds no device leaves it alone. */
 int shim_path_lookup(int dirfd, const char *path, struct shim_dev **out)
 {
-	int saved = errno, r = path_lookup(dirfd, path, out);
+	int saved = errno, r;
+
+	shim_ensure_init();
+	r = path_lookup(dirfd, path, out);
 
 	errno = saved;
 	return r;

@@ -120,6 +120,7 @@ struct shim_config {
 	int debug;
 };
 extern struct shim_config shim_cfg;
+void shim_ensure_init(void);
 void shim_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- path.c: which paths are devices */

@@ -19,6 +19,7 @@ for f in cused/.libs/libcused.so.0 libcuseshim/.libs/libcuseshim.so cuse-run \
 		cp "$b/$f" "$stage/" || exit 99
 	fi
 done
+[ -e "$b/tests/e2e/.libs/libearly.so" ] && cp "$b/tests/e2e/.libs/libearly.so" "$stage/"
 if [ -e "$b/cused/cused" ]; then
 	cp "$b/cused/cused" "$stage/" && mkdir -p "$stage/fuse3" &&
 		cp "$b/cused/.libs/libcused.so.0" "$stage/fuse3/libfuse3.so.3" || exit 99

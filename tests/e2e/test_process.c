@@ -455,3 +455,23 @@ Test(process, raw_syscall_calls_reach_the_device)
 		  "True\n8\n0 8\n8 b'raw-call'\n0\nTrue\n-1 True\n");
 	expect_balanced(1);
 }
+
+/* Another preload library's constructor opens the device.  Which
+ * constructor runs first is the loader's choice (here it runs ours first
+ * in both orders, so this shows both orders work; the shim also
+ * initialises itself on the first device call in case it has not run). */
+Test(process, another_preloads_constructor_opens_the_device)
+{
+	char o1[600], o2[600], *out = NULL;
+
+	start();
+	snprintf(o1, sizeof(o1), "LD_PRELOAD=%s %s", h_stage("libearly.so"),
+		 h_stage("libcuseshim.so"));
+	snprintf(o2, sizeof(o2), "LD_PRELOAD=%s %s", h_stage("libcuseshim.so"),
+		 h_stage("libearly.so"));
+	cr_assert_eq(H_RUN(0, NULL, "env", o1, "EARLY_DEV=/dev/pr", "true"), 0);
+	cr_assert_eq(H_RUN(0, NULL, "env", o2, "EARLY_DEV=/dev/pr", "true"), 0);
+	cr_assert_eq(H_RUN(H_SHIM, &out, "cat", "/dev/pr"), 0);
+	cr_expect_str_eq(out, "early\nearly\n");
+	free(out);
+}

@@ -27,6 +27,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -387,6 +388,27 @@ static void step(char *s)
 		else
 			printf("%s=%ld guard=%s\n", s, r, smashed ? "smashed" : "intact");
 		free(buf);
+	} else if (!strcmp(s, "readlinkfd")) {
+		/* __readlink_chk in a fortified build: the buffer size is known */
+		char link[64], target[256];
+		ssize_t n;
+
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n < 0)
+			result("readlinkfd", n);
+		else
+			printf("readlinkfd=%.*s\n", (int)n, target);
+	} else if (!strcmp(s, "realpath")) {
+		char out[PATH_MAX]; /* __realpath_chk when fortified */
+
+		if (realpath(arg, out))
+			printf("realpath=%s\n", out);
+		else
+			result("realpath", -1);
+	} else if (!strcmp(s, "closefrom")) {
+		closefrom((int)a);
+		printf("closefrom\n");
 	} else if (!strcmp(s, "sigpipe")) {
 		struct sigaction old;
 

@@ -327,17 +327,20 @@ Test(process, fortified_and_large_file_builds)
 	start();
 	cr_assert_eq(H_RUN(H_SHIM, &plain, h_stage("rwprobe"), "open:/dev/pr:rw", "write:4",
 			   "read:4", "pwrite:3:9", "pread:3:9", "readv:2:2", "fstat",
-			   "stat:/dev/pr", "lseek", "getfl", "close"),
+			   "stat:/dev/pr", "lseek", "getfl", "readlinkfd", "realpath://dev/./pr",
+			   "close"),
 		     0);
 	cr_expect(strstr(plain, "read=4 data=aaaa\n"), "%s", plain);
+	cr_expect(strstr(plain, "readlinkfd=/dev/pr\nrealpath=/dev/pr\n"), "%s", plain);
 	for (i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
 		char *out = NULL;
 
 		cr_assert_eq(H_RUN(H_SHIM, &out, h_stage(probes[i]), "open:/dev/pr:rw", "write:4",
 				   "read:4", "pwrite:3:9", "pread:3:9", "readv:2:2", "fstat",
-				   "stat:/dev/pr", "lseek", "getfl", "close"),
+				   "stat:/dev/pr", "lseek", "getfl", "readlinkfd",
+				   "realpath://dev/./pr", "close"),
 			     0);
-		cr_expect_str_eq(out, plain, "%s differs", probes[i]);
+		cr_expect_str_eq(out, plain, "%s differs:\n%s---\n%s", probes[i], out, plain);
 		free(out);
 	}
 	free(plain);
@@ -474,4 +477,20 @@ Test(process, another_preloads_constructor_opens_the_device)
 	cr_assert_eq(H_RUN(H_SHIM, &out, "cat", "/dev/pr"), 0);
 	cr_expect_str_eq(out, "early\nearly\n");
 	free(out);
+}
+
+Test(process, closefrom_keeps_the_device_working)
+{
+	char *out = NULL;
+
+	start();
+	/* closefrom above the device fd sweeps the shim's own fds too */
+	cr_assert_eq(H_RUN(H_SHIM, &out, h_stage("rwprobe"), "open:/dev/pr:rw", "write:2",
+			   "closefrom:4", "write:2", "read:9", "closefrom:3", "open:/dev/pr:r",
+			   "read:9"),
+		     0);
+	cr_expect_str_eq(out, "open=3\nwrite=2\nclosefrom\nwrite=2\nread=4 data=aaaa\n"
+			      "closefrom\nopen=3\nread=0 data=\n");
+	free(out);
+	expect_balanced(2);
 }

@@ -87,6 +87,7 @@ struct cused_file {
 	unsigned busy;		      /* requests in flight on this file */
 	bool release_pending;	      /* last close seen while busy */
 	struct cused_file *next;
+	struct cused_file *next_deferred; /* in se->deferred */
 };
 
 /* What receive_buf puts in front of each message it hands to the driver.
@@ -124,6 +125,10 @@ struct fuse_session {
 	pthread_mutex_t lock; /* conns, files, handles, counters below */
 	struct cused_conn *conns;
 	struct cused_file *files;
+	/* Files whose RELEASE became due inside a reply call: the loop hands
+	 * each to the driver as a message of its own, as the kernel would.
+	 * The kick pipe holds one byte for them while the list is not empty. */
+	struct cused_file *deferred;
 	uint64_t next_unique;
 	uint64_t next_kh;
 	bool no_open;
@@ -177,6 +182,9 @@ void cused_dispatch(struct fuse_session *se, void *mem, size_t size);
 void cused_release_done(struct fuse_session *se, struct cused_file *f);
 void cused_raw_write(struct fuse_session *se, struct fuse_req *req);
 void cused_start_release(struct fuse_session *se, struct cused_file *f);
+/* loop.c: queue @f (state RELEASING, holding a reference for the message)
+ * for a RELEASE the loop delivers. */
+void cused_defer_release(struct fuse_session *se, struct cused_file *f);
 /* reply.c */
 struct fuse_req *cused_req_new(struct fuse_session *se, struct cused_conn *c, uint32_t opcode,
 			       uint64_t unique);

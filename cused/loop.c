@@ -77,10 +77,25 @@ static void build_init(struct fuse_session *se, struct cused_msg *m)
 
 /* The last copy of the client's end is closed: hand the driver a RELEASE,
  * unless a CLOSED request already started it. */
-static bool build_release(struct fuse_session *se, struct cused_conn *c, struct cused_msg *m)
+/* The internal RELEASE message of @f; the file reference travels with it. */
+static void release_msg(struct cused_msg *m, struct cused_file *f)
 {
 	struct fuse_in_header *in = CUSED_MSG_DATA(m);
 	struct fuse_release_in *arg = (void *)(in + 1);
+
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+	m->file = f;
+	m->len = sizeof(*in) + sizeof(*arg);
+	memset(in, 0, m->len);
+	in->len = m->len;
+	in->opcode = FUSE_RELEASE;
+	arg->fh = f->fh;
+	arg->flags = f->last_flags;
+}
+
+static bool build_release(struct fuse_session *se, struct cused_conn *c, struct cused_msg *m)
+{
 	struct cused_file *f = c->file;
 	bool start;
 
@@ -95,16 +110,23 @@ static bool build_release(struct fuse_session *se, struct cused_conn *c, struct 
 	pthread_mutex_unlock(&se->lock);
 	if (!start)
 		return false;
-	memset(m, 0, sizeof(*m));
-	m->fd = -1;
-	m->file = f;
-	m->len = sizeof(*in) + sizeof(*arg);
-	memset(in, 0, m->len);
-	in->len = m->len;
-	in->opcode = FUSE_RELEASE;
-	arg->fh = f->fh;
-	arg->flags = f->last_flags;
+	release_msg(m, f);
 	return true;
+}
+
+void cused_defer_release(struct fuse_session *se, struct cused_file *f)
+{
+	struct cused_file **pp;
+
+	pthread_mutex_lock(&se->lock);
+	f->next_deferred = NULL;
+	for (pp = &se->deferred; *pp; pp = &(*pp)->next_deferred)
+		;
+	if (!se->deferred && write(se->kick[1], "r", 1) != 1)
+		cused_log(FUSE_LOG_ERR, "cuse: %s: cannot wake the loop for a release\n",
+			  se->devname);
+	*pp = f;
+	pthread_mutex_unlock(&se->lock);
 }
 
 static ssize_t raw_write(struct fuse_session *se, struct cused_conn *c, struct cused_msg *m,
@@ -244,6 +266,7 @@ static int receive(struct fuse_session *se, struct fuse_buf *buf)
 		if (r == 0)
 			continue;
 		if (ev.data.ptr == EP_KICK) {
+			struct cused_file *f = NULL;
 			bool deliver = false;
 			char b;
 
@@ -253,8 +276,18 @@ static int receive(struct fuse_session *se, struct fuse_buf *buf)
 			if (!se->init_delivered && read(se->kick[0], &b, 1) == 1) {
 				se->init_delivered = true;
 				deliver = true;
+			} else if (se->init_delivered && se->deferred) {
+				f = se->deferred;
+				se->deferred = f->next_deferred;
+				if (!se->deferred && read(se->kick[0], &b, 1) != 1) {
+					/* the byte went with a reset: nothing to do */
+				}
 			}
 			pthread_mutex_unlock(&se->lock);
+			if (f) {
+				release_msg(m, f);
+				break;
+			}
 			if (!deliver)
 				continue;
 			build_init(se, m);

@@ -63,8 +63,10 @@ static void req_destroy(struct fuse_req *req)
 			release = true;
 		}
 		pthread_mutex_unlock(&se->lock);
+		/* Not from inside the driver's reply call: its callback may
+		 * still use the file's state, or hold its own lock. */
 		if (release)
-			cused_start_release(se, f);
+			cused_defer_release(se, f);
 	}
 	if (f)
 		cused_file_put(se, f);

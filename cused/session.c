@@ -549,9 +549,16 @@ void fuse_session_reset(struct fuse_session *se)
 	se->exited = 0;
 	se->error = 0;
 	/* Keep the pending-init byte if init has not been delivered. */
-	if (se->init_delivered)
+	if (se->init_delivered) {
 		while (read(se->kick[0], buf, sizeof(buf)) > 0)
 			;
+		/* ...and the one for releases still to deliver */
+		pthread_mutex_lock(&se->lock);
+		if (se->deferred && write(se->kick[1], "r", 1) != 1)
+			cused_log(FUSE_LOG_ERR, "cuse: %s: cannot wake the loop for a release\n",
+				  se->devname);
+		pthread_mutex_unlock(&se->lock);
+	}
 }
 
 CUSED_EXPORT
@@ -572,6 +579,7 @@ void fuse_session_destroy(struct fuse_session *se)
 	/* Files still open (the loop ended, or the device was aborted) get no
 	 * RELEASE, as with an aborted kernel connection; free them and what
 	 * waits on them. */
+	se->deferred = NULL;
 	for (;;) {
 		struct cused_waiter *w, *next;
 		struct cused_file *f;

@@ -256,6 +256,9 @@ static void bufdev_read(fuse_req_t req, size_t size, off_t off, struct fuse_file
 	free(out);
 }
 
+/* Within bufdev_write's answering of parked reads, on this thread. */
+static __thread int in_write;
+
 /* Data arrived in @q: answer its parked reads, oldest first, and wake
  * pollers. */
 static void data_arrived(struct queue *q)
@@ -433,12 +436,19 @@ static void bufdev_write(fuse_req_t req, const char *buf, size_t size, off_t off
 	pthread_mutex_unlock(&lock);
 	say("write fh=%lu size=%zu off=%lld flags=0%o -> %zu\n", (unsigned long)fi->fh, size,
 	    (long long)off, fi->flags, n);
-	fuse_reply_write(req, n);
+	/* Before the reply: once the write is answered, the file may be
+	 * released (and a per-open @q freed) by another thread. */
+	in_write++;
 	data_arrived(q);
+	in_write--;
+	fuse_reply_write(req, n);
 }
 
 static void bufdev_release(fuse_req_t req, struct fuse_file_info *fi)
 {
+	/* libfuse never calls back from inside a reply: say so if we are */
+	if (in_write)
+		say("release fh=%lu called inside a write callback\n", (unsigned long)fi->fh);
 	if (opts.per_open) {
 		pthread_mutex_lock(&lock);
 		if (fi->fh < nper_open && per_open[fi->fh]) {

@@ -201,6 +201,34 @@ Test(semantics, blocking_read_waits_for_a_writer)
 	free(log);
 }
 
+/* The last close while a read is parked: the release comes once the read
+ * is answered, and as a callback of its own, never from inside the
+ * writer's callback that answered it (libfuse and the kernel never nest
+ * them; drivers rely on it for their locks and per-file state). */
+Test(semantics, release_after_a_parked_read_is_its_own_callback)
+{
+	char *log;
+
+	start_blocking("sem");
+	expect_py("import os, threading, time\n"
+		  "fd = os.open('/dev/sem', os.O_RDONLY)\n"
+		  "got = []\n"
+		  "r = threading.Thread(target=lambda: got.append(os.read(fd, 100)))\n"
+		  "r.start(); time.sleep(0.3)\n"
+		  "c = threading.Thread(target=os.close, args=(fd,))\n"
+		  "c.start(); time.sleep(0.3)\n"
+		  "w = os.open('/dev/sem', os.O_WRONLY)\n"
+		  "os.write(w, b'late'); r.join(5); c.join(5)\n"
+		  "print(got, r.is_alive(), c.is_alive())\n"
+		  "os.close(w)\n",
+		  "[b'late'] False False\n");
+	cr_expect_eq(h_log_count(&drv, "release "), 2);
+	log = h_log(&drv);
+	cr_expect(!strstr(log, "inside a write callback"), "%s", log);
+	cr_expect(strstr(log, "-> 4 (from a writer)\n"), "%s", log);
+	free(log);
+}
+
 Test(semantics, nonblocking_reads_get_eagain)
 {
 	start_blocking("sem");

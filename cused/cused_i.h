@@ -32,6 +32,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include <fuse_lowlevel.h>
 #include <fuse_opt.h>
@@ -161,7 +162,8 @@ struct fuse_req {
 	fuse_interrupt_func_t ifunc;
 	void *idata;
 	struct fuse_req *next_inflight;
-	uint32_t ioctl_flags; /* IOCTL: the request's flags */
+	uint32_t ioctl_flags;  /* IOCTL: the request's flags */
+	struct timespec start; /* with -d: when the request arrived */
 };
 
 struct fuse_pollhandle {

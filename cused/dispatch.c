@@ -24,7 +24,19 @@ struct dispatch_ctx {
 	struct cused_msg *m;
 	struct fuse_in_header *in;
 	void *arg;
+	size_t arglen; /* bytes at arg */
 };
+
+/* With -d: what a READ, WRITE, IOCTL or POLL asks of file @f. */
+static void debug_args(const struct dispatch_ctx *d, const struct cused_file *f)
+{
+	char what[160];
+
+	if (!d->se->debug)
+		return;
+	proto_describe(d->in, d->arg, d->arglen, what, sizeof(what));
+	cused_debug(d->se, "   fh: %llu, %s\n", (unsigned long long)f->fh, what);
+}
 
 typedef void (*handler_fn)(struct dispatch_ctx *d);
 
@@ -533,6 +545,7 @@ static void do_rw(struct dispatch_ctx *d)
 		reply_now(d, -EBADF, NULL, 0);
 		return;
 	}
+	debug_args(d, f);
 	req = cused_req_new(se, c, d->in->opcode, d->in->unique);
 	if (!req) {
 		unbusy(se, f);
@@ -581,6 +594,7 @@ static void do_ioctl(struct dispatch_ctx *d)
 		reply_now(d, -EBADF, NULL, 0);
 		return;
 	}
+	debug_args(d, f);
 	/* The device's mode, not the client's word, says unrestricted. */
 	if (se->ci_flags & CUSE_UNRESTRICTED_IOCTL)
 		flags |= FUSE_IOCTL_UNRESTRICTED;
@@ -616,6 +630,7 @@ static void do_poll(struct dispatch_ctx *d)
 		reply_now(d, -EBADF, NULL, 0);
 		return;
 	}
+	debug_args(d, f);
 	if (pi->flags & FUSE_POLL_SCHEDULE_NOTIFY) {
 		struct cused_waiter *w, *it;
 
@@ -764,6 +779,7 @@ void cused_dispatch(struct fuse_session *se, void *mem, size_t size)
 	if (size < sizeof(*m) + sizeof(struct fuse_in_header) || m->len != size - sizeof(*m))
 		return;
 	d.arg = d.in + 1;
+	d.arglen = size - sizeof(*m) - sizeof(*d.in);
 	for (i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
 		if (handlers[i].opcode == d.in->opcode)
 			fn = handlers[i].fn;

@@ -29,6 +29,8 @@ struct fuse_req *cused_req_new(struct fuse_session *se, struct cused_conn *c, ui
 	req->opcode = opcode;
 	req->unique = unique;
 	req->refs = 1;
+	if (se->debug)
+		clock_gettime(CLOCK_MONOTONIC, &req->start);
 	if (c) {
 		/* In flight until replied, so that FUSE_INTERRUPT finds it. */
 		pthread_mutex_lock(&se->lock);
@@ -284,8 +286,21 @@ static int send_reply(struct fuse_req *req, int error, const struct iovec *iov, 
 	struct fuse_session *se = req->se;
 	int res = 0;
 
-	cused_debug(se, "   unique: %llu, %s: %d\n", (unsigned long long)req->unique,
-		    error ? "error" : "success", error);
+	if (se->debug) {
+		struct timespec now;
+		size_t outsize = 0;
+		int i;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		for (i = 0; iov && i < count; i++)
+			outsize += iov[i].iov_len;
+		cused_debug(se, "   unique: %llu, %s: %d%s%s%s, outsize: %zu, latency: %.1f us\n",
+			    (unsigned long long)req->unique, error ? "error" : "success", error,
+			    error ? " (" : "", error ? strerror(-error) : "", error ? ")" : "",
+			    outsize,
+			    (double)(now.tv_sec - req->start.tv_sec) * 1e6 +
+				    (double)(now.tv_nsec - req->start.tv_nsec) / 1e3);
+	}
 	switch (req->opcode) {
 	case FUSE_RELEASE: {
 		struct cused_file *f = req->file;

@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 
 #include "shim_i.h"
 
@@ -106,6 +107,13 @@ static int place_high(int fd)
 	return hi;
 }
 
+int shim_make_internal_fd(int fd)
+{
+	fd = place_high(fd);
+	mark_internal(fd, true);
+	return fd;
+}
+
 static void chan_disconnect(struct shim_chan *ch)
 {
 	int fd = atomic_exchange(&ch->fd, -1);
@@ -169,8 +177,8 @@ static int send_all(int fd, struct iovec *iov, int n, int sendfd)
 	return r < 0 ? -errno : 0;
 }
 
-ssize_t shim_chan_call(struct shim_chan *ch, struct iovec *req, int nreq, int sendfd, void *out,
-		       size_t out_size, const struct iovec *payload, int npayload)
+static ssize_t chan_call(struct shim_chan *ch, struct iovec *req, int nreq, int sendfd, void *out,
+			 size_t out_size, const struct iovec *payload, int npayload)
 {
 	const struct fuse_in_header *in = req[0].iov_base;
 	struct fuse_out_header hdr;
@@ -252,6 +260,25 @@ ssize_t shim_chan_call(struct shim_chan *ch, struct iovec *req, int nreq, int se
 			return -EIO;
 		return n - sizeof(hdr) - out_size;
 	}
+}
+
+ssize_t shim_chan_call(struct shim_chan *ch, struct iovec *req, int nreq, int sendfd, void *out,
+		       size_t out_size, const struct iovec *payload, int npayload)
+{
+	struct timespec t0, t1;
+	char line[256];
+	ssize_t n;
+
+	if (!shim_cfg.debug)
+		return chan_call(ch, req, nreq, sendfd, out, out_size, payload, npayload);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	n = chan_call(ch, req, nreq, sendfd, out, out_size, payload, npayload);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	proto_trace_line(line, sizeof(line), req, nreq, n, out, out_size,
+			 (double)(t1.tv_sec - t0.tv_sec) * 1e6 +
+				 (double)(t1.tv_nsec - t0.tv_nsec) / 1e3);
+	shim_trace("%s: %s\n", ch->dev->name, line);
+	return n;
 }
 
 static int chan_connect(struct shim_chan *ch)

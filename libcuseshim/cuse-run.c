@@ -20,7 +20,10 @@ static void usage(FILE *out)
 		     "Run PROGRAM so that it sees the character devices served by cuseshim\n"
 		     "drivers as /dev/NAME.\n"
 		     "\n"
-		     "  -d, --debug            log every emulated call to stderr\n"
+		     "  -d, --debug            log every emulated call to stderr: one line per\n"
+		     "                         request (opcode, fh, sizes, flags, result,\n"
+		     "                         latency)\n"
+		     "      --debug-file=FILE  the same, appended to FILE\n"
 		     "      --dir=DIR          registry directory (default: $CUSE_DIR,\n"
 		     "                         $XDG_RUNTIME_DIR/cuse, /run/cuse for root,\n"
 		     "                         /tmp/cuse-UID otherwise)\n"
@@ -163,13 +166,10 @@ static char *append(char *list, const char *sep, const char *item)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"debug", no_argument, NULL, 'd'},
-		{"dir", required_argument, NULL, 'D'},
-		{"map", required_argument, NULL, 'm'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{"seccomp", no_argument, NULL, 'S'},
-		{NULL, 0, NULL, 0},
+		{"debug", no_argument, NULL, 'd'},     {"debug-file", required_argument, NULL, 'L'},
+		{"dir", required_argument, NULL, 'D'}, {"map", required_argument, NULL, 'm'},
+		{"help", no_argument, NULL, 'h'},      {"version", no_argument, NULL, 'V'},
+		{"seccomp", no_argument, NULL, 'S'},   {NULL, 0, NULL, 0},
 	};
 	char *maps = getenv("CUSESHIM_MAP") ? strdup(getenv("CUSESHIM_MAP")) : NULL;
 	const char *shim, *preload;
@@ -180,6 +180,23 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+dhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': setenv("CUSESHIM_DEBUG", "1", 1); break;
+		case 'L': {
+			char cwd[PATH_MAX];
+			char *full = optarg[0] == '/' || !getcwd(cwd, sizeof(cwd))
+					     ? append(NULL, "", optarg)
+					     : append(cwd, "/", optarg);
+
+			if (!strchr(full, '/')) {
+				/* "./" keeps a bare name from meaning stderr */
+				char *dot = append("./", "", full);
+
+				free(full);
+				full = dot;
+			}
+			setenv("CUSESHIM_DEBUG", full, 1);
+			free(full);
+			break;
+		}
 		case 'D': {
 			char abs[PATH_MAX];
 

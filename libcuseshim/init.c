@@ -61,20 +61,54 @@ static void setup_fork_page(void)
 	mark_owner();
 }
 
-void shim_log(const char *fmt, ...)
+static void log_line(int fd, const char *fmt, va_list ap)
 {
 	char buf[512];
-	va_list ap;
 	int n, saved = errno;
 
 	n = snprintf(buf, sizeof(buf), "cuseshim[%d]: ", (int)shim_sys_getpid());
-	va_start(ap, fmt);
 	vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
-	va_end(ap);
-	if (REAL(write)(2, buf, strlen(buf)) < 0) {
+	if (REAL(write)(fd, buf, strlen(buf)) < 0) {
 		/* nowhere to report it */
 	}
 	errno = saved;
+}
+
+void shim_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_line(2, fmt, ap);
+	va_end(ap);
+}
+
+void shim_trace(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_line(shim_cfg.trace_fd, fmt, ap);
+	va_end(ap);
+}
+
+/* CUSESHIM_DEBUG: unset, "" or "0" off; a path (with a '/') appends to
+ * that file; anything else writes to stderr. */
+static void setup_debug(const char *d)
+{
+	int fd;
+
+	shim_cfg.trace_fd = 2;
+	shim_cfg.debug = d && *d && strcmp(d, "0");
+	if (!shim_cfg.debug || !strchr(d, '/'))
+		return;
+	fd = REAL(open)(d, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+	if (fd < 0) {
+		shim_log("cannot open debug file %s: %s; debug output goes to stderr\n", d,
+			 strerror(errno));
+		return;
+	}
+	shim_cfg.trace_fd = shim_make_internal_fd(fd);
 }
 
 /* CUSESHIM_MAP="/dev/ttyUSB0=foo:/dev/x=bar" */
@@ -144,7 +178,7 @@ void shim_adopt_fd(int fd)
 	shim_fd_set(fd, f);
 	shim_file_put(f);
 	if (shim_cfg.debug)
-		shim_log("fd %d is an inherited open file of %s\n", fd, dev->name);
+		shim_trace("fd %d is an inherited open file of %s\n", fd, dev->name);
 }
 
 static void adopt_inherited(void)
@@ -183,7 +217,7 @@ static void init_once_fn(void)
 
 	shim_resolve();
 	setup_fork_page();
-	shim_cfg.debug = d && *d && strcmp(d, "0");
+	setup_debug(d);
 	if (registry_dir(shim_cfg.dir, sizeof(shim_cfg.dir), getenv("CUSE_DIR"),
 			 getenv("XDG_RUNTIME_DIR"), geteuid()) < 0)
 		shim_log("registry directory name too long; no devices\n");

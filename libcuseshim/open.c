@@ -131,7 +131,7 @@ int shim_open_device(struct shim_dev *dev, int flags)
 	shim_fd_set(fd, f);
 	shim_file_put(f);
 	if (shim_cfg.debug)
-		shim_log("open %s flags 0%o -> fd %d\n", dev->name, oi.open.flags, fd);
+		shim_trace("open %s flags 0%o -> fd %d\n", dev->name, oi.open.flags, fd);
 	return fd;
 fail:
 	shim_sys_close(fd);

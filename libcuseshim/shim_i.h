@@ -118,10 +118,14 @@ struct shim_config {
 	struct shim_map *maps;
 	unsigned nmaps;
 	int debug;
+	int trace_fd; /* where debug lines go: 2, or CUSESHIM_DEBUG's file */
 };
 extern struct shim_config shim_cfg;
 void shim_ensure_init(void);
+/* A problem the user should see: one line on stderr. */
 void shim_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A debug line (CUSESHIM_DEBUG): to stderr or the debug file. */
+void shim_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- path.c: which paths are devices */
 struct shim_dev {
@@ -214,6 +218,9 @@ ssize_t shim_chan_call(struct shim_chan *ch, struct iovec *req, int nreq, int se
 		       size_t out_size, const struct iovec *payload, int npayload);
 uint64_t shim_chan_unique(struct shim_chan *ch);
 bool shim_is_internal_fd(int fd);
+/* Makes @fd one of ours: moved out of the program's way, close-on-exec,
+ * and kept from the program's close().  Returns the new number. */
+int shim_make_internal_fd(int fd);
 /* The next internal fd at or after @fd, or -1. */
 int shim_next_internal_fd(unsigned fd);
 /* An internal fd is in the way of dup2(x, @fd): move it elsewhere. */

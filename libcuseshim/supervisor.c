@@ -123,22 +123,40 @@
 static int listener = -1;
 static uint32_t native_arch; /* AUDIT_ARCH_* of the supervised programs */
 
+static int trace_fd = 2; /* debug lines: stderr or CUSESHIM_DEBUG's file */
+
+static void sv_vlog(int fd, const char *fmt, va_list ap)
+{
+	char buf[512];
+	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+
+	if (n > 0) {
+		ssize_t w = write(fd, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+
+		(void)w;
+	}
+}
+
+static void sv_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void sv_trace(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	sv_vlog(trace_fd, fmt, ap);
+	va_end(ap);
+}
+
 static void sv_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static void sv_log(const char *fmt, ...)
 {
-	char buf[512];
 	va_list ap;
-	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	sv_vlog(2, fmt, ap);
 	va_end(ap);
-	if (n > 0) {
-		ssize_t w = write(2, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
-
-		(void)w;
-	}
 }
 
 /* ------------------------------------------------ configuration, registry */
@@ -202,6 +220,16 @@ static void load_config(void)
 	const char *d = getenv("CUSESHIM_DEBUG");
 
 	cfg.debug = d && *d && strcmp(d, "0");
+	if (cfg.debug && strchr(d, '/')) {
+		int fd = open(d, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+
+		if (fd >= 0)
+			trace_fd = fd;
+		else
+			sv_log("cuse-run: cannot open debug file %s: %s; debug output goes to "
+			       "stderr\n",
+			       d, strerror(errno));
+	}
 	if (registry_dir(cfg.dir, sizeof(cfg.dir), getenv("CUSE_DIR"), getenv("XDG_RUNTIME_DIR"),
 			 geteuid()) < 0) {
 		sv_log("cuse-run: registry directory name too long; no devices\n");
@@ -647,8 +675,8 @@ static struct sv_file *classify(const struct seccomp_notif *n, int fd)
 	}
 	f = file_add(ino, dev, false, 0);
 	if (f && cfg.debug)
-		sv_log("cuse-run: pid %d fd %d is an inherited open file of %s\n", (int)n->pid, fd,
-		       dev->name);
+		sv_trace("cuse-run: pid %d fd %d is an inherited open file of %s\n", (int)n->pid,
+			 fd, dev->name);
 	return f;
 }
 
@@ -710,9 +738,9 @@ static bool is_fuse_op(uint32_t opcode)
  * (it was killed, or a signal interrupted the call), the driver gets a
  * FUSE_INTERRUPT, and we keep waiting for its answer, which nobody reads.
  */
-static ssize_t conn_call(struct sv_conn *c, const struct seccomp_notif *n, struct iovec *req,
-			 int nreq, int sendfd, void *out, size_t out_size,
-			 const struct iovec *payload, int npayload)
+static ssize_t conn_call_raw(struct sv_conn *c, const struct seccomp_notif *n, struct iovec *req,
+			     int nreq, int sendfd, void *out, size_t out_size,
+			     const struct iovec *payload, int npayload)
 {
 	const struct fuse_in_header *in = req[0].iov_base;
 	struct fuse_out_header hdr;
@@ -784,6 +812,26 @@ static ssize_t conn_call(struct sv_conn *c, const struct seccomp_notif *n, struc
 			return -EIO;
 		return r - sizeof(hdr) - out_size;
 	}
+}
+
+static ssize_t conn_call(struct sv_conn *c, const struct seccomp_notif *n, struct iovec *req,
+			 int nreq, int sendfd, void *out, size_t out_size,
+			 const struct iovec *payload, int npayload)
+{
+	struct timespec t0, t1;
+	char line[256];
+	ssize_t r;
+
+	if (!cfg.debug)
+		return conn_call_raw(c, n, req, nreq, sendfd, out, out_size, payload, npayload);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = conn_call_raw(c, n, req, nreq, sendfd, out, out_size, payload, npayload);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	proto_trace_line(line, sizeof(line), req, nreq, r, out, out_size,
+			 (double)(t1.tv_sec - t0.tv_sec) * 1e6 +
+				 (double)(t1.tv_nsec - t0.tv_nsec) / 1e3);
+	sv_trace("cuse-run: pid %d: %s\n", n ? (int)n->pid : 0, line);
+	return r;
 }
 
 static uint64_t conn_unique(struct sv_conn *c)
@@ -1062,8 +1110,8 @@ static long job_open(struct sv_job *j)
 	err = errno;
 	close(fd); /* the target's copy is the file now; or, if it died, EOF */
 	if (cfg.debug)
-		sv_log("cuse-run: pid %d open %s flags 0%o -> %d\n", (int)j->n.pid, j->dev->name,
-		       oi.open.flags, r < 0 ? -err : r);
+		sv_trace("cuse-run: pid %d open %s flags 0%o -> %d\n", (int)j->n.pid, j->dev->name,
+			 oi.open.flags, r < 0 ? -err : r);
 	if (r < 0 && err != ENOENT)
 		return -err; /* EMFILE, ... : answer it */
 	return SV_DONE;
@@ -2159,6 +2207,6 @@ int supervise(char **argv)
 		return status_code(st); /* the child said why */
 	}
 	if (cfg.debug)
-		sv_log("cuse-run: supervising pid %d (registry %s)\n", (int)pid, cfg.dir);
+		sv_trace("cuse-run: supervising pid %d (registry %s)\n", (int)pid, cfg.dir);
 	return serve(pid, sigfd);
 }

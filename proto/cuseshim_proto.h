@@ -153,6 +153,18 @@ long proto_in_arg_size(uint32_t opcode);
 /* Size of the fixed out struct following fuse_out_header on success. */
 long proto_out_arg_size(uint32_t opcode);
 const char *proto_opname(uint32_t opcode);
+/* What a request asks, for debug output: "offset 0 size 4096 flags 02"
+ * for READ, the like for WRITE, IOCTL and POLL, "insize N"
+ * otherwise.  @arg/@alen: the bytes after the header. */
+void proto_describe(const struct fuse_in_header *in, const void *arg, size_t alen, char *buf,
+		    size_t size);
+/* The debug line of one request @req: opcode, unique, what it asks
+ * (offset, size, flags, ioctl cmd, poll events) and what came back after
+ * @us microseconds: @result (payload bytes or -errno) and the reply's
+ * fixed out struct @out, e.g.
+ * "READ unique 4 offset 0 size 4096 flags 02 -> 5 (12.3 us)". */
+void proto_trace_line(char *buf, size_t size, const struct iovec *req, int nreq, long result,
+		      const void *out, size_t out_size, double us);
 
 /*
  * Request splitting, exactly as the kernel's fuse_get_user_pages(): a

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/uio.h>
 
@@ -239,4 +240,65 @@ int proto_ioctl_retry(const struct fuse_ioctl_out *out, const void *arr, size_t 
 	if (!err)
 		err = take_iovs(v + out->in_iovs, out->out_iovs, outv, out_size);
 	return err;
+}
+
+void proto_describe(const struct fuse_in_header *in, const void *arg, size_t alen, char *buf,
+		    size_t size)
+{
+	if (in->opcode == FUSE_READ && alen >= sizeof(struct fuse_read_in)) {
+		const struct fuse_read_in *r = arg;
+
+		snprintf(buf, size, "offset %lld size %u flags 0%o", (long long)r->offset, r->size,
+			 r->flags);
+	} else if (in->opcode == FUSE_WRITE && alen >= sizeof(struct fuse_write_in)) {
+		const struct fuse_write_in *w = arg;
+
+		snprintf(buf, size, "offset %lld size %u flags 0%o", (long long)w->offset, w->size,
+			 w->flags);
+	} else if (in->opcode == FUSE_IOCTL && alen >= sizeof(struct fuse_ioctl_in)) {
+		const struct fuse_ioctl_in *io = arg;
+
+		snprintf(buf, size, "cmd %#x arg %#llx in %u out %u flags %#x", io->cmd,
+			 (unsigned long long)io->arg, io->in_size, io->out_size, io->flags);
+	} else if (in->opcode == FUSE_POLL && alen >= sizeof(struct fuse_poll_in)) {
+		const struct fuse_poll_in *po = arg;
+
+		snprintf(buf, size, "events %#x flags %#x", po->events, po->flags);
+	} else {
+		snprintf(buf, size, "insize %u", in->len);
+	}
+}
+
+void proto_trace_line(char *buf, size_t size, const struct iovec *req, int nreq, long result,
+		      const void *out, size_t out_size, double us)
+{
+	const struct fuse_in_header *in = req[0].iov_base;
+	const char *ename = result < 0 ? strerrorname_np((int)-result) : NULL;
+	char what[160], res[64];
+
+	proto_describe(in, nreq > 1 ? req[1].iov_base : NULL, nreq > 1 ? req[1].iov_len : 0, what,
+		       sizeof(what));
+	if (result < 0) {
+		if (ename)
+			snprintf(res, sizeof(res), "-%s", ename);
+		else
+			snprintf(res, sizeof(res), "%ld", result);
+	} else if (in->opcode == FUSE_WRITE && out && out_size >= sizeof(struct fuse_write_out)) {
+		snprintf(res, sizeof(res), "%u", ((const struct fuse_write_out *)out)->size);
+	} else if (in->opcode == FUSE_IOCTL && out && out_size >= sizeof(struct fuse_ioctl_out)) {
+		const struct fuse_ioctl_out *io = out;
+
+		if (io->flags & FUSE_IOCTL_RETRY)
+			snprintf(res, sizeof(res), "retry, %u in %u out iovecs", io->in_iovs,
+				 io->out_iovs);
+		else
+			snprintf(res, sizeof(res), "result %d, %ld bytes out", io->result, result);
+	} else if (in->opcode == FUSE_POLL && out && out_size >= sizeof(struct fuse_poll_out)) {
+		snprintf(res, sizeof(res), "revents %#x",
+			 ((const struct fuse_poll_out *)out)->revents);
+	} else {
+		snprintf(res, sizeof(res), "%ld", result);
+	}
+	snprintf(buf, size, "%s unique %llu %s -> %s (%.1f us)", proto_opname(in->opcode),
+		 (unsigned long long)in->unique, what, res, us);
 }

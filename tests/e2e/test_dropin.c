@@ -260,3 +260,131 @@ Test(dropin, waiting_and_abort_like_sysfs)
 	cr_expect(!strstr(out, "/dev/ab "), "%s", out);
 	free(out);
 }
+
+static char *slurp(const char *path)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = fopen(path, "re"), *m = open_memstream(&buf, &len);
+	int c;
+
+	cr_assert(m);
+	while (f && (c = getc(f)) != EOF)
+		putc(c, m);
+	if (f)
+		fclose(f);
+	fclose(m);
+	return buf;
+}
+
+/* How many lines of @text contain @a and (unless NULL) @b. */
+static int lines_with(const char *text, const char *a, const char *b)
+{
+	int n = 0;
+
+	for (const char *l = text; l && *l;) {
+		const char *e = strchrnul(l, '\n');
+		char *line = strndup(l, (size_t)(e - l));
+
+		n += strstr(line, a) && (!b || strstr(line, b));
+		free(line);
+		l = *e ? e + 1 : e;
+	}
+	return n;
+}
+
+Test(dropin, debug_lines_on_both_sides)
+{
+	struct h_driver d;
+	char *out = NULL, *err = NULL, *drv;
+	const char *script = "echo abc > /dev/trc; head -c 3 /dev/trc; echo; "
+			     "python3 -c 'import fcntl,termios,os,array; "
+			     "fd=os.open(\"/dev/trc\",os.O_RDWR); b=array.array(\"i\",[0]); "
+			     "fcntl.ioctl(fd,termios.FIONREAD,b); print(b[0])'";
+
+	cr_assert_eq(h_driver_start(&d, "trc", (const char *const[]){"-d", NULL}), 0);
+	cr_assert_eq(h_run(0, NULL, &out, &err,
+			   (const char *const[]){h_stage("cuse-run"), "-d", "--", "sh", "-c",
+						 script, NULL}),
+		     0);
+	cr_expect_str_eq(out, "abc\n1\n");
+	/* the client: one line per request, with what it asked and got */
+	cr_expect_eq(lines_with(err, "trc: WRITE unique ", " offset 0 size 4 flags 0100001 -> 4 ("),
+		     1, "%s", err);
+	cr_expect_eq(lines_with(err, "trc: READ unique ", " offset 0 size 3 flags 0100000 -> 3 ("),
+		     1, "%s", err);
+	cr_expect_eq(lines_with(err, "trc: IOCTL unique ", " cmd 0x541b "), 2, "%s", err);
+	cr_expect_eq(lines_with(err, "-> retry, 0 in 1 out iovecs (", NULL), 1, "%s", err);
+	cr_expect_eq(lines_with(err, "-> result 0, 4 bytes out (", NULL), 1, "%s", err);
+	cr_expect_eq(lines_with(err, "open trc flags ", " -> fd "), 3, "%s", err);
+	cr_expect_eq(lines_with(err, " us)", NULL), lines_with(err, "trc: ", NULL), "%s", err);
+	free(out);
+	free(err);
+
+	/* the driver: libfuse's request and reply lines, with fh and latency */
+	h_driver_stop(&d, SIGTERM);
+	drv = slurp(d.err);
+	cr_expect_eq(lines_with(drv, "opcode: WRITE (16)", NULL), 1, "%s", drv);
+	cr_expect_eq(lines_with(drv, "opcode: READ (15)", NULL), 1, "%s", drv);
+	cr_expect_eq(lines_with(drv, "opcode: IOCTL (39)", NULL), 2, "%s", drv);
+	cr_expect_eq(lines_with(drv, "   fh: ", ", offset 0 size 4 flags 0100001"), 1, "%s", drv);
+	cr_expect_eq(lines_with(drv, "   fh: ", ", cmd 0x541b"), 2, "%s", drv);
+	cr_expect_geq(lines_with(drv, ", success: 0, outsize: ", ", latency: "), 4, "%s", drv);
+	free(drv);
+}
+
+Test(dropin, debug_lines_to_a_file)
+{
+	struct h_driver d;
+	char path[600], arg[700], bad[700], *out = NULL, *err = NULL, *log;
+
+	cr_assert_eq(h_driver_start(&d, "trf", NULL), 0);
+	snprintf(path, sizeof(path), "%s/trace.log", h_dir());
+	snprintf(arg, sizeof(arg), "--debug-file=%s", path);
+	cr_assert_eq(
+		h_run(0, NULL, &out, &err,
+		      (const char *const[]){h_stage("cuse-run"), arg, "--", "sh", "-c",
+					    "echo x > /dev/trf; exec 2>&-; cat /dev/trf", NULL}),
+		0);
+	cr_expect_str_eq(out, "x\n");
+	cr_expect_str_eq(err, "", "debug output leaked to stderr: %s", err);
+	log = slurp(path);
+	/* both processes append to the same file, even after closing stderr */
+	cr_expect_eq(lines_with(log, "trf: WRITE unique ", " -> 2 ("), 1, "%s", log);
+	cr_expect_eq(lines_with(log, "trf: READ unique ", " -> 2 ("), 1, "%s", log);
+	free(log);
+	free(out);
+	free(err);
+
+	/* a file that cannot be opened: said once, and output goes to stderr */
+	snprintf(bad, sizeof(bad), "CUSESHIM_DEBUG=%s/no/such/dir/t.log", h_dir());
+	cr_assert_eq(h_run(H_SHIM, NULL, &out, &err,
+			   (const char *const[]){"env", bad, "cat", "/dev/trf", NULL}),
+		     0);
+	cr_expect_eq(lines_with(err, "cannot open debug file ",
+				"no/such/dir/t.log: No such file or directory; debug output goes "
+				"to stderr"),
+		     1, "%s", err);
+	cr_expect_eq(lines_with(err, "trf: READ unique ", " -> 0 ("), 1, "%s", err);
+	free(out);
+	free(err);
+}
+
+Test(dropin, debug_lines_under_seccomp)
+{
+	struct h_driver d;
+	char *out = NULL, *err = NULL;
+
+	cr_assert_eq(h_driver_start(&d, "trs", NULL), 0);
+	cr_assert_eq(h_run(0, "hi\n", &out, &err,
+			   (const char *const[]){h_stage("cuse-run"), "-d", "--seccomp", "--",
+						 h_stage("staticprobe"), "open:/dev/trs:rw",
+						 "write:2", "read:2", "close", NULL}),
+		     0);
+	cr_expect_eq(lines_with(err, ": WRITE unique ", " size 2 flags 0100002 -> 2 ("), 1, "%s",
+		     err);
+	cr_expect_eq(lines_with(err, ": READ unique ", " size 2 flags 0100002 -> 2 ("), 1, "%s",
+		     err);
+	free(out);
+	free(err);
+}

@@ -1420,3 +1420,61 @@ Test(ioctl_retry, per_direction_limit)
 	retry_arr[0].len = ~0ull;
 	cr_expect_eq(retry(1, 0, 16, &in, &out), -ENOMEM);
 }
+
+/* ---- debug lines */
+
+static void trace(char *buf, uint32_t opcode, const void *arg, size_t alen, long result,
+		  const void *out, size_t out_size)
+{
+	struct fuse_in_header in = {.len = (uint32_t)(40 + alen), .opcode = opcode, .unique = 42};
+	struct iovec req[2] = {{&in, sizeof(in)}, {(void *)arg, alen}};
+
+	proto_trace_line(buf, 256, req, arg ? 2 : 1, result, out, out_size, 12.34);
+}
+
+Test(trace, read_write_and_errors)
+{
+	struct fuse_read_in r = {
+		.fh = 9, .offset = 7, .size = 4096, .flags = O_RDONLY | O_NONBLOCK};
+	struct fuse_write_in w = {.offset = 0, .size = 3, .flags = O_WRONLY};
+	struct fuse_write_out wo = {.size = 3};
+	char buf[256];
+
+	trace(buf, FUSE_READ, &r, sizeof(r), 5, NULL, 0);
+	cr_expect_str_eq(buf, "READ unique 42 offset 7 size 4096 flags 04000 -> 5 (12.3 us)");
+	trace(buf, FUSE_READ, &r, sizeof(r), -EAGAIN, NULL, 0);
+	cr_expect_str_eq(buf, "READ unique 42 offset 7 size 4096 flags 04000 -> -EAGAIN (12.3 us)");
+	trace(buf, FUSE_WRITE, &w, sizeof(w), 0, &wo, sizeof(wo));
+	cr_expect_str_eq(buf, "WRITE unique 42 offset 0 size 3 flags 01 -> 3 (12.3 us)");
+	/* an errno without a name still reads as a number */
+	trace(buf, FUSE_WRITE, &w, sizeof(w), -4000, NULL, 0);
+	cr_expect_str_eq(buf, "WRITE unique 42 offset 0 size 3 flags 01 -> -4000 (12.3 us)");
+}
+
+Test(trace, ioctl_poll_and_others)
+{
+	struct fuse_ioctl_in io = {.cmd = 0x541b, .arg = 0x1000, .out_size = 4, .flags = 2};
+	struct fuse_ioctl_out ok = {.result = 0},
+			      retry = {.flags = FUSE_IOCTL_RETRY, .in_iovs = 0, .out_iovs = 1};
+	struct fuse_poll_in pi = {.events = 1, .flags = FUSE_POLL_SCHEDULE_NOTIFY};
+	struct fuse_poll_out po = {.revents = 5};
+	uint32_t r_short = 0;
+	char buf[256];
+
+	trace(buf, FUSE_IOCTL, &io, sizeof(io), 4, &ok, sizeof(ok));
+	cr_expect_str_eq(buf, "IOCTL unique 42 cmd 0x541b arg 0x1000 in 0 out 4 flags 0x2 -> "
+			      "result 0, 4 bytes out (12.3 us)");
+	trace(buf, FUSE_IOCTL, &io, sizeof(io), 16, &retry, sizeof(retry));
+	cr_expect_str_eq(buf, "IOCTL unique 42 cmd 0x541b arg 0x1000 in 0 out 4 flags 0x2 -> "
+			      "retry, 0 in 1 out iovecs (12.3 us)");
+	trace(buf, FUSE_IOCTL, &io, sizeof(io), -ENOTTY, NULL, 0);
+	cr_expect_str_eq(buf, "IOCTL unique 42 cmd 0x541b arg 0x1000 in 0 out 4 flags 0x2 -> "
+			      "-ENOTTY (12.3 us)");
+	trace(buf, FUSE_POLL, &pi, sizeof(pi), 0, &po, sizeof(po));
+	cr_expect_str_eq(buf, "POLL unique 42 events 0x1 flags 0x1 -> revents 0x5 (12.3 us)");
+	/* a short argument is not read past */
+	trace(buf, FUSE_READ, &r_short, 4, 0, NULL, 0);
+	cr_expect_str_eq(buf, "READ unique 42 insize 44 -> 0 (12.3 us)");
+	trace(buf, CUSESHIM_OP_ATTACH, NULL, 0, 0, NULL, 0);
+	cr_expect_str_eq(buf, "ATTACH unique 42 insize 40 -> 0 (12.3 us)");
+}

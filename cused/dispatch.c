@@ -462,7 +462,11 @@ static void do_closed(struct dispatch_ctx *d)
 			start = true;
 		}
 	}
-	if (f && (f->state == FILE_RELEASING || f->release_pending)) {
+	/* A release under way: the closer waits for it, as close(2) waits
+	 * for the last fput.  A file still busy (another thread's read, a
+	 * poll) is held by that request, as in the kernel, and the close
+	 * returns at once: its release follows the last answer. */
+	if (f && f->state == FILE_RELEASING) {
 		w = malloc(sizeof(*w));
 		if (w) {
 			w->conn = cused_conn_get(d->m->conn);

@@ -229,6 +229,26 @@ Test(semantics, release_after_a_parked_read_is_its_own_callback)
 	free(log);
 }
 
+/* close(2) while another thread's read is parked returns at once (that
+ * read holds the file, as fdget does in the kernel); the read is answered
+ * by a later writer and the release follows it. */
+Test(semantics, close_while_another_thread_reads_returns_at_once)
+{
+	start_blocking("sem");
+	expect_py("import os, threading, time, signal\n"
+		  "signal.alarm(5)\n"
+		  "fd = os.open('/dev/sem', os.O_RDONLY)\n"
+		  "got = []\n"
+		  "r = threading.Thread(target=lambda: got.append(os.read(fd, 10)))\n"
+		  "r.start(); time.sleep(0.3)\n"
+		  "os.close(fd); print('closed', got)\n"
+		  "w = os.open('/dev/sem', os.O_WRONLY)\n"
+		  "os.write(w, b'x'); r.join(5); os.close(w)\n"
+		  "print(got)\n",
+		  "closed []\n[b'x']\n");
+	cr_expect(h_log_wait(&drv, "release ", 2, 5000), "releases missing");
+}
+
 Test(semantics, nonblocking_reads_get_eagain)
 {
 	start_blocking("sem");

@@ -11,6 +11,9 @@
  *          custom  its own poll loop on fuse_session_fd with
  *                  fuse_session_receive_buf / fuse_session_process_buf
  *          main    cuse_lowlevel_main
+ *          two     cuse_lowlevel_setup twice, for NAME and NAME2 (whose
+ *                  reads answer "data:two"), each session looping in a
+ *                  thread of its own
  *
  * Reads answer "data:<userdata check>" with fuse_reply_iov (and
  * fuse_reply_data for reads of 3 bytes); every callback is logged.
@@ -29,7 +32,7 @@
 #include <unistd.h>
 
 static FILE *logf_;
-static int marker;
+static int marker, marker2;
 
 static void say(const char *fmt, ...)
 {
@@ -106,7 +109,8 @@ static void barrier_read(fuse_req_t req)
 
 static void drv_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi)
 {
-	const char *ud = fuse_req_userdata(req) == &marker ? "ok" : "bad";
+	void *u = fuse_req_userdata(req);
+	const char *ud = u == &marker ? "ok" : u == &marker2 ? "two" : "bad";
 	struct iovec iov[2] = {{"data:", 5}, {(void *)ud, strlen(ud)}};
 
 	say("read size=%zu fh=%llu\n", size, (unsigned long long)fi->fh);
@@ -165,20 +169,58 @@ static int custom_loop(struct fuse_session *se)
 	return res < 0 ? res : 0;
 }
 
+static struct cuse_info two_ci;
+
+static void *loop_thread(void *se)
+{
+	say("second loop returned %d\n", fuse_session_loop(se));
+	return NULL;
+}
+
+/* Two devices in one process.  As with libfuse, the signal handlers end
+ * the session set up last; the driver then ends the other one itself. */
+static int two_devices(int argc, char **argv, const char *name)
+{
+	char dev2[300];
+	const char *info2[1] = {dev2};
+	struct cuse_info ci2 = {.dev_info_argc = 1, .dev_info_argv = info2};
+	struct fuse_session *se1, *se2;
+	pthread_t t;
+	int mt, res;
+
+	snprintf(dev2, sizeof(dev2), "DEVNAME=%s2", name);
+	se2 = cuse_lowlevel_setup(argc, argv, &ci2, &ops, &mt, &marker2);
+	if (!se2)
+		return 1;
+	se1 = cuse_lowlevel_setup(argc, argv, &two_ci, &ops, &mt, &marker);
+	if (!se1)
+		return 1;
+	if (pthread_create(&t, NULL, loop_thread, se2))
+		return 1;
+	res = fuse_session_loop(se1);
+	say("first loop returned %d\n", res);
+	fuse_session_exit(se2);
+	pthread_join(t, NULL);
+	cuse_lowlevel_teardown(se1);
+	cuse_lowlevel_teardown(se2);
+	return res == -1 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	char devname[256];
 	const char *info[2] = {"IGNORED=1", devname};
 	struct cuse_info ci = {.dev_info_argc = 2, .dev_info_argv = info};
 	struct fuse_session *se;
-	const char *mode;
+	const char *mode, *name;
 	int mt = 0, res;
 
 	if (argc < 4) {
 		fprintf(stderr, "usage: loopdrv NAME LOG st|mt|custom|main [options]\n");
 		return 2;
 	}
-	snprintf(devname, sizeof(devname), "DEVNAME=%s", argv[1]);
+	name = argv[1];
+	snprintf(devname, sizeof(devname), "DEVNAME=%s", name);
 	logf_ = fopen(argv[2], "a");
 	if (!logf_)
 		return 2;
@@ -190,6 +232,10 @@ int main(int argc, char **argv)
 	argv += 3;
 	if (!strcmp(mode, "main"))
 		return cuse_lowlevel_main(argc, argv, &ci, &ops, &marker);
+	if (!strcmp(mode, "two")) {
+		two_ci = ci;
+		return two_devices(argc, argv, name);
+	}
 	se = cuse_lowlevel_setup(argc, argv, &ci, &ops, &mt, &marker);
 	if (!se)
 		return 1;

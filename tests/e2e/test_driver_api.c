@@ -6,6 +6,7 @@
  * that survives garbage from a client.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <criterion/parameterized.h>
 #include <signal.h>
 #include <stdio.h>
@@ -71,6 +72,45 @@ ParameterizedTest(struct loop_case *c, driver_api, loops)
 		cr_expect(strstr(log, "multithreaded=1\n"), "%s", log);
 	cr_expect(strstr(log, "fuse_version=314\n") || strstr(log, "fuse_version=31"), "%s", log);
 	free(log);
+}
+
+/* cuse_lowlevel_setup twice in one process: two devices, two loops. */
+Test(driver_api, two_devices_in_one_process)
+{
+	struct h_driver d;
+	char logpath[600], path[700], *out = NULL, *log, *p;
+	int inits = 0, destroys = 0;
+
+	snprintf(logpath, sizeof(logpath), "%s/lp.log", h_dir());
+	cr_assert_eq(h_driver_start_argv(
+			     &d, "lp",
+			     (const char *const[]){"loopdrv312", "lp", logpath, "two", "-f", NULL},
+			     0),
+		     0);
+	cr_assert_eq(H_RUN(H_SHIM, &out, "sh", "-c",
+			   "exec 3</dev/lp 4</dev/lp2; head -c 8 <&4; head -c 7 <&3; "
+			   "test /dev/lp -ef /dev/lp2 || echo ' distinct'"),
+		     0);
+	cr_expect_str_eq(out, "data:twodata:ok distinct\n");
+	free(out);
+	cr_expect_eq(h_registry_pid("lp"), d.pid);
+	cr_expect_eq(h_registry_pid("lp2"), d.pid);
+	h_driver_stop(&d, SIGTERM);
+	cr_expect_eq(h_driver_wait(&d, 5000), 0, "the driver did not exit 0");
+	log = h_log(&d);
+	for (p = log; (p = strstr(p, "init userdata=")); p++)
+		inits++;
+	for (p = log; (p = strstr(p, "destroy\n")); p++)
+		destroys++;
+	cr_expect_eq(inits, 2, "%s", log);
+	cr_expect_eq(destroys, 2, "%s", log);
+	cr_expect(strstr(log, "first loop returned ") && strstr(log, "second loop returned 0\n"),
+		  "%s", log);
+	free(log);
+	snprintf(path, sizeof(path), "%s/lp2", h_dir());
+	cr_expect(access(path, F_OK) && errno == ENOENT, "%s is still there", path);
+	snprintf(path, sizeof(path), "%s/lp", h_dir());
+	cr_expect(access(path, F_OK) && errno == ENOENT, "%s is still there", path);
 }
 
 Test(driver_api, single_threaded_flag)

@@ -31,6 +31,8 @@
 #include "proto/cuseshim_proto.h"
 #include "proto/registry.h"
 
+#define TRY_HELP "Try 'cused --help' for more information.\n"
+
 static void usage(FILE *out)
 {
 	fprintf(out, "Usage: cused run [OPTION]... -- DRIVER [ARG]...\n"
@@ -280,12 +282,13 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (argc < 2) {
-		usage(stderr);
+		fprintf(stderr, "cused: no command given\n" TRY_HELP);
 		return 125;
 	}
 	cmd = argv[1];
 	argv++;
 	argc--;
+	argv[0] = "cused"; /* getopt's messages name it */
 	while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'D': setenv("CUSE_DIR", optarg, 1); break;
@@ -314,7 +317,7 @@ int main(int argc, char **argv)
 		case 'j': json = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("cused (cuseshim) %s\n", PACKAGE_VERSION); return 0;
-		default: usage(stderr); return 125;
+		default: fputs(TRY_HELP, stderr); return 125;
 		}
 	}
 	if (!strcmp(cmd, "run"))
@@ -352,7 +355,6 @@ int main(int argc, char **argv)
 			printf("%u\n", st.waiting);
 		return 0;
 	}
-	fprintf(stderr, "cused: unknown command '%s'\n", cmd);
-	usage(stderr);
+	fprintf(stderr, "cused: unknown command '%s'\n" TRY_HELP, cmd);
 	return 125;
 }

@@ -226,8 +226,10 @@ static int registry_reserve(struct fuse_session *se)
 		err = registry_paths(se->dir, se->devname, se->sock_path, sizeof(se->sock_path),
 				     se->attr_path, sizeof(se->attr_path));
 	if (err) {
-		cused_log(FUSE_LOG_ERR, "cuse: registry path for '%s' under '%s' is too long\n",
-			  se->devname, se->dir);
+		cused_log(FUSE_LOG_ERR,
+			  "cuse: registry path for '%s' under '%s' is too long for a socket "
+			  "(%zu bytes at most); set CUSE_DIR to a shorter directory\n",
+			  se->devname, se->dir, sizeof(se->sock_path) - 1);
 		return err;
 	}
 	/* The hidden name the socket is bound to before it is renamed into
@@ -237,7 +239,10 @@ static int registry_reserve(struct fuse_session *se)
 	*slash = '\0';
 	if (snprintf(se->bind_path, sizeof(se->bind_path), "%s/.%s.sock", parent,
 		     strrchr(se->sock_path, '/') + 1) >= (int)sizeof(se->bind_path)) {
-		cused_log(FUSE_LOG_ERR, "cuse: registry path for '%s' is too long\n", se->devname);
+		cused_log(FUSE_LOG_ERR,
+			  "cuse: registry path for '%s' under '%s' is too long for a socket "
+			  "(%zu bytes at most); set CUSE_DIR to a shorter directory\n",
+			  se->devname, se->dir, sizeof(se->bind_path) - 1);
 		return -ENAMETOOLONG;
 	}
 	{
@@ -252,7 +257,9 @@ static int registry_reserve(struct fuse_session *se)
 			err = mkdir_p(parent, m);
 		umask(old);
 		if (err) {
-			cused_log(FUSE_LOG_ERR, "cuse: cannot use registry directory '%s': %s\n",
+			cused_log(FUSE_LOG_ERR,
+				  "cuse: cannot use registry directory '%s': %s; set CUSE_DIR "
+				  "to a directory of your own\n",
 				  se->dir, bad ? bad : strerror(-err));
 			return err;
 		}
@@ -274,7 +281,8 @@ static int registry_reserve(struct fuse_session *se)
 			close(fd);
 			cused_log(FUSE_LOG_ERR,
 				  "cuse: device '%s' is already served by another driver "
-				  "(pid %d, registry %s)\n",
+				  "(pid %d, registry %s); stop that driver or choose another "
+				  "DEVNAME\n",
 				  se->devname, (int)owner, se->dir);
 			return -EEXIST;
 		}

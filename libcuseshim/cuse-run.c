@@ -177,6 +177,7 @@ int main(int argc, char **argv)
 	int c, seccomp = 0;
 	const char *why = NULL;
 
+	argv[0] = "cuse-run"; /* getopt's messages name it */
 	while ((c = getopt_long(argc, argv, "+dhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': setenv("CUSESHIM_DEBUG", "1", 1); break;
@@ -226,7 +227,9 @@ int main(int argc, char **argv)
 		case 'S': seccomp = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("cuse-run (cuseshim) %s\n", PACKAGE_VERSION); return 0;
-		default: usage(stderr); return 125;
+		default:
+			fprintf(stderr, "Try 'cuse-run --help' for more information.\n");
+			return 125;
 		}
 	}
 	if (optind >= argc) {

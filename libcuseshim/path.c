@@ -61,7 +61,7 @@ int shim_dev_refresh(struct shim_dev *dev)
 		return -ENOENT;
 	/* The driver holds a write lock for as long as it lives. */
 	if (shim_sys_fcntl(fd, F_OFD_GETLK, (long)&fl) || fl.l_type == F_UNLCK)
-		err = -ENOENT;
+		err = -ESRCH; /* nobody holds it: the driver is gone */
 	if (!err) {
 		n = syscall(SYS_pread64, fd, buf, sizeof(buf) - 1, 0);
 		if (n <= 0 || registry_parse_attr(buf, n, &a))
@@ -131,6 +131,7 @@ static int path_lookup(int dirfd, const char *path, struct shim_dev **out)
 	struct shim_dev *d;
 	bool mapped = false;
 	unsigned i;
+	int r;
 
 	if (!path || path[0] != '/' || registry_normalize(path, norm, sizeof(norm)) < 0)
 		return 0;
@@ -154,7 +155,14 @@ static int path_lookup(int dirfd, const char *path, struct shim_dev **out)
 	d = dev_find_or_add(name, sock, attr);
 	if (!d)
 		return -ENOMEM;
-	if (shim_dev_refresh(d))
+	r = shim_dev_refresh(d);
+	if (r == -ESRCH && !d->told_stale) {
+		d->told_stale = true;
+		shim_log("%s: its driver is no longer running (a stale entry in %s); "
+			 "start the driver again\n",
+			 norm, shim_cfg.dir);
+	}
+	if (r)
 		return mapped ? -ENOENT : 0; /* stale: as if the node were gone */
 	*out = d;
 	return 1;

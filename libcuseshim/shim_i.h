@@ -134,7 +134,8 @@ struct shim_dev {
 	char attr_path[PATH_MAX];
 	struct registry_attr attr; /* as of the latest lookup */
 	struct timespec mtime;
-	bool no_poll; /* the driver answered ENOSYS to FUSE_POLL */
+	bool no_poll;		      /* the driver answered ENOSYS to FUSE_POLL */
+	bool told_stale, told_denied; /* each said once per process */
 	struct shim_dev *next;
 };
 /* Cheap test, no system call: could @path name a device? */
@@ -143,7 +144,8 @@ bool shim_path_candidate(const char *path);
  * Returns 1 with *dev set, 0 if it is not a device path, or -errno for a
  * device path that cannot be used (stale: -ENOENT). */
 int shim_path_lookup(int dirfd, const char *path, struct shim_dev **dev);
-/* Re-read @dev's attributes; -ENOENT when the driver is gone. */
+/* Re-read @dev's attributes; -ESRCH when the driver is gone (its entry
+ * is stale), -ENOENT when there is none or it is not published yet. */
 int shim_dev_refresh(struct shim_dev *dev);
 struct shim_dev *shim_dev_by_socket(const char *bound_path);
 /* Track the cwd and directory fds that make relative paths devices. */

@@ -6,6 +6,7 @@
  */
 #include <criterion/criterion.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -385,6 +386,116 @@ Test(dropin, debug_lines_under_seccomp)
 		     err);
 	cr_expect_eq(lines_with(err, ": READ unique ", " size 2 flags 0100002 -> 2 ("), 1, "%s",
 		     err);
+	free(out);
+	free(err);
+}
+
+/* The one line after "cuseshim[PID]: " or at the start, exactly once. */
+static void expect_line(const char *text, const char *line)
+{
+	char *l = strndup(line, strcspn(line, "\n"));
+
+	cr_expect_eq(lines_with(text, l, NULL), 1, "want once: %s\ngot:\n%s", l, text);
+	free(l);
+}
+
+/* Every failure a user can cause says what happened and what to do. */
+Test(dropin, errors_a_user_can_act_on)
+{
+	struct h_driver d;
+	char want[1400], env[1100], locked[700], *out = NULL, *err = NULL;
+	int rc;
+
+	/* a second driver for a name in use */
+	cr_assert_eq(h_driver_start(&d, "ea", NULL), 0);
+	rc = h_run(0, NULL, NULL, &err,
+		   (const char *const[]){h_stage("bufdev"), "-f", "--name=ea", NULL});
+	cr_expect_eq(rc, 1);
+	snprintf(want, sizeof(want),
+		 "cuse: device 'ea' is already served by another driver (pid %d, registry %s); "
+		 "stop that driver or choose another DEVNAME\n",
+		 (int)d.pid, h_dir());
+	cr_expect_str_eq(err, want);
+	free(err);
+
+	/* its driver killed: the entry is stale; said once per process */
+	h_driver_stop(&d, SIGKILL);
+	cr_assert_eq(h_run(H_SHIM, NULL, &out, &err,
+			   (const char *const[]){"python3", "-c",
+						 "import os\n"
+						 "for i in range(3):\n"
+						 "    try: os.open('/dev/ea', os.O_RDONLY)\n"
+						 "    except OSError as e: print(e.strerror)\n",
+						 NULL}),
+		     0);
+	cr_expect_str_eq(out, "No such file or directory\nNo such file or directory\n"
+			      "No such file or directory\n");
+	snprintf(want, sizeof(want),
+		 "]: /dev/ea: its driver is no longer running (a stale entry in %s); start the "
+		 "driver again\n",
+		 h_dir());
+	expect_line(err, want);
+	free(out);
+	free(err);
+	/* ...and a new driver reclaims the name */
+	cr_assert_eq(h_driver_start(&d, "ea", NULL), 0);
+
+	/* no such device: the program's own message, as with the kernel */
+	cr_assert_eq(H_RUN(H_SHIM, &out, "sh", "-c", "cat /dev/nosuchdev 2>&1; true"), 0);
+	cr_expect_str_eq(out, "cat: /dev/nosuchdev: No such file or directory\n");
+	free(out);
+
+	/* a registry directory the driver cannot create */
+	snprintf(locked, sizeof(locked), "%s/locked", h_dir());
+	cr_assert(!mkdir(locked, 0555) && !chmod(locked, 0555));
+	snprintf(env, sizeof(env), "CUSE_DIR=%s/reg", locked);
+	rc = h_run(H_NODIR, NULL, NULL, &err,
+		   (const char *const[]){"env", env, h_stage("bufdev"), "-f", "--name=x", NULL});
+	cr_expect_eq(rc, 1);
+	snprintf(want, sizeof(want),
+		 "cuse: cannot use registry directory '%s/reg': Permission denied; set CUSE_DIR "
+		 "to a directory of your own\n",
+		 locked);
+	expect_line(err, want);
+	free(err);
+
+	/* a registry path too long for a Unix socket */
+	snprintf(env, sizeof(env), "CUSE_DIR=%s/%0100d", h_dir(), 0);
+	rc = h_run(H_NODIR, NULL, NULL, &err,
+		   (const char *const[]){"env", env, h_stage("bufdev"), "-f", "--name=x", NULL});
+	cr_expect_eq(rc, 1);
+	snprintf(want, sizeof(want),
+		 "cuse: registry path for 'x' under '%s' is too long for a socket (107 bytes at "
+		 "most); set CUSE_DIR to a shorter directory\n",
+		 env + strlen("CUSE_DIR="));
+	expect_line(err, want);
+	free(err);
+
+	/* a bad option */
+	rc = h_run(0, NULL, NULL, &err,
+		   (const char *const[]){h_stage("cuse-run"), "--bogus", "true", NULL});
+	cr_expect_eq(rc, 125);
+	cr_expect_str_eq(err, "cuse-run: unrecognized option '--bogus'\n"
+			      "Try 'cuse-run --help' for more information.\n");
+	free(err);
+	rc = h_run(0, NULL, NULL, &err,
+		   (const char *const[]){h_stage("cused"), "frobnicate", NULL});
+	cr_expect_neq(rc, 0);
+	cr_expect_str_eq(err, "cused: unknown command 'frobnicate'\n"
+			      "Try 'cused --help' for more information.\n");
+	free(err);
+
+	/* permission denied by the device's mode */
+	if (!h_root())
+		return;
+	cr_assert_eq(h_run(H_SHIM | H_AS_OTHER, NULL, &out, &err,
+			   (const char *const[]){"sh", "-c", "cat /dev/ea; cat /dev/ea", NULL}),
+		     1);
+	cr_expect_eq(lines_with(err, "cat: /dev/ea: Permission denied", NULL), 2, "%s", err);
+	cr_expect_eq(lines_with(err, "]: /dev/ea: permission denied: mode 0600, owner ",
+				"; run as them, or start the driver with CUSED_MODE or "
+				"CUSED_GROUP"),
+		     2, "%s", err);
 	free(out);
 	free(err);
 }

@@ -438,6 +438,41 @@ Test(process, ls_l_shows_a_character_device)
 	free(out);
 }
 
+/* Successful calls on a device leave errno as the program set it. */
+Test(process, errno_untouched_by_successful_calls)
+{
+	start();
+	expect_py("import ctypes, os\n"
+		  "libc = ctypes.CDLL(None, use_errno=True)\n"
+		  "buf = ctypes.create_string_buffer(256)\n"
+		  "n = ctypes.c_int(0)\n"
+		  "pfd = (ctypes.c_int * 2)()\n"
+		  "st = ctypes.create_string_buffer(256)\n"
+		  "fd = None\n"
+		  "def op(name, f):\n"
+		  "    global fd\n"
+		  "    ctypes.set_errno(77)\n"
+		  "    r = f()\n"
+		  "    if name == 'open': fd = r\n"
+		  "    print(name, r >= 0, ctypes.get_errno())\n"
+		  "op('open', lambda: libc.open(b'/dev/pr', os.O_RDWR))\n"
+		  "op('write', lambda: libc.write(fd, b'abc', 3))\n"
+		  "op('ioctl', lambda: libc.ioctl(fd, 0x541b, ctypes.byref(n)))\n"
+		  "pfd[0] = fd; pfd[1] = 1  # struct pollfd: fd, POLLIN\n"
+		  "op('poll', lambda: libc.poll(pfd, 1, 0))\n"
+		  "op('read', lambda: libc.read(fd, buf, 3))\n"
+		  "op('fstat', lambda: libc.fstat(fd, st))\n"
+		  "op('stat', lambda: libc.stat(b'/dev/pr', st))\n"
+		  "op('access', lambda: libc.access(b'/dev/pr', os.R_OK))\n"
+		  "op('fcntl', lambda: libc.fcntl(fd, 3))  # F_GETFL\n"
+		  "op('dup', lambda: libc.close(libc.dup(fd)))\n"
+		  "op('close', lambda: libc.close(fd))\n",
+		  "open True 77\nwrite True 77\nioctl True 77\npoll True 77\nread True 77\n"
+		  "fstat True 77\nstat True 77\naccess True 77\nfcntl True 77\ndup True 77\n"
+		  "close True 77\n");
+	expect_balanced(1);
+}
+
 Test(process, raw_syscall_calls_reach_the_device)
 {
 	start();

@@ -137,9 +137,10 @@ fail:
 	shim_sys_close(fd);
 	if (err == -EACCES && !dev->told_denied) {
 		dev->told_denied = true;
-		shim_log("/dev/%s: permission denied: mode 0%o, owner %u, group %u; run as "
-			 "them, or start the driver with CUSED_MODE or CUSED_GROUP\n",
-			 dev->name, dev->attr.mode, (unsigned)dev->attr.uid,
+		char path[300];
+
+		snprintf(path, sizeof(path), "/dev/%s", dev->name);
+		shim_log(REGISTRY_MSG_DENIED, path, dev->attr.mode, (unsigned)dev->attr.uid,
 			 (unsigned)dev->attr.gid);
 	}
 	return err;

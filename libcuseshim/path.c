@@ -158,9 +158,7 @@ static int path_lookup(int dirfd, const char *path, struct shim_dev **out)
 	r = shim_dev_refresh(d);
 	if (r == -ESRCH && !d->told_stale) {
 		d->told_stale = true;
-		shim_log("%s: its driver is no longer running (a stale entry in %s); "
-			 "start the driver again\n",
-			 norm, shim_cfg.dir);
+		shim_log(REGISTRY_MSG_STALE, norm, shim_cfg.dir);
 	}
 	if (r)
 		return mapped ? -ENOENT : 0; /* stale: as if the node were gone */

@@ -172,6 +172,7 @@ struct sv_dev {
 	pthread_mutex_t lock; /* attr, mtime, idle */
 	struct sv_conn *idle;
 	unsigned nidle;
+	atomic_bool told_stale, told_denied; /* each said once */
 	struct sv_dev *next;
 };
 
@@ -265,8 +266,9 @@ static struct sv_dev *dev_find_or_add(const char *name, const char *sock, const 
 	return d;
 }
 
-/* Re-read the attributes; -ENOENT when the entry is stale or unpublished
- * (the live driver holds an OFD write lock on the attribute file). */
+/* Re-read the attributes; -ESRCH when the entry is stale, -ENOENT when it
+ * is unpublished (the live driver holds an OFD write lock on the
+ * attribute file). */
 static int dev_refresh(struct sv_dev *d)
 {
 	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
@@ -280,7 +282,7 @@ static int dev_refresh(struct sv_dev *d)
 	if (fd < 0)
 		return -ENOENT;
 	if (fcntl(fd, F_OFD_GETLK, &fl) || fl.l_type == F_UNLCK)
-		err = -ENOENT;
+		err = -ESRCH; /* nobody holds it: the driver is gone */
 	if (!err) {
 		n = pread(fd, buf, sizeof(buf) - 1, 0);
 		if (n <= 0 || registry_parse_attr(buf, n, &a))
@@ -305,6 +307,7 @@ static int dev_lookup(const char *norm, struct sv_dev **out)
 	bool mapped = false;
 	struct sv_dev *d;
 	unsigned i;
+	int r;
 
 	for (i = 0; i < cfg.nmaps; i++)
 		if (!strcmp(cfg.maps[i].path, norm)) {
@@ -325,7 +328,10 @@ static int dev_lookup(const char *norm, struct sv_dev **out)
 	d = dev_find_or_add(name, sock, attr);
 	if (!d)
 		return -ENOMEM;
-	if (dev_refresh(d))
+	r = dev_refresh(d);
+	if (r == -ESRCH && !atomic_exchange(&d->told_stale, true))
+		sv_log("cuse-run: " REGISTRY_MSG_STALE, norm, cfg.dir);
+	if (r)
 		return mapped ? -ENOENT : 0;
 	*out = d;
 	return 1;
@@ -1117,6 +1123,13 @@ static long job_open(struct sv_job *j)
 	return SV_DONE;
 fail:
 	close(fd);
+	if (err == -EACCES && !atomic_exchange(&j->dev->told_denied, true)) {
+		char path[300];
+
+		snprintf(path, sizeof(path), "/dev/%s", j->dev->name);
+		sv_log("cuse-run: " REGISTRY_MSG_DENIED, path, j->dev->attr.mode,
+		       (unsigned)j->dev->attr.uid, (unsigned)j->dev->attr.gid);
+	}
 	return err;
 }
 

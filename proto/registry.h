@@ -54,4 +54,13 @@ int registry_parse_attr(const char *buf, size_t n, struct registry_attr *a);
  * resolved).  Returns the length or -ENAMETOOLONG/-EINVAL. */
 int registry_normalize(const char *path, char *out, size_t size);
 
+/* What a client says, once per process and device, when an open fails
+ * for a reason its user can fix.  Arguments: the device path and the
+ * registry directory; the path, mode, owner and group. */
+#define REGISTRY_MSG_STALE                                                                         \
+	"%s: its driver is no longer running (a stale entry in %s); start the driver again\n"
+#define REGISTRY_MSG_DENIED                                                                        \
+	"%s: permission denied: mode 0%o, owner %u, group %u; run as them, or start the "          \
+	"driver with CUSED_MODE or CUSED_GROUP\n"
+
 #endif

@@ -437,6 +437,17 @@ Test(dropin, errors_a_user_can_act_on)
 	expect_line(err, want);
 	free(out);
 	free(err);
+	/* the same from the seccomp supervisor */
+	cr_assert_eq(h_run(0, NULL, &out, &err,
+			   (const char *const[]){h_stage("cuse-run"), "--seccomp", "--",
+						 h_stage("staticprobe"), "open:/dev/ea:r",
+						 "open:/dev/ea:r", NULL}),
+		     0);
+	cr_expect_str_eq(out, "open=-1 errno=ENOENT\nopen=-1 errno=ENOENT\n");
+	expect_line(err, want + 3);
+	cr_expect(strstr(err, "cuse-run: /dev/ea: its driver"), "%s", err);
+	free(out);
+	free(err);
 	/* ...and a new driver reclaims the name */
 	cr_assert_eq(h_driver_start(&d, "ea", NULL), 0);
 
@@ -496,6 +507,18 @@ Test(dropin, errors_a_user_can_act_on)
 				"; run as them, or start the driver with CUSED_MODE or "
 				"CUSED_GROUP"),
 		     2, "%s", err);
+	free(out);
+	free(err);
+	cr_assert_eq(h_run(H_AS_OTHER, NULL, &out, &err,
+			   (const char *const[]){h_stage("cuse-run"), "--seccomp", "--",
+						 h_stage("staticprobe"), "open:/dev/ea:r",
+						 "open:/dev/ea:r", NULL}),
+		     0);
+	cr_expect_str_eq(out, "open=-1 errno=EACCES\nopen=-1 errno=EACCES\n");
+	cr_expect_eq(lines_with(err, "cuse-run: /dev/ea: permission denied: mode 0600, owner ",
+				"; run as them, or start the driver with CUSED_MODE or "
+				"CUSED_GROUP"),
+		     1, "%s", err);
 	free(out);
 	free(err);
 }

@@ -8,6 +8,7 @@
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -211,13 +212,39 @@ Test(process, reused_fd_number_is_not_the_device)
 	expect_py("import os, ctypes\n"
 		  "libc = ctypes.CDLL(None, use_errno=True)\n"
 		  "fd = os.open('/dev/pr', os.O_RDWR)\n"
-		  "libc.syscall(3, fd)  # close(2) behind the shim's back\n"
+		  "libc.syscall(3, fd)  # close(2) through syscall(3)\n"
 		  "r, w = os.pipe()\n"
 		  "print(fd in (r, w))\n"
 		  "os.write(w, b'pipe-data')\n"
 		  "print(os.read(r, 100))\n",
 		  "True\nb'pipe-data'\n");
 	cr_expect_eq(h_log_count(&drv, "write "), 0, "%s", h_log(&drv));
+}
+
+/* The same with a close no wrapper sees (an inline syscall instruction):
+ * the reused number is a regular file, and writes go to it. */
+Test(process, fd_closed_behind_the_shims_back_and_reused)
+{
+	char path[600], arg[700], *out = NULL;
+	struct stat st;
+	FILE *f;
+
+	start();
+	snprintf(path, sizeof(path), "%s/plain", h_dir());
+	f = fopen(path, "w");
+	cr_assert(f);
+	fclose(f);
+	cr_assert(!chmod(path, 0666));
+	snprintf(arg, sizeof(arg), "open:%s:w", path);
+	cr_assert_eq(H_RUN(H_SHIM, &out, h_stage("rwprobe"), "open:/dev/pr:rw", "rawclose", arg,
+			   "write:5", "fstat", "close"),
+		     0);
+	cr_expect(strstr(out, "open=3\nrawclose=0\nopen=3\nwrite=5\n"), "%s", out);
+	free(out);
+	cr_assert(!stat(path, &st));
+	cr_expect_eq(st.st_size, 5);
+	cr_expect_eq(h_log_count(&drv, "write "), 0, "%s", h_log(&drv));
+	expect_balanced(1);
 }
 
 Test(process, names_of_a_device)

@@ -86,6 +86,7 @@ struct cused_file {
 	struct cused_waiter *pollers; /* connections to notify (FUSE_NOTIFY_POLL) */
 	uint64_t kh;		      /* the kernel's poll handle id */
 	unsigned busy;		      /* requests in flight on this file */
+	unsigned answering;	      /* ...of which answered, or being answered */
 	bool release_pending;	      /* last close seen while busy */
 	struct cused_file *next;
 	struct cused_file *next_deferred; /* in se->deferred */
@@ -164,6 +165,7 @@ struct fuse_req {
 	struct fuse_req *next_inflight;
 	uint32_t ioctl_flags;  /* IOCTL: the request's flags */
 	struct timespec start; /* with -d: when the request arrived */
+	bool answering;	       /* counted in file->answering */
 };
 
 struct fuse_pollhandle {

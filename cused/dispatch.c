@@ -451,22 +451,30 @@ static void do_closed(struct dispatch_ctx *d)
 	for (f = se->files; f; f = f->next)
 		if (f->ino == ci->ino && f->state != FILE_RELEASED)
 			break;
-	if (f && f->state == FILE_OPEN && !f->busy) {
+	if (f && f->state == FILE_OPEN && f->busy == f->answering) {
 		struct pollfd p = {.fd = f->conn ? f->conn->fd : -1, .events = POLLRDHUP};
 
 		/* no connection left, or its peer gone: that was the last close */
 		if (!f->conn || (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLRDHUP)))) {
-			f->state = FILE_RELEASING;
-			f->release_pending = false;
-			f->refs++;
-			start = true;
+			if (!f->busy) {
+				f->state = FILE_RELEASING;
+				f->release_pending = false;
+				f->refs++;
+				start = true;
+			} else {
+				/* answered requests still finishing: their end
+				 * starts the release, and we wait for it */
+				f->release_pending = true;
+			}
 		}
 	}
-	/* A release under way: the closer waits for it, as close(2) waits
-	 * for the last fput.  A file still busy (another thread's read, a
-	 * poll) is held by that request, as in the kernel, and the close
-	 * returns at once: its release follows the last answer. */
-	if (f && f->state == FILE_RELEASING) {
+	/* A release under way, or due once answered requests finish: the
+	 * closer waits for it, as close(2) waits for the last fput.  A file
+	 * busy with an unanswered request (another thread's read, a poll) is
+	 * held by that request, as in the kernel, and the close returns at
+	 * once: its release follows the last answer. */
+	if (f && (f->state == FILE_RELEASING ||
+		  (f->release_pending && f->busy && f->busy == f->answering))) {
 		w = malloc(sizeof(*w));
 		if (w) {
 			w->conn = cused_conn_get(d->m->conn);

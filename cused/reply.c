@@ -58,6 +58,8 @@ static void req_destroy(struct fuse_req *req)
 		pthread_mutex_lock(&se->lock);
 		if (f->busy)
 			f->busy--;
+		if (req->answering && f->answering)
+			f->answering--;
 		if (!f->busy && f->release_pending && f->state == FILE_OPEN) {
 			f->release_pending = false;
 			f->state = FILE_RELEASING;
@@ -285,6 +287,15 @@ static int send_reply(struct fuse_req *req, int error, const struct iovec *iov, 
 {
 	struct fuse_session *se = req->se;
 	int res = 0;
+
+	if (req->file && req->opcode != FUSE_OPEN && req->opcode != FUSE_RELEASE) {
+		/* From here the client may have its answer: a close it sends
+		 * next finds the file busy only with answered requests. */
+		pthread_mutex_lock(&se->lock);
+		req->file->answering++;
+		req->answering = true;
+		pthread_mutex_unlock(&se->lock);
+	}
 
 	if (se->debug) {
 		struct timespec now;

@@ -186,6 +186,9 @@ void cused_dispatch(struct fuse_session *se, void *mem, size_t size);
 void cused_release_done(struct fuse_session *se, struct cused_file *f);
 void cused_raw_write(struct fuse_session *se, struct fuse_req *req);
 void cused_start_release(struct fuse_session *se, struct cused_file *f);
+/* reply.c: a request on @f (@answered: counted in f->answering) is over;
+ * starts the release if it was due. */
+void cused_file_unbusy(struct fuse_session *se, struct cused_file *f, bool answered);
 /* loop.c: queue @f (state RELEASING, holding a reference for the message)
  * for a RELEASE the loop delivers. */
 void cused_defer_release(struct fuse_session *se, struct cused_file *f);

@@ -226,6 +226,12 @@ static void do_open(struct dispatch_ctx *d)
 	err = c->kind == CONN_NEW ? check_hello(d, &oi->hello) : -EPROTO;
 	if (!err)
 		err = verify_peer(c, d->m->fd, &ino);
+	/* The client's end came only to prove who sent it: close it now, or
+	 * a close right after the open would not look like the last one. */
+	if (d->m->fd >= 0) {
+		close(d->m->fd);
+		d->m->fd = -1;
+	}
 	if (err == -EPROTO)
 		cused_log(FUSE_LOG_ERR, "cuse: %s: bad OPEN from pid %d; dropping it\n",
 			  se->devname, (int)c->pid);
@@ -441,7 +447,7 @@ static void do_closed(struct dispatch_ctx *d)
 	struct fuse_session *se = d->se;
 	struct cused_waiter *w = NULL;
 	struct cused_file *f;
-	bool start = false, wait = false;
+	bool start = false, wait = false, eof_first = false;
 
 	if (d->m->conn->kind != CONN_CONTROL) {
 		reply_now(d, -EPROTO, NULL, 0);
@@ -452,11 +458,16 @@ static void do_closed(struct dispatch_ctx *d)
 		if (f->ino == ci->ino && f->state != FILE_RELEASED)
 			break;
 	if (f && f->state == FILE_OPEN && f->busy == f->answering) {
-		struct pollfd p = {.fd = f->conn ? f->conn->fd : -1, .events = POLLRDHUP};
+		struct pollfd p = {.fd = f->conn ? f->conn->fd : -1, .events = POLLIN | POLLRDHUP};
 
 		/* no connection left, or its peer gone: that was the last close */
 		if (!f->conn || (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLRDHUP)))) {
-			if (!f->busy) {
+			if (f->conn && (p.revents & POLLIN)) {
+				/* data written past the shim still queued: the
+				 * loop takes it, then starts the release at EOF */
+				f->release_pending = true;
+				eof_first = true;
+			} else if (!f->busy) {
 				f->state = FILE_RELEASING;
 				f->release_pending = false;
 				f->refs++;
@@ -473,7 +484,7 @@ static void do_closed(struct dispatch_ctx *d)
 	 * busy with an unanswered request (another thread's read, a poll) is
 	 * held by that request, as in the kernel, and the close returns at
 	 * once: its release follows the last answer. */
-	if (f && (f->state == FILE_RELEASING ||
+	if (f && (f->state == FILE_RELEASING || eof_first ||
 		  (f->release_pending && f->busy && f->busy == f->answering))) {
 		w = malloc(sizeof(*w));
 		if (w) {
@@ -815,8 +826,12 @@ void cused_dispatch(struct fuse_session *se, void *mem, size_t size)
 	if (m->fd >= 0)
 		close(m->fd);
 	m->fd = -1;
-	if (m->file)
+	if (m->file) {
+		/* a write that bypassed the shim and was never taken */
+		if (!m->conn && d.in->opcode == FUSE_WRITE)
+			cused_file_unbusy(se, m->file, false);
 		cused_file_put(se, m->file);
+	}
 	m->file = NULL;
 	cused_conn_put(m->conn);
 	m->conn = NULL;

@@ -142,14 +142,18 @@ static ssize_t raw_write(struct fuse_session *se, struct cused_conn *c, struct c
 			  "the rest of it is lost\n",
 			  se->devname, (size_t)n);
 	pthread_mutex_lock(&se->lock);
-	if (f->state == FILE_OPEN)
+	if (f->state == FILE_OPEN) {
 		f->refs++;
-	else
+		f->busy++; /* in flight: the release waits for it */
+	} else {
 		f = NULL;
+	}
 	pthread_mutex_unlock(&se->lock);
 	if (cused_rearm(se, c)) {
-		if (f)
+		if (f) {
+			cused_file_unbusy(se, f, false);
 			cused_file_put(se, f);
+		}
 		return -1;
 	}
 	if (!f)

@@ -45,33 +45,38 @@ struct fuse_req *cused_req_new(struct fuse_session *se, struct cused_conn *c, ui
 	return req;
 }
 
+void cused_file_unbusy(struct fuse_session *se, struct cused_file *f, bool answered)
+{
+	bool release = false;
+
+	/* The kernel holds the file for a request in flight: its release
+	 * comes after the last answer. */
+	pthread_mutex_lock(&se->lock);
+	if (f->busy)
+		f->busy--;
+	if (answered && f->answering)
+		f->answering--;
+	if (!f->busy && f->release_pending && f->state == FILE_OPEN && !f->conn) {
+		f->release_pending = false;
+		f->state = FILE_RELEASING;
+		f->refs++;
+		release = true;
+	}
+	pthread_mutex_unlock(&se->lock);
+	/* Not from inside the driver's reply call: its callback may still
+	 * use the file's state, or hold its own lock. */
+	if (release)
+		cused_defer_release(se, f);
+}
+
 static void req_destroy(struct fuse_req *req)
 {
 	struct fuse_session *se = req->se;
 	struct cused_file *f = req->file;
-	bool release = false;
 
 	free(req->raw);
-	if (f && req->opcode != FUSE_OPEN && req->opcode != FUSE_RELEASE) {
-		/* The kernel holds the file for a request in flight: its
-		 * release comes after the last answer. */
-		pthread_mutex_lock(&se->lock);
-		if (f->busy)
-			f->busy--;
-		if (req->answering && f->answering)
-			f->answering--;
-		if (!f->busy && f->release_pending && f->state == FILE_OPEN) {
-			f->release_pending = false;
-			f->state = FILE_RELEASING;
-			f->refs++;
-			release = true;
-		}
-		pthread_mutex_unlock(&se->lock);
-		/* Not from inside the driver's reply call: its callback may
-		 * still use the file's state, or hold its own lock. */
-		if (release)
-			cused_defer_release(se, f);
-	}
+	if (f && req->opcode != FUSE_OPEN && req->opcode != FUSE_RELEASE)
+		cused_file_unbusy(se, f, req->answering);
 	if (f)
 		cused_file_put(se, f);
 	cused_conn_put(req->conn);

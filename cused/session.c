@@ -73,11 +73,22 @@ void cused_conn_close(struct fuse_session *se, struct cused_conn *c)
 	c->nhandles = 0;
 	if (c->file) {
 		struct cused_file *f = c->file;
+		bool release = false;
 
 		pthread_mutex_lock(&se->lock);
 		f->conn = NULL; /* the client's end is gone for good */
 		c->file = NULL;
+		/* The last request may have ended between the EOF that made
+		 * the release pending and now: it left the release to us. */
+		if (!f->busy && f->release_pending && f->state == FILE_OPEN) {
+			f->release_pending = false;
+			f->state = FILE_RELEASING;
+			f->refs++;
+			release = true;
+		}
 		pthread_mutex_unlock(&se->lock);
+		if (release)
+			cused_defer_release(se, f);
 		cused_file_put(se, f);
 	}
 	/* Wake the peer at once even if requests in flight keep the fd. */

@@ -88,8 +88,15 @@ struct cused_file {
 	unsigned busy;		      /* requests in flight on this file */
 	unsigned answering;	      /* ...of which answered, or being answered */
 	bool release_pending;	      /* last close seen while busy */
+	/* POLLIN mirrored on the client's end for callers the shim cannot
+	 * wrap (Go's netpoller, io_uring, seccomp): a read answered EAGAIN
+	 * queues a poll of our own; its POLLIN, or the driver's next notify,
+	 * sends one byte down the file connection. */
+	bool mirror_queued; /* in se->mirrors */
+	bool mirror_wanted; /* the next POLLIN or notify sends it */
 	struct cused_file *next;
 	struct cused_file *next_deferred; /* in se->deferred */
+	struct cused_file *next_mirror;	  /* in se->mirrors */
 };
 
 /* What receive_buf puts in front of each message it hands to the driver.
@@ -131,6 +138,9 @@ struct fuse_session {
 	 * each to the driver as a message of its own, as the kernel would.
 	 * The kick pipe holds one byte for them while the list is not empty. */
 	struct cused_file *deferred;
+	/* Files whose mirror poll is due (busy and answering for it); the
+	 * same kick byte stands for both lists. */
+	struct cused_file *mirrors;
 	uint64_t next_unique;
 	uint64_t next_kh;
 	bool no_open;
@@ -166,6 +176,7 @@ struct fuse_req {
 	uint32_t ioctl_flags;  /* IOCTL: the request's flags */
 	struct timespec start; /* with -d: when the request arrived */
 	bool answering;	       /* counted in file->answering */
+	bool mirror;	       /* POLL of our own, for the mirror */
 };
 
 struct fuse_pollhandle {
@@ -192,6 +203,12 @@ void cused_file_unbusy(struct fuse_session *se, struct cused_file *f, bool answe
 /* loop.c: queue @f (state RELEASING, holding a reference for the message)
  * for a RELEASE the loop delivers. */
 void cused_defer_release(struct fuse_session *se, struct cused_file *f);
+/* loop.c: after a read of @f answered EAGAIN, poll the driver for the
+ * mirror from the loop (never inside the reply call). */
+void cused_mirror_queue(struct fuse_session *se, struct cused_file *f);
+/* reply.c: the driver says @f may be readable: send the mirror byte if one
+ * is wanted. */
+void cused_mirror_fire(struct fuse_session *se, struct cused_file *f);
 /* reply.c */
 struct fuse_req *cused_req_new(struct fuse_session *se, struct cused_conn *c, uint32_t opcode,
 			       uint64_t unique);

@@ -702,6 +702,48 @@ static void do_poll(struct dispatch_ctx *d)
 	se->op.poll(req, &req->fi, ph);
 }
 
+/* The mirror's own poll (built by the loop after a read answered EAGAIN;
+ * the file's busy/answering count and reference travel with it). */
+static void do_mirror_poll(struct dispatch_ctx *d)
+{
+	const struct fuse_poll_in *pi = d->arg;
+	struct fuse_session *se = d->se;
+	struct cused_file *f = d->m->file;
+	struct fuse_pollhandle *ph;
+	struct fuse_req *req;
+	bool open;
+
+	d->m->file = NULL;
+	pthread_mutex_lock(&se->lock);
+	f->mirror_queued = false;
+	open = f->state == FILE_OPEN && f->conn;
+	if (open)
+		f->mirror_wanted = true;
+	pthread_mutex_unlock(&se->lock);
+	req = open ? cused_req_new(se, NULL, FUSE_POLL, 0) : NULL;
+	if (!req) {
+		cused_file_unbusy(se, f, true);
+		cused_file_put(se, f);
+		return;
+	}
+	req->mirror = true;
+	req->answering = true;
+	req->file = f;
+	req->fi.fh = f->fh;
+	req->fi.flags = f->last_flags;
+	req->fi.poll_events = pi->events;
+	if (!se->op.poll) {
+		fuse_reply_poll(req, POLLIN); /* always ready */
+		return;
+	}
+	ph = malloc(sizeof(*ph));
+	if (ph) {
+		ph->se = se;
+		ph->kh = f->kh;
+	}
+	se->op.poll(req, &req->fi, ph);
+}
+
 static void do_interrupt(struct dispatch_ctx *d)
 {
 	const struct fuse_interrupt_in *ii = d->arg;
@@ -822,6 +864,8 @@ void cused_dispatch(struct fuse_session *se, void *mem, size_t size)
 		fn = do_enosys;
 	if (!m->conn && m->file && d.in->opcode == FUSE_WRITE)
 		fn = do_raw;
+	if (!m->conn && m->file && d.in->opcode == FUSE_POLL)
+		fn = do_mirror_poll;
 	fn(&d);
 	if (m->fd >= 0)
 		close(m->fd);

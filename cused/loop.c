@@ -11,6 +11,7 @@
  * handshake, which needs a quiet socket (see dispatch.c, OPEN).
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -77,19 +78,27 @@ static void build_init(struct fuse_session *se, struct cused_msg *m)
 
 /* The last copy of the client's end is closed: hand the driver a RELEASE,
  * unless a CLOSED request already started it. */
-/* The internal RELEASE message of @f; the file reference travels with it. */
-static void release_msg(struct cused_msg *m, struct cused_file *f)
+/* An internal message about @f (its reference travels with it): the
+ * zeroed argument struct of @size bytes to fill in. */
+static void *internal_msg(struct cused_msg *m, struct cused_file *f, uint32_t opcode, size_t size)
 {
 	struct fuse_in_header *in = CUSED_MSG_DATA(m);
-	struct fuse_release_in *arg = (void *)(in + 1);
 
 	memset(m, 0, sizeof(*m));
 	m->fd = -1;
 	m->file = f;
-	m->len = sizeof(*in) + sizeof(*arg);
+	m->len = sizeof(*in) + size;
 	memset(in, 0, m->len);
 	in->len = m->len;
-	in->opcode = FUSE_RELEASE;
+	in->opcode = opcode;
+	return in + 1;
+}
+
+/* The internal RELEASE message of @f. */
+static void release_msg(struct cused_msg *m, struct cused_file *f)
+{
+	struct fuse_release_in *arg = internal_msg(m, f, FUSE_RELEASE, sizeof(*arg));
+
 	arg->fh = f->fh;
 	arg->flags = f->last_flags;
 }
@@ -122,11 +131,43 @@ void cused_defer_release(struct fuse_session *se, struct cused_file *f)
 	f->next_deferred = NULL;
 	for (pp = &se->deferred; *pp; pp = &(*pp)->next_deferred)
 		;
-	if (!se->deferred && write(se->kick[1], "r", 1) != 1)
+	if (!se->deferred && !se->mirrors && write(se->kick[1], "r", 1) != 1)
 		cused_log(FUSE_LOG_ERR, "cuse: %s: cannot wake the loop for a release\n",
 			  se->devname);
 	*pp = f;
 	pthread_mutex_unlock(&se->lock);
+}
+
+void cused_mirror_queue(struct fuse_session *se, struct cused_file *f)
+{
+	struct cused_file **pp;
+
+	pthread_mutex_lock(&se->lock);
+	if (f->state == FILE_OPEN && f->conn && !f->mirror_queued) {
+		f->mirror_queued = true;
+		f->refs++;
+		f->busy++; /* the poll is a request on the file */
+		f->answering++;
+		f->next_mirror = NULL;
+		for (pp = &se->mirrors; *pp; pp = &(*pp)->next_mirror)
+			;
+		if (!se->deferred && !se->mirrors && write(se->kick[1], "r", 1) != 1)
+			cused_log(FUSE_LOG_ERR, "cuse: %s: cannot wake the loop for a poll\n",
+				  se->devname);
+		*pp = f;
+	}
+	pthread_mutex_unlock(&se->lock);
+}
+
+/* The internal POLL message of @f's mirror. */
+static void mirror_msg(struct cused_msg *m, struct cused_file *f)
+{
+	struct fuse_poll_in *arg = internal_msg(m, f, FUSE_POLL, sizeof(*arg));
+
+	arg->fh = f->fh;
+	arg->kh = f->kh;
+	arg->flags = FUSE_POLL_SCHEDULE_NOTIFY;
+	arg->events = POLLIN;
 }
 
 static ssize_t raw_write(struct fuse_session *se, struct cused_conn *c, struct cused_msg *m,
@@ -270,7 +311,7 @@ static int receive(struct fuse_session *se, struct fuse_buf *buf)
 		if (r == 0)
 			continue;
 		if (ev.data.ptr == EP_KICK) {
-			struct cused_file *f = NULL;
+			struct cused_file *f = NULL, *mf = NULL;
 			bool deliver = false;
 			char b;
 
@@ -280,16 +321,26 @@ static int receive(struct fuse_session *se, struct fuse_buf *buf)
 			if (!se->init_delivered && read(se->kick[0], &b, 1) == 1) {
 				se->init_delivered = true;
 				deliver = true;
-			} else if (se->init_delivered && se->deferred) {
-				f = se->deferred;
-				se->deferred = f->next_deferred;
-				if (!se->deferred && read(se->kick[0], &b, 1) != 1) {
+			} else if (se->init_delivered && (se->deferred || se->mirrors)) {
+				if (se->deferred) {
+					f = se->deferred;
+					se->deferred = f->next_deferred;
+				} else {
+					mf = se->mirrors;
+					se->mirrors = mf->next_mirror;
+				}
+				if (!se->deferred && !se->mirrors &&
+				    read(se->kick[0], &b, 1) != 1) {
 					/* the byte went with a reset: nothing to do */
 				}
 			}
 			pthread_mutex_unlock(&se->lock);
 			if (f) {
 				release_msg(m, f);
+				break;
+			}
+			if (mf) {
+				mirror_msg(m, mf);
 				break;
 			}
 			if (!deliver)

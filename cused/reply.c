@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -361,12 +362,23 @@ int fuse_reply_err(fuse_req_t req, int err)
 		cused_req_free(req);
 		return 0;
 	}
+	if (req->mirror) {
+		/* The kernel's poll of a driver without one is "ready"; any
+		 * other answer is no reason to keep a reader waiting either. */
+		cused_mirror_fire(req->se, req->file);
+		cused_req_free(req);
+		return 0;
+	}
 	if (err < 0 || err >= 1000) {
 		cused_log(FUSE_LOG_ERR, "fuse: bad error value: %i\n", -err);
 		err = ERANGE;
 	}
 	if (err == 0 && req->opcode != FUSE_RELEASE && req->opcode != FUSE_READ)
 		return reject(req, 0); /* too short a reply: the caller sees EIO */
+	/* A non-blocking reader may wait for POLLIN on the fd itself: have
+	 * the driver's readiness mirrored there. */
+	if (err == EAGAIN && req->opcode == FUSE_READ && req->file)
+		cused_mirror_queue(req->se, req->file);
 	return send_reply(req, -err, NULL, 0);
 }
 
@@ -709,7 +721,31 @@ int fuse_reply_poll(fuse_req_t req, unsigned revents)
 
 	if (req->opcode != FUSE_POLL)
 		return reject(req, -EINVAL);
+	if (req->mirror) {
+		if (revents & (POLLIN | POLLERR | POLLHUP))
+			cused_mirror_fire(req->se, req->file);
+		cused_req_free(req);
+		return 0;
+	}
 	return send_reply(req, 0, &iov, 1);
+}
+
+void cused_mirror_fire(struct fuse_session *se, struct cused_file *f)
+{
+	struct cused_conn *c = NULL;
+
+	pthread_mutex_lock(&se->lock);
+	if (f->mirror_wanted && f->state == FILE_OPEN && f->conn) {
+		f->mirror_wanted = false;
+		c = cused_conn_get(f->conn);
+	}
+	pthread_mutex_unlock(&se->lock);
+	if (!c)
+		return;
+	/* One byte makes the client's end readable; the client drains it
+	 * before its next non-blocking read.  A full queue already holds one. */
+	(void)send(c->fd, "p", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	cused_conn_put(c);
 }
 
 /* Wake the connections in @w (consumed) for poll handle @kh. */
@@ -747,11 +783,16 @@ int fuse_lowlevel_notify_poll(struct fuse_pollhandle *ph)
 		if (f->kh == ph->kh && f->state != FILE_RELEASED) {
 			w = f->pollers;
 			f->pollers = NULL;
+			f->refs++;
 			break;
 		}
 	pthread_mutex_unlock(&se->lock);
 	cused_debug(se, "   NOTIFY_POLL: kh %llu\n", (unsigned long long)ph->kh);
 	cused_notify_pollers(se, w, ph->kh);
+	if (f) {
+		cused_mirror_fire(se, f);
+		cused_file_put(se, f);
+	}
 	return 0;
 }
 

@@ -571,9 +571,9 @@ void fuse_session_reset(struct fuse_session *se)
 	if (se->init_delivered) {
 		while (read(se->kick[0], buf, sizeof(buf)) > 0)
 			;
-		/* ...and the one for releases still to deliver */
+		/* ...and the one for releases and polls still to deliver */
 		pthread_mutex_lock(&se->lock);
-		if (se->deferred && write(se->kick[1], "r", 1) != 1)
+		if ((se->deferred || se->mirrors) && write(se->kick[1], "r", 1) != 1)
 			cused_log(FUSE_LOG_ERR, "cuse: %s: cannot wake the loop for a release\n",
 				  se->devname);
 		pthread_mutex_unlock(&se->lock);
@@ -599,6 +599,7 @@ void fuse_session_destroy(struct fuse_session *se)
 	 * RELEASE, as with an aborted kernel connection; free them and what
 	 * waits on them. */
 	se->deferred = NULL;
+	se->mirrors = NULL;
 	for (;;) {
 		struct cused_waiter *w, *next;
 		struct cused_file *f;

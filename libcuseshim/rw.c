@@ -57,6 +57,20 @@ static uint64_t lock_owner(void)
 	return x ^ (x >> 29);
 }
 
+/* Bytes the driver sent down the device socket to mirror POLLIN for
+ * callers that wait on the fd itself (io_uring, an epoll we never see):
+ * taken before a non-blocking read, so that the fd is readable again only
+ * when the driver says so after this read. */
+static void drain_mirror(int fd)
+{
+	char b[16];
+	struct iovec v = {b, sizeof(b)};
+	struct msghdr mh = {.msg_iov = &v, .msg_iovlen = 1};
+
+	while (REAL(recvmsg)(fd, &mh, MSG_DONTWAIT) > 0)
+		;
+}
+
 static ssize_t dev_io(int fd, struct shim_file *f, const struct iovec *iov, int iovcnt,
 		      bool is_write, uint32_t extra_flags)
 {
@@ -85,6 +99,8 @@ static ssize_t dev_io(int fd, struct shim_file *f, const struct iovec *iov, int 
 	if (total == 0)
 		return 0;
 	flags = shim_file_flags(fd, f) | extra_flags;
+	if (!is_write && (flags & O_NONBLOCK))
+		drain_mirror(fd);
 	max = is_write ? shim_chan_hello(ch)->max_write : shim_chan_hello(ch)->max_read;
 	if (max == 0 || max > CUSESHIM_MAX_PAYLOAD)
 		max = CUSESHIM_MAX_PAYLOAD;

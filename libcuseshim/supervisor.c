@@ -450,13 +450,23 @@ static int proc_fd_link(pid_t pid, int fd, char *buf, size_t size)
 	return proc_readlink(pid, what, buf, size);
 }
 
+/* A pidfd of the notifying thread: a process's for its leader, else the
+ * thread's own (Go makes its calls from any thread; kernels refuse a plain
+ * pidfd of a non-leader with EINVAL before 6.9 and ENOENT since). */
+static int target_pidfd(const struct seccomp_notif *n)
+{
+	int pfd = (int)syscall(SYS_pidfd_open, n->pid, 0);
+
+	if (pfd < 0 && (errno == EINVAL || errno == ENOENT))
+		pfd = (int)syscall(SYS_pidfd_open, n->pid, PIDFD_THREAD);
+	return pfd;
+}
+
 /* Our copy of the target's fd (close-on-exec), or -errno. */
 static int target_fd_copy(const struct seccomp_notif *n, int fd)
 {
-	int pfd = (int)syscall(SYS_pidfd_open, n->pid, 0), copy, err;
+	int pfd = target_pidfd(n), copy, err;
 
-	if (pfd < 0 && errno == EINVAL)
-		pfd = (int)syscall(SYS_pidfd_open, n->pid, PIDFD_THREAD); /* not a leader */
 	if (pfd < 0)
 		return -errno;
 	copy = (int)syscall(SYS_pidfd_getfd, pfd, fd, 0);
@@ -1200,6 +1210,14 @@ static long dev_io(struct sv_job *j, struct sv_op *op, const struct iovec *tiov,
 	if (total == 0)
 		return 0;
 	flags = op_flags(j, op) | extra;
+	if (!is_write) {
+		char b[16];
+
+		/* POLLIN mirror bytes (Go's netpoller waits on the fd): the
+		 * fd turns readable again only when the driver says so. */
+		while (recv(op->copy, b, sizeof(b), MSG_DONTWAIT) > 0)
+			;
+	}
 	max = is_write ? h->max_write : h->max_read;
 	if (max == 0 || max > CUSESHIM_MAX_PAYLOAD)
 		max = CUSESHIM_MAX_PAYLOAD;
@@ -1829,9 +1847,7 @@ static long on_poll(struct seccomp_notif *n, int kind)
 			continue;
 		}
 		if (pfd < 0) {
-			pfd = (int)syscall(SYS_pidfd_open, n->pid, 0);
-			if (pfd < 0 && errno == EINVAL)
-				pfd = (int)syscall(SYS_pidfd_open, n->pid, PIDFD_THREAD);
+			pfd = target_pidfd(n);
 			if (pfd < 0)
 				goto out;
 		}

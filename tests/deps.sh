@@ -3,7 +3,7 @@
 # packages cuseshim needs when any is missing.
 cuseshim_deps="autoconf automake libtool pkg-config make gcc g++ libc6-dev
 	libfuse3-dev libseccomp-dev libcriterion-dev python3 dash
-	busybox-static util-linux xz-utils clang-format clang valgrind faketime fakeroot"
+	busybox-static golang-go util-linux xz-utils clang-format clang valgrind faketime fakeroot"
 
 cuseshim_install_deps() {
 	missing=

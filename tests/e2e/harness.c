@@ -526,3 +526,17 @@ bool h_log_wait(const struct h_driver *d, const char *prefix, int n, int timeout
 	} while (now_ms() < deadline);
 	return false;
 }
+
+pid_t h_write_after(const struct h_driver *d, const char *prefix, int delay_ms, const char *path,
+		    const char *text)
+{
+	pid_t pid = fork();
+
+	cr_assert(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		if (h_log_wait(d, prefix, 1, 20000))
+			h_msleep(delay_ms);
+		_exit(H_RUN(H_SHIM, NULL, "sh", "-c", "printf %s \"$1\" > \"$0\"", path, text));
+	}
+	return pid;
+}

@@ -66,5 +66,10 @@ int h_run(int flags, const char *in, char **out, char **err, const char *const a
 void h_msleep(int ms);
 /* Poll until the driver log holds @n lines starting with @prefix. */
 bool h_log_wait(const struct h_driver *d, const char *prefix, int n, int timeout_ms);
+/* Fork a writer that waits for a line starting with @prefix in @d's log,
+ * then @delay_ms more, and writes @text to @path from a shell under the
+ * shim.  Returns its pid (wait for it). */
+pid_t h_write_after(const struct h_driver *d, const char *prefix, int delay_ms, const char *path,
+		    const char *text);
 
 #endif

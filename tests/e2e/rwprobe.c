@@ -23,6 +23,9 @@
  *     getfd / dup / dup2:N / close / lseek / mmap / fsync / fdatasync
  *     access:PATH:MODE  MODE from r w x f
  *     sleep:MS
+ *     rawpoll:MS        poll(POLLIN) of MS ms by an inline syscall, which
+ *                       no wrapper sees: the device fd's own readiness
+ *                                          -> "rawpoll=R revents=0xE"
  * Errors print "STEP=-1 errno=NAME".
  */
 #include <dlfcn.h>
@@ -416,6 +419,27 @@ static void step(char *s)
 		r = syscall(SYS_close, fd);
 #endif
 		result("rawclose", (int)r);
+	} else if (!strcmp(s, "rawpoll")) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		long r = SYS_poll;
+#if defined(__x86_64__)
+		register long ms __asm__("rdx") = a;
+
+		__asm__ volatile("syscall"
+				 : "+a"(r)
+				 : "D"(&p), "S"(1L), "r"(ms)
+				 : "rcx", "r11", "memory");
+		if (r < 0) {
+			errno = (int)-r;
+			r = -1;
+		}
+#else
+		r = poll(&p, 1, (int)a);
+#endif
+		if (r < 0)
+			result("rawpoll", -1);
+		else
+			printf("rawpoll=%ld revents=0x%x\n", r, r ? p.revents : 0);
 	} else if (!strcmp(s, "closefrom")) {
 		closefrom((int)a);
 		printf("closefrom\n");

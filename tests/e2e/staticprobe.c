@@ -21,6 +21,8 @@
  *     fork               the child runs the remaining steps, the parent
  *                        waits and exits with its status
  *     pipe               a pipe round trip           -> "pipe=N data=..."
+ *     epollwait:MS       the fd in a new epoll set (EPOLLIN|EPOLLET), one
+ *                        epoll_wait of MS ms -> "epollwait=N events=0xE"
  * Errors print "STEP=-1 errno=NAME".
  */
 #include <errno.h>
@@ -28,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -248,6 +251,22 @@ static void step(char *s)
 			close(p[0]);
 			close(p[1]);
 		}
+	} else if (!strcmp(s, "epollwait")) {
+		struct epoll_event ev = {.events = EPOLLIN | EPOLLET};
+		int ep = epoll_create1(EPOLL_CLOEXEC), r;
+
+		if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev)) {
+			result("epollwait", -1);
+		} else {
+			ev.events = 0;
+			r = epoll_wait(ep, &ev, 1, (int)a);
+			if (r < 0)
+				result("epollwait", r);
+			else
+				printf("epollwait=%d events=0x%x\n", r, r ? ev.events : 0);
+		}
+		if (ep >= 0)
+			close(ep);
 	} else if (!strcmp(s, "sleep")) {
 		struct timespec ts = {a / 1000, (a % 1000) * 1000000};
 

@@ -232,6 +232,81 @@ Test(seccomp, driver_death_unblocks_reader)
 	free(out);
 }
 
+/* epoll under the supervisor watches the device socket itself: a read
+ * answered EAGAIN has the driver's POLLIN mirrored there (what Go's
+ * netpoller relies on), and only when the driver has data. */
+Test(seccomp, pollin_mirrored_for_epoll)
+{
+	char *out = NULL;
+	pid_t writer;
+	int rc;
+
+	cr_assert_eq(h_driver_start_blocking(&drv, "sdev", NULL), 0);
+	/* once the mirror's poll found nothing */
+	writer = h_write_after(&drv, "poll fh=1 ", 300, "/dev/sdev", "hello");
+	rc = run_sup(&out, (const char *const[]){h_stage("staticprobe"), "open:/dev/sdev:rn",
+						 "read:10", "epollwait:20000", "read:10", "read:10",
+						 "epollwait:300", NULL});
+	waitpid(writer, NULL, 0);
+	cr_expect_eq(rc, 0);
+	cr_expect_str_eq(out,
+			 "open=3\n"
+			 "read=-1 errno=EAGAIN\n"
+			 "epollwait=1 events=0x1\n"
+			 "read=5 data=hello\n"
+			 "read=-1 errno=EAGAIN\n"
+			 "epollwait=0 events=0x0\n",
+			 "%s", out);
+	free(out);
+	/* the non-blocking reads reached the driver as such */
+	cr_expect_eq(h_log_count(&drv, "read fh=1 size=10 off=0 flags=0104000 -> EAGAIN"), 2, "%s",
+		     h_log(&drv));
+}
+
+static void need_go(void)
+{
+	if (access(h_stage("goprobe"), X_OK))
+		cr_skip_test("needs Go to build tests/e2e/goprobe (apt-get install golang-go)");
+}
+
+/* A Go program, put under the supervisor by cuse-run on its own: Go opens
+ * the device with its own system calls, registers it with its netpoller
+ * and makes it non-blocking; its read parks until the mirrored POLLIN. */
+Test(seccomp, go_program_reads_through_its_netpoller)
+{
+	const char *extra[] = {"--maj=42", "--min=7", NULL};
+	char *out = NULL;
+	pid_t writer;
+	int rc;
+
+	need_go();
+	cr_assert_eq(h_driver_start_blocking(&drv, "sdev", extra), 0);
+	/* once the mirror's poll found nothing */
+	writer = h_write_after(&drv, "poll fh=1 ", 300, "/dev/sdev", "hello");
+	rc = h_run(0, NULL, &out, NULL,
+		   (const char *const[]){h_stage("cuse-run"), "--", h_stage("goprobe"), "/dev/sdev",
+					 "getfl", "stat", "read:16", "write:go!", "read:16", NULL});
+	waitpid(writer, NULL, 0);
+	cr_expect_eq(rc, 0);
+	cr_expect_str_eq(out,
+			 "open=ok\n"
+			 "nonblock=true\n"
+			 "mode=chr rdev=42:7\n"
+			 "read=5 data=hello\n"
+			 "write=3\n"
+			 "read=3 data=go!\n",
+			 "%s", out);
+	free(out);
+	/* Go's reads reach the driver non-blocking; the first found nothing */
+	cr_expect_eq(h_log_count(&drv, "read fh=1 size=16 off=0 flags=0104002 -> EAGAIN"), 1, "%s",
+		     h_log(&drv));
+	cr_expect_eq(h_log_count(&drv, "read fh=1 size=16 off=0 flags=0104002 -> 5"), 1, "%s",
+		     h_log(&drv));
+	cr_expect_eq(h_log_count(&drv, "read fh=1 size=16 off=0 flags=0104002 -> 3"), 1, "%s",
+		     h_log(&drv));
+	expect_balanced(2);
+}
+
 /* An fd opened by a shimmed parent is adopted by the supervisor. */
 Test(seccomp, inherited_device_fd_adopted)
 {

@@ -271,6 +271,37 @@ Test(semantics, nonblocking_reads_get_eagain)
 		     h_log(&drv));
 }
 
+/* A caller no wrapper sees (io_uring, an inline syscall) waits on the fd
+ * itself: POLLIN is mirrored there once a read found nothing, only while
+ * the driver has data, and the next read takes the mirror back. */
+Test(semantics, pollin_mirrored_on_the_fd_itself)
+{
+	char *out = NULL;
+	pid_t writer;
+
+	start_blocking("sem");
+	/* once the mirror's poll found nothing */
+	writer = h_write_after(&drv, "poll fh=1 ", 300, "/dev/sem", "hello");
+	cr_expect_eq(H_RUN(H_SHIM, &out, h_stage("rwprobe"), "open:/dev/sem:rn", "rawpoll:0",
+			   "read:10", "rawpoll:20000", "read:10", "read:10", "rawpoll:300"),
+		     0);
+	waitpid(writer, NULL, 0);
+	cr_expect_str_eq(out,
+			 "open=3\n"
+			 "rawpoll=0 revents=0x0\n"
+			 "read=-1 errno=EAGAIN\n"
+			 "rawpoll=1 revents=0x1\n"
+			 "read=5 data=hello\n"
+			 "read=-1 errno=EAGAIN\n"
+			 "rawpoll=0 revents=0x0\n",
+			 "%s", out);
+	free(out);
+	cr_expect_eq(h_log_count(&drv, "read fh=1 size=10 off=0 flags=0104000 -> EAGAIN"), 2, "%s",
+		     h_log(&drv));
+	/* the mirror's polls are the driver's own poll callback */
+	cr_expect_eq(h_log_count(&drv, "poll fh=1 events=0x1 -> 0x104"), 2, "%s", h_log(&drv));
+}
+
 Test(semantics, fionbio_and_fionread)
 {
 	start_blocking("sem");

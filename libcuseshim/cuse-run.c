@@ -257,6 +257,13 @@ int main(int argc, char **argv)
 	}
 	preload = getenv("LD_PRELOAD");
 	ld = append((char *)shim, " ", preload ? preload : "");
+#ifdef CUSESHIM_SAN_RUNTIME
+	/* A sanitizer build's shim: ASan's runtime must be the first library
+	 * of the program, and the program's own leaks are not ours. */
+	ld = append(CUSESHIM_SAN_RUNTIME, " ", ld);
+	setenv("ASAN_OPTIONS",
+	       append(getenv("ASAN_OPTIONS"), ":", "detect_leaks=0:verify_asan_link_order=0"), 1);
+#endif
 	setenv("LD_PRELOAD", ld, 1);
 	if (maps)
 		setenv("CUSESHIM_MAP", maps, 1);

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # The whole test suite, from a fresh clone on Debian 12: installs what is
 # missing, builds with warnings as errors, runs make check and make
-# distcheck, then the daemon side and the unit tests under ASan+UBSan.
+# distcheck, then the daemon side, the shim and the unit tests under
+# ASan+UBSan.
 set -eu -o pipefail
 srcdir=$(cd "$(dirname "$0")/.." && pwd)
 . "$srcdir/tests/deps.sh"
@@ -41,7 +42,7 @@ done
 echo "== fuzzing the decoders (libFuzzer, ${CUSESHIM_FUZZ_SECONDS:-60} s each)"
 bash "$srcdir/tests/fuzz/run.sh" "${CUSESHIM_FUZZ_SECONDS:-60}"
 
-echo "== ASan + UBSan (driver side and unit tests)"
+echo "== ASan + UBSan (driver side, shim and unit tests)"
 (cuseshim_build "$srcdir/build-asan" --enable-sanitizers &&
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		LSAN_OPTIONS=suppressions="$srcdir/tests/lsan.supp" make check) || {

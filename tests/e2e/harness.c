@@ -179,7 +179,19 @@ static void child_setup(int flags)
 	snprintf(buf, sizeof(buf), "%s", stage ? stage : "/nonexistent");
 	setenv("LD_LIBRARY_PATH", buf, 1);
 	if (flags & H_PRELOAD) {
+#ifdef CUSESHIM_SAN_RUNTIME
+		/* the instrumented shim: as cuse-run does */
+		const char *opts = getenv("ASAN_OPTIONS");
+		char o[512];
+
+		snprintf(buf, sizeof(buf), "%s %s/libcuseshim.so", CUSESHIM_SAN_RUNTIME,
+			 stage ? stage : "");
+		snprintf(o, sizeof(o), "%s%sdetect_leaks=0:verify_asan_link_order=0",
+			 opts ? opts : "", opts ? ":" : "");
+		setenv("ASAN_OPTIONS", o, 1);
+#else
 		snprintf(buf, sizeof(buf), "%s/libcuseshim.so", stage ? stage : "");
+#endif
 		setenv("LD_PRELOAD", buf, 1);
 	}
 	if (chdir("/tmp")) {
@@ -539,4 +551,21 @@ pid_t h_write_after(const struct h_driver *d, const char *prefix, int delay_ms, 
 		_exit(H_RUN(H_SHIM, NULL, "sh", "-c", "printf %s \"$1\" > \"$0\"", path, text));
 	}
 	return pid;
+}
+
+bool h_sanitizers(void)
+{
+	const char *s = getenv("CUSESHIM_SANITIZERS");
+
+	return s && !strcmp(s, "yes");
+}
+
+const char *h_preload_var(char *buf, size_t size, const char *libs)
+{
+#ifdef CUSESHIM_SAN_RUNTIME
+	snprintf(buf, size, "LD_PRELOAD=%s %s", CUSESHIM_SAN_RUNTIME, libs);
+#else
+	snprintf(buf, size, "LD_PRELOAD=%s", libs);
+#endif
+	return buf;
 }

@@ -66,6 +66,14 @@ int h_run(int flags, const char *in, char **out, char **err, const char *const a
 void h_msleep(int ms);
 /* Poll until the driver log holds @n lines starting with @prefix. */
 bool h_log_wait(const struct h_driver *d, const char *prefix, int n, int timeout_ms);
+/* A sanitizer build (configure --enable-sanitizers)? */
+bool h_sanitizers(void);
+/* "LD_PRELOAD=@libs" for env(1), with the ASan runtime first in a
+ * sanitizer build, as cuse-run puts it (in @buf). */
+const char *h_preload_var(char *buf, size_t size, const char *libs);
+/* ASAN_OPTIONS for env(1) and programs under an instrumented shim: their
+ * own leaks are not ours (harmless in other builds). */
+#define H_CLIENT_ASAN "ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0"
 /* Fork a writer that waits for a line starting with @prefix in @d's log,
  * then @delay_ms more, and writes @text to @path from a shell under the
  * shim.  Returns its pid (wait for it). */

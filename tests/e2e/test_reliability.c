@@ -231,7 +231,7 @@ Test(reliability, no_leaks_over_many_cycles)
 	cr_expect_eq(fds1, fds0, "driver fds %d -> %d", fds0, fds1);
 	/* bound: 2 MiB of growth over 11,000 files (not under ASan, whose
 	 * quarantine keeps freed memory on purpose) */
-	if (!getenv("CUSESHIM_SANITIZERS") || strcmp(getenv("CUSESHIM_SANITIZERS"), "yes"))
+	if (!h_sanitizers())
 		cr_expect_lt(rss1 - rss0, 2048, "driver RSS grew %ld kB (%ld -> %ld)", rss1 - rss0,
 			     rss0, rss1);
 	cr_expect_eq(h_log_count(&d, "open "), h_log_count(&d, "release "));

@@ -177,6 +177,7 @@ struct fuse_req {
 	struct timespec start; /* with -d: when the request arrived */
 	bool answering;	       /* counted in file->answering */
 	bool mirror;	       /* POLL of our own, for the mirror */
+	bool mirror_after;     /* OPEN/READ: arm the mirror once answered */
 };
 
 struct fuse_pollhandle {

@@ -272,6 +272,8 @@ static void do_open(struct dispatch_ctx *d)
 		return;
 	}
 	req = cused_req_new(se, c, FUSE_OPEN, d->in->unique);
+	if (req)
+		req->mirror_after = oi->open.open_flags & CUSESHIM_OPEN_MIRROR;
 	if (!req) {
 		reply_now(d, -ENOMEM, NULL, 0);
 		cused_conn_close(se, c);
@@ -583,6 +585,7 @@ static void do_rw(struct dispatch_ctx *d)
 	req->fi.lock_owner = is_read ? ri->lock_owner : wi->lock_owner;
 	if (is_read) {
 		req->size = ri->size;
+		req->mirror_after = ri->read_flags & CUSESHIM_READ_MIRROR;
 		if (se->op.read)
 			se->op.read(req, ri->size, ri->offset, &req->fi);
 		else

@@ -268,6 +268,8 @@ static void finish_open(struct fuse_req *req, const struct fuse_file_info *fi)
 	/* From now on the connection only tells us about the last close. */
 	if (cused_rearm(se, req->conn))
 		cused_conn_close(se, req->conn);
+	else if (req->mirror_after)
+		cused_mirror_queue(se, f);
 }
 
 /* The reply to a request the kernel would have rejected: the client sees
@@ -344,6 +346,12 @@ static int send_reply(struct fuse_req *req, int error, const struct iovec *iov, 
 			return 0;
 		}
 		break;
+	case FUSE_READ:
+		/* A non-blocking reader may wait for POLLIN on the fd itself:
+		 * have the driver's readiness mirrored there. */
+		if (req->file && (error == -EAGAIN || req->mirror_after))
+			cused_mirror_queue(se, req->file);
+		break;
 	default: break;
 	}
 	res = cused_send(req->conn, req->unique, error, iov, count);
@@ -375,10 +383,6 @@ int fuse_reply_err(fuse_req_t req, int err)
 	}
 	if (err == 0 && req->opcode != FUSE_RELEASE && req->opcode != FUSE_READ)
 		return reject(req, 0); /* too short a reply: the caller sees EIO */
-	/* A non-blocking reader may wait for POLLIN on the fd itself: have
-	 * the driver's readiness mirrored there. */
-	if (err == EAGAIN && req->opcode == FUSE_READ && req->file)
-		cused_mirror_queue(req->se, req->file);
 	return send_reply(req, -err, NULL, 0);
 }
 

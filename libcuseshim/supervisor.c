@@ -1102,6 +1102,7 @@ static long job_open(struct sv_job *j)
 	oi.hello.minor = CUSESHIM_PROTO_MINOR;
 	oi.hello.tid = (uint32_t)gettid();
 	oi.open.flags = proto_open_flags(j->flags);
+	oi.open.open_flags = CUSESHIM_OPEN_MIRROR; /* select/epoll see the fd itself */
 	if (send_msg(fd, iov, 2, fd)) {
 		err = -ENXIO;
 		goto fail;
@@ -1196,7 +1197,7 @@ static long dev_io(struct sv_job *j, struct sv_op *op, const struct iovec *tiov,
 	const struct cuseshim_hello_out *h = &op->conn->hello;
 	size_t total = 0, done = 0, max;
 	uint64_t lock_owner = (uint64_t)j->n.pid * 0x9e3779b97f4a7c15ull;
-	uint32_t flags, acc = atomic_load(&j->file->open_flags) & O_ACCMODE;
+	uint32_t flags, acc = atomic_load(&j->file->open_flags) & O_ACCMODE, mirror = 0;
 	char *bounce;
 	int i;
 
@@ -1213,10 +1214,11 @@ static long dev_io(struct sv_job *j, struct sv_op *op, const struct iovec *tiov,
 	if (!is_write) {
 		char b[16];
 
-		/* POLLIN mirror bytes (Go's netpoller waits on the fd): the
-		 * fd turns readable again only when the driver says so. */
+		/* POLLIN mirror bytes (select, epoll, Go's netpoller wait on
+		 * the fd): the fd turns readable again only when the driver
+		 * says so, after this read. */
 		while (recv(op->copy, b, sizeof(b), MSG_DONTWAIT) > 0)
-			;
+			mirror = CUSESHIM_READ_MIRROR;
 	}
 	max = is_write ? h->max_write : h->max_read;
 	if (max == 0 || max > CUSESHIM_MAX_PAYLOAD)
@@ -1260,7 +1262,7 @@ static long dev_io(struct sv_job *j, struct sv_op *op, const struct iovec *tiov,
 		} else {
 			struct fuse_read_in ri = {.offset = done,
 						  .size = chunk,
-						  .read_flags = FUSE_READ_LOCKOWNER,
+						  .read_flags = FUSE_READ_LOCKOWNER | mirror,
 						  .lock_owner = lock_owner,
 						  .flags = flags};
 

@@ -107,6 +107,14 @@ struct cuseshim_open_out {
 	struct cuseshim_hello_out hello;
 };
 
+/* OPEN's fuse_open_in.open_flags: mirror POLLIN on the fd from the start
+ * (the supervisor's programs wait on the fd itself: select, epoll). */
+#define CUSESHIM_OPEN_MIRROR (1u << 31)
+/* READ's fuse_read_in.read_flags: the reader took a mirror byte first;
+ * mirror the driver's readiness again after this read, so that the fd
+ * stays readable while the driver has data (level-triggered). */
+#define CUSESHIM_READ_MIRROR (1u << 31)
+
 /* ATTACH: fuse_in_header alone, SCM_RIGHTS = a device fd. */
 struct cuseshim_attach_out {
 	uint64_t handle;

@@ -263,6 +263,24 @@ Test(seccomp, pollin_mirrored_for_epoll)
 		     h_log(&drv));
 }
 
+/* ...and level-triggered: readable from the open while the driver has
+ * data, again after a read that left some, not once it is empty. */
+Test(seccomp, pollin_mirror_is_level_triggered)
+{
+	cr_assert_eq(h_driver_start_blocking(&drv, "sdev", NULL), 0);
+	cr_assert_eq(H_RUN(H_SHIM, NULL, "sh", "-c", "printf 0123456789 > /dev/sdev"), 0);
+	expect_sup("open=3\n"
+		   "epollwait=1 events=0x1\n"
+		   "read=4 data=0123\n"
+		   "epollwait=1 events=0x1\n"
+		   "read=6 data=456789\n"
+		   "epollwait=0 events=0x0\n",
+		   (const char *const[]){h_stage("staticprobe"), "open:/dev/sdev:rw",
+					 "epollwait:20000", "read:4", "epollwait:20000", "read:100",
+					 "epollwait:300", NULL});
+	expect_balanced(2);
+}
+
 static void need_go(void)
 {
 	if (access(h_stage("goprobe"), X_OK))

@@ -50,16 +50,18 @@
  * newfstatat, statx, access, faccessat, faccessat2, read, write, readv,
  * writev, pread64, pwrite64, preadv, pwritev, preadv2, pwritev2, ioctl,
  * fstat, lseek, fcntl, fsync, fdatasync, sendfile, splice,
- * copy_file_range, poll, ppoll (a readlink per polled fd) and file-backed
- * mmap.  Non-device calls are answered CONTINUE at once (fcntl other than
- * F_GETFL/F_SETFL and the FIOCLEX/FIONCLEX/FIONBIO ioctls without even a
- * readlink).  Everything else (close, dup*, select, epoll, sockets,
- * anonymous mmap, ...) costs only the BPF filter (about 15 ns).  A device
- * call costs one notification on top of the shim's driver round trip.
+ * copy_file_range and file-backed mmap.  Non-device calls are answered CONTINUE at once (fcntl
+ * other than F_GETFL/F_SETFL and the FIOCLEX/FIONCLEX/FIONBIO ioctls without even a readlink).
+ * Everything else (close, dup*, poll, select, epoll, sockets, anonymous mmap, ...) costs only the
+ * BPF filter (about 15 ns).  A device call costs one notification on top of the shim's driver round
+ * trip.
  *
- * Limits of this slice: poll/ppoll report a device fd as always ready (no
- * FUSE_POLL yet, see on_poll); select, pselect and epoll on device fds are
- * native on the socket (writable, never readable); a non-fatal signal
+ * Readiness: poll, select and epoll of a device fd are native on its
+ * socket, on which libcused mirrors the driver's POLLIN from the open
+ * (CUSESHIM_OPEN_MIRROR) and again after each read that took the mirror
+ * byte (CUSESHIM_READ_MIRROR); the socket is always writable.
+ *
+ * Limits of this slice: a non-fatal signal
  * during a blocked device call is held until the driver answers
  * (WAIT_KILLABLE_RECV); the driver sees the supervisor's pid in
  * fuse_req_ctx; O_PATH opens of devices fail EOPNOTSUPP; /proc/PID/root
@@ -1814,77 +1816,6 @@ static long on_fcntl(struct seccomp_notif *n, int kind)
 	return r;
 }
 
-/*
- * poll and ppoll with a device among the fds.  This slice does not speak
- * FUSE_POLL yet: a device fd is reported as a CUSE file without a poll
- * method is (DEFAULT_POLLMASK: readable and writable at once), so a
- * program that polls before it reads does not wait forever on the socket
- * (natively never readable) but blocks in the read, in the driver.  The
- * other fds are polled without waiting through copies of them.  When
- * nothing is ready that way, the kernel does the call.
- */
-static long on_poll(struct seccomp_notif *n, int kind)
-{
-	const short dflt = POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM;
-	unsigned long nfds = n->data.args[1], i;
-	struct pollfd *p, *local;
-	int *copies, pfd = -1;
-	long ready = 0, ndev = 0, r = SV_CONTINUE;
-
-	if (!nfds || nfds > 4096 || !(p = calloc(nfds, sizeof(*p))))
-		return SV_CONTINUE;
-	local = calloc(nfds, sizeof(*local));
-	copies = calloc(nfds, sizeof(*copies));
-	if (!local || !copies || mem_read(n->pid, n->data.args[0], p, nfds * sizeof(*p)))
-		goto out;
-	for (i = 0; i < nfds; i++) {
-		copies[i] = -1;
-		local[i] = (struct pollfd){-1, 0, 0};
-		p[i].revents = 0;
-		if (p[i].fd < 0)
-			continue;
-		if (classify(n, p[i].fd)) {
-			p[i].revents = p[i].events & dflt;
-			ndev++;
-			continue;
-		}
-		if (pfd < 0) {
-			pfd = target_pidfd(n);
-			if (pfd < 0)
-				goto out;
-		}
-		copies[i] = (int)syscall(SYS_pidfd_getfd, pfd, p[i].fd, 0);
-		if (copies[i] < 0)
-			p[i].revents = POLLNVAL;
-		else
-			local[i] = (struct pollfd){copies[i], p[i].events, 0};
-	}
-	if (!ndev)
-		goto out;
-	if (poll(local, nfds, 0) < 0)
-		goto out;
-	for (i = 0; i < nfds; i++) {
-		if (copies[i] >= 0)
-			p[i].revents = local[i].revents;
-		ready += p[i].revents != 0;
-	}
-	if (!ready || !notif_valid(n->id))
-		goto out;
-	r = mem_write(n->pid, n->data.args[0], p, nfds * sizeof(*p));
-	if (!r)
-		r = ready;
-out:
-	for (i = 0; copies && i < nfds; i++)
-		if (copies[i] >= 0)
-			close(copies[i]);
-	if (pfd >= 0)
-		close(pfd);
-	free(copies);
-	free(local);
-	free(p);
-	return r;
-}
-
 /* sendfile, splice and copy_file_range: a CUSE file has no splice_read or
  * splice_write and is not a regular file, so the kernel refuses them with
  * EINVAL (and programs such as busybox cat fall back to read/write).
@@ -1963,8 +1894,6 @@ static const struct sv_call calls[] = {
 	{"mmap", on_mmap, K_NONE},
 	{"fsync", on_fsync, K_NONE},
 	{"fdatasync", on_fsync, K_NONE},
-	{"poll", on_poll, K_NONE},
-	{"ppoll", on_poll, K_NONE},
 	{"sendfile", on_splice, K_SENDFILE},
 	{"splice", on_splice, K_SPLICE},
 	{"copy_file_range", on_splice, K_SPLICE},

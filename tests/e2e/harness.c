@@ -569,3 +569,17 @@ const char *h_preload_var(char *buf, size_t size, const char *libs)
 #endif
 	return buf;
 }
+
+pid_t h_kill_after(const struct h_driver *d, const char *prefix, int delay_ms)
+{
+	pid_t pid = fork();
+
+	cr_assert(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		if (h_log_wait(d, prefix, 1, 20000))
+			h_msleep(delay_ms);
+		kill(d->pid, SIGKILL);
+		_exit(0);
+	}
+	return pid;
+}

@@ -66,6 +66,9 @@ int h_run(int flags, const char *in, char **out, char **err, const char *const a
 void h_msleep(int ms);
 /* Poll until the driver log holds @n lines starting with @prefix. */
 bool h_log_wait(const struct h_driver *d, const char *prefix, int n, int timeout_ms);
+/* Fork a child that SIGKILLs @d's driver once a line starting with
+ * @prefix is in its log, and @delay_ms later.  Returns its pid. */
+pid_t h_kill_after(const struct h_driver *d, const char *prefix, int delay_ms);
 /* A sanitizer build (configure --enable-sanitizers)? */
 bool h_sanitizers(void);
 /* "LD_PRELOAD=@libs" for env(1), with the ASan runtime first in a

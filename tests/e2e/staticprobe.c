@@ -23,6 +23,7 @@
  *     pipe               a pipe round trip           -> "pipe=N data=..."
  *     epollwait:MS       the fd in a new epoll set (EPOLLIN|EPOLLET), one
  *                        epoll_wait of MS ms -> "epollwait=N events=0xE"
+ *     pollwait:MS        poll(POLLIN) of MS ms -> "pollwait=N revents=0xE"
  * Errors print "STEP=-1 errno=NAME".
  */
 #include <errno.h>
@@ -30,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -267,6 +269,14 @@ static void step(char *s)
 		}
 		if (ep >= 0)
 			close(ep);
+	} else if (!strcmp(s, "pollwait")) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int r = poll(&p, 1, (int)a);
+
+		if (r < 0)
+			result("pollwait", r);
+		else
+			printf("pollwait=%d revents=0x%x\n", r, r ? p.revents : 0);
 	} else if (!strcmp(s, "sleep")) {
 		struct timespec ts = {a / 1000, (a % 1000) * 1000000};
 

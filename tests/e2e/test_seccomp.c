@@ -212,14 +212,7 @@ Test(seccomp, driver_death_unblocks_reader)
 	int rc;
 
 	cr_assert_eq(h_driver_start_blocking(&drv, "sdev", NULL), 0);
-	killer = fork();
-	cr_assert(killer >= 0);
-	if (killer == 0) {
-		if (h_log_wait(&drv, "read ", 1, 20000))
-			h_msleep(200);
-		kill(drv.pid, SIGKILL);
-		_exit(0);
-	}
+	killer = h_kill_after(&drv, "read ", 200);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = run_sup(&out, (const char *const[]){h_stage("staticprobe"), "open:/dev/sdev:r",
 						 "read:10", "read:10", NULL});
@@ -273,12 +266,34 @@ Test(seccomp, pollin_mirror_is_level_triggered)
 		   "epollwait=1 events=0x1\n"
 		   "read=4 data=0123\n"
 		   "epollwait=1 events=0x1\n"
+		   "pollwait=1 revents=0x1\n"
 		   "read=6 data=456789\n"
-		   "epollwait=0 events=0x0\n",
+		   "epollwait=0 events=0x0\n"
+		   "pollwait=0 revents=0x0\n",
 		   (const char *const[]){h_stage("staticprobe"), "open:/dev/sdev:rw",
-					 "epollwait:20000", "read:4", "epollwait:20000", "read:100",
-					 "epollwait:300", NULL});
+					 "epollwait:20000", "read:4", "epollwait:20000",
+					 "pollwait:20000", "read:100", "epollwait:300",
+					 "pollwait:300", NULL});
 	expect_balanced(2);
+}
+
+/* A dead driver: poll returns at once (the kernel says POLLERR; the
+ * socket says POLLIN|POLLHUP, and the read then fails ENOTCONN). */
+Test(seccomp, poll_wakes_when_the_driver_dies)
+{
+	char *out = NULL;
+	pid_t killer;
+	int rc;
+
+	cr_assert_eq(h_driver_start_blocking(&drv, "sdev", NULL), 0);
+	killer = h_kill_after(&drv, "poll fh=1 ", 200);
+	rc = run_sup(&out, (const char *const[]){h_stage("staticprobe"), "open:/dev/sdev:r",
+						 "pollwait:20000", "read:10", NULL});
+	waitpid(killer, NULL, 0);
+	cr_expect_eq(rc, 0);
+	cr_expect_str_eq(out, "open=3\npollwait=1 revents=0x11\nread=-1 errno=ENOTCONN\n", "%s",
+			 out);
+	free(out);
 }
 
 static void need_go(void)

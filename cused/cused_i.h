@@ -201,6 +201,11 @@ void cused_start_release(struct fuse_session *se, struct cused_file *f);
 /* reply.c: a request on @f (@answered: counted in f->answering) is over;
  * starts the release if it was due. */
 void cused_file_unbusy(struct fuse_session *se, struct cused_file *f, bool answered);
+/* reply.c, under se->lock: a pending release whose last request has ended
+ * and whose client end is gone becomes due (state RELEASING, a reference
+ * for the message); true if the caller must hand it to
+ * cused_defer_release. */
+bool cused_release_due_locked(struct cused_file *f);
 /* loop.c: queue @f (state RELEASING, holding a reference for the message)
  * for a RELEASE the loop delivers. */
 void cused_defer_release(struct fuse_session *se, struct cused_file *f);

@@ -46,6 +46,16 @@ struct fuse_req *cused_req_new(struct fuse_session *se, struct cused_conn *c, ui
 	return req;
 }
 
+bool cused_release_due_locked(struct cused_file *f)
+{
+	if (f->busy || !f->release_pending || f->state != FILE_OPEN || f->conn)
+		return false;
+	f->release_pending = false;
+	f->state = FILE_RELEASING;
+	f->refs++; /* for the RELEASE message */
+	return true;
+}
+
 void cused_file_unbusy(struct fuse_session *se, struct cused_file *f, bool answered)
 {
 	bool release = false;
@@ -57,12 +67,7 @@ void cused_file_unbusy(struct fuse_session *se, struct cused_file *f, bool answe
 		f->busy--;
 	if (answered && f->answering)
 		f->answering--;
-	if (!f->busy && f->release_pending && f->state == FILE_OPEN && !f->conn) {
-		f->release_pending = false;
-		f->state = FILE_RELEASING;
-		f->refs++;
-		release = true;
-	}
+	release = cused_release_due_locked(f);
 	pthread_mutex_unlock(&se->lock);
 	/* Not from inside the driver's reply call: its callback may still
 	 * use the file's state, or hold its own lock. */

@@ -80,12 +80,7 @@ void cused_conn_close(struct fuse_session *se, struct cused_conn *c)
 		c->file = NULL;
 		/* The last request may have ended between the EOF that made
 		 * the release pending and now: it left the release to us. */
-		if (!f->busy && f->release_pending && f->state == FILE_OPEN) {
-			f->release_pending = false;
-			f->state = FILE_RELEASING;
-			f->refs++;
-			release = true;
-		}
+		release = cused_release_due_locked(f);
 		pthread_mutex_unlock(&se->lock);
 		if (release)
 			cused_defer_release(se, f);

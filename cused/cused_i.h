@@ -52,7 +52,11 @@ struct cused_conn {
 	pid_t pid;     /* SO_PEERCRED at accept */
 	uid_t uid;
 	gid_t gid;
-	pid_t tid;   /* verified calling thread (control), else pid */
+	pid_t tid; /* verified calling thread (control), else pid */
+	/* the last thread of a descendant that a request named (in->pid) */
+	pid_t as_tid; /* under the session lock */
+	uid_t as_uid;
+	gid_t as_gid;
 	bool closed; /* out of the epoll set and the session list */
 	/* control: files attached through this connection, by handle - 1 */
 	struct cused_file **handles;

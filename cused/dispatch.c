@@ -48,12 +48,112 @@ static void reply_now(struct dispatch_ctx *d, int error, const void *arg, size_t
 		cused_send(d->m->conn, d->in->unique, error, &iov, size ? 1 : 0);
 }
 
-static void fill_ctx(struct fuse_req *req, const struct cused_conn *c)
+/* Tgid, PPid and the fs ids of a process or thread, from /proc. */
+static int proc_ids(pid_t pid, pid_t *tgid, pid_t *ppid, uid_t *fsuid, gid_t *fsgid)
 {
+	char path[64], buf[2048], *p;
+	unsigned long u[4], g[4];
+	long t, pp;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	if (!(p = strstr(buf, "\nTgid:")) || sscanf(p + 6, "%ld", &t) != 1 ||
+	    !(p = strstr(buf, "\nPPid:")) || sscanf(p + 6, "%ld", &pp) != 1 ||
+	    !(p = strstr(buf, "\nUid:")) ||
+	    sscanf(p + 5, "%lu %lu %lu %lu", &u[0], &u[1], &u[2], &u[3]) != 4 ||
+	    !(p = strstr(buf, "\nGid:")) ||
+	    sscanf(p + 5, "%lu %lu %lu %lu", &g[0], &g[1], &g[2], &g[3]) != 4)
+		return -1;
+	*tgid = (pid_t)t;
+	*ppid = (pid_t)pp;
+	*fsuid = (uid_t)u[3];
+	*fsgid = (gid_t)g[3];
+	return 0;
+}
+
+/*
+ * A client names the thread it asks for (HELLO's and OPEN's tid, a
+ * request's fuse_in_header.pid): its own, or, for the seccomp supervisor,
+ * one of a program it supervises.  That is its word only: believe it if
+ * the kernel says the thread belongs to the connecting process or to a
+ * process below it, and take the thread's own fsuid/fsgid, as the kernel
+ * takes the caller's.
+ */
+static bool vouch(const struct cused_conn *c, pid_t tid, uid_t *uid, gid_t *gid)
+{
+	pid_t tgid, ppid, p;
+	uid_t u;
+	gid_t g;
+	int depth;
+
+	if (tid <= 0 || c->pid <= 0 || proc_ids(tid, &tgid, &ppid, uid, gid))
+		return false;
+	for (p = tgid, depth = 0; depth < 256; depth++) {
+		if (p == c->pid)
+			return true;
+		if (p <= 1)
+			return false;
+		if (p == tgid)
+			p = ppid;
+		else if (proc_ids(p, &tgid, &p, &u, &g))
+			return false;
+	}
+	return false;
+}
+
+/* HELLO's or OPEN's thread, if vouched for, is the connection's caller. */
+static void take_caller(struct cused_conn *c, uint32_t tid)
+{
+	uid_t uid;
+	gid_t gid;
+
+	if (tid && vouch(c, (pid_t)tid, &uid, &gid)) {
+		c->tid = (pid_t)tid;
+		c->uid = uid;
+		c->gid = gid;
+	}
+}
+
+static void fill_ctx(struct dispatch_ctx *d, struct fuse_req *req, struct cused_conn *c)
+{
+	pid_t tid = (pid_t)d->in->pid;
+
 	req->ctx.uid = c->uid;
 	req->ctx.gid = c->gid;
 	req->ctx.pid = c->tid;
 	req->ctx.umask = 0;
+	if (!tid || tid == c->tid)
+		return;
+	pthread_mutex_lock(&d->se->lock);
+	if (tid != c->as_tid) {
+		uid_t uid;
+		gid_t gid;
+
+		pthread_mutex_unlock(&d->se->lock);
+		if (!vouch(c, tid, &uid, &gid)) {
+			cused_debug(d->se,
+				    "   pid %d named thread %d, not one of its own; ignored\n",
+				    (int)c->pid, (int)tid);
+			return;
+		}
+		pthread_mutex_lock(&d->se->lock);
+		c->as_tid = tid;
+		c->as_uid = uid;
+		c->as_gid = gid;
+	}
+	req->ctx.pid = c->as_tid;
+	req->ctx.uid = c->as_uid;
+	req->ctx.gid = c->as_gid;
+	pthread_mutex_unlock(&d->se->lock);
 }
 
 static void hello_out(struct fuse_session *se, struct cuseshim_hello_out *h)
@@ -117,8 +217,6 @@ static void do_hello(struct dispatch_ctx *d)
 	const struct cuseshim_hello_in *h = d->arg;
 	struct cused_conn *c = d->m->conn;
 	struct cuseshim_hello_out out;
-	char path[64];
-	struct stat st;
 	int err;
 
 	if (c->kind != CONN_NEW) {
@@ -131,11 +229,7 @@ static void do_hello(struct dispatch_ctx *d)
 		cused_conn_close(d->se, c);
 		return;
 	}
-	/* The thread id is the client's word: believe it only if the kernel
-	 * agrees that the thread belongs to the connecting process. */
-	snprintf(path, sizeof(path), "/proc/%d/task/%u", (int)c->pid, h->tid);
-	if (h->tid && c->pid > 0 && !stat(path, &st))
-		c->tid = h->tid;
+	take_caller(c, h->tid);
 	c->kind = CONN_CONTROL;
 	hello_out(d->se, &out);
 	reply_now(d, 0, &out, sizeof(out));
@@ -186,7 +280,7 @@ static int may_open(struct fuse_session *se, const struct cused_conn *c, uint32_
 	}
 	if (c->uid == se->attr.uid)
 		bits = mode >> 6;
-	else if (c->gid == se->attr.gid || in_group(c->pid, se->attr.gid))
+	else if (c->gid == se->attr.gid || in_group(c->tid, se->attr.gid))
 		bits = mode >> 3;
 	else
 		bits = mode;
@@ -235,8 +329,10 @@ static void do_open(struct dispatch_ctx *d)
 	if (err == -EPROTO)
 		cused_log(FUSE_LOG_ERR, "cuse: %s: bad OPEN from pid %d; dropping it\n",
 			  se->devname, (int)c->pid);
-	if (!err)
+	if (!err) {
+		take_caller(c, oi->hello.tid);
 		err = may_open(se, c, oi->open.flags);
+	}
 	if (err) {
 		reply_now(d, err, NULL, 0);
 		cused_conn_close(se, c);
@@ -279,17 +375,7 @@ static void do_open(struct dispatch_ctx *d)
 		cused_conn_close(se, c);
 		return;
 	}
-	/* the calling thread, if the kernel agrees it is the connecting
-	 * process's */
-	if (oi->hello.tid && c->pid > 0) {
-		char path[64];
-		struct stat st;
-
-		snprintf(path, sizeof(path), "/proc/%d/task/%u", (int)c->pid, oi->hello.tid);
-		if (!stat(path, &st))
-			c->tid = oi->hello.tid;
-	}
-	fill_ctx(req, c);
+	fill_ctx(d, req, c);
 	pthread_mutex_lock(&se->lock);
 	f->refs++;
 	pthread_mutex_unlock(&se->lock);
@@ -577,7 +663,7 @@ static void do_rw(struct dispatch_ctx *d)
 		reply_now(d, -ENOMEM, NULL, 0);
 		return;
 	}
-	fill_ctx(req, c);
+	fill_ctx(d, req, c);
 	req->file = f;
 	f->last_flags = is_read ? ri->flags : wi->flags;
 	req->fi.fh = f->fh;
@@ -630,7 +716,7 @@ static void do_ioctl(struct dispatch_ctx *d)
 		reply_now(d, -ENOMEM, NULL, 0);
 		return;
 	}
-	fill_ctx(req, c);
+	fill_ctx(d, req, c);
 	req->file = f;
 	req->size = ii->out_size;
 	req->ioctl_flags = flags;
@@ -693,7 +779,7 @@ static void do_poll(struct dispatch_ctx *d)
 		reply_now(d, -ENOMEM, NULL, 0);
 		return;
 	}
-	fill_ctx(req, c);
+	fill_ctx(d, req, c);
 	req->file = f;
 	req->fi.fh = f->fh;
 	req->fi.poll_events = pi->events;

@@ -348,8 +348,8 @@ static void bufdev_poll(fuse_req_t req, struct fuse_file_info *fi, struct fuse_p
 static void bufdev_ioctl(fuse_req_t req, int cmd, void *arg, struct fuse_file_info *fi,
 			 unsigned flags, const void *in_buf, size_t in_bufsz, size_t out_bufsz)
 {
-	say("ioctl fh=%lu cmd=0x%x in=%zu out=%zu\n", (unsigned long)fi->fh, (unsigned)cmd,
-	    in_bufsz, out_bufsz);
+	say("ioctl fh=%lu cmd=0x%x in=%zu out=%zu pid=%d\n", (unsigned long)fi->fh, (unsigned)cmd,
+	    in_bufsz, out_bufsz, (int)fuse_req_ctx(req)->pid);
 	switch ((unsigned)cmd) {
 	case FIONREAD: {
 		struct iovec iov = {arg, sizeof(int)};

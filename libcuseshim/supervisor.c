@@ -61,10 +61,11 @@
  * (CUSESHIM_OPEN_MIRROR) and again after each read that took the mirror
  * byte (CUSESHIM_READ_MIRROR); the socket is always writable.
  *
- * Limits of this slice: a non-fatal signal
- * during a blocked device call is held until the driver answers
- * (WAIT_KILLABLE_RECV); the driver sees the supervisor's pid in
- * fuse_req_ctx; O_PATH opens of devices fail EOPNOTSUPP; /proc/PID/root
+ * Callers: requests name the target's thread (fuse_in_header.pid, OPEN's
+ * tid), and libcused, having checked that it is below us, gives the
+ * driver that thread and its credentials in fuse_req_ctx.
+ *
+ * Limits of this slice: O_PATH opens of devices fail EOPNOTSUPP; /proc/PID/root
  * (chroot) is not applied to paths; i386 and x32 system calls fail ENOSYS;
  * sv_file records are never freed (one small struct per device open).  If
  * the supervisor dies, every notified call in the tree fails ENOSYS: loud,
@@ -120,7 +121,7 @@
 #define MAX_SEGS  40 /* a request covers at most 32 pages: 33 segments */
 #define MAX_IOV	  FUSE_IOCTL_MAX_IOV
 #define IDLE_MAX  4
-#define WAIT_POLL 200 /* ms between liveness checks of a waiting target */
+#define WAIT_POLL 50 /* ms between checks of a waiting target for signals */
 
 static int listener = -1;
 static uint32_t native_arch; /* AUDIT_ARCH_* of the supervised programs */
@@ -531,10 +532,10 @@ struct sv_creds {
 	int ngroups;
 };
 
-static int target_creds(pid_t pid, struct sv_creds *c)
+/* /proc/PID/status of a process or thread, NUL-terminated in @buf. */
+static int target_status(pid_t pid, char *buf, size_t size)
 {
-	char path[64], buf[8192], *p;
-	unsigned long a, b;
+	char path[64];
 	ssize_t n;
 	int fd;
 
@@ -542,11 +543,46 @@ static int target_creds(pid_t pid, struct sv_creds *c)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
+	n = read(fd, buf, size - 1);
 	close(fd);
 	if (n <= 0)
 		return -EIO;
 	buf[n] = '\0';
+	return 0;
+}
+
+static uint64_t status_mask(const char *buf, const char *field)
+{
+	const char *p = strstr(buf, field);
+
+	return p ? strtoull(p + strlen(field), NULL, 16) : 0;
+}
+
+/*
+ * Whether thread @tid has a signal waiting that it does not block.  In
+ * the kernel a FUSE request waits interruptibly, and such a signal makes
+ * it send FUSE_INTERRUPT; our target waits killably (WAIT_KILLABLE_RECV),
+ * so the signal stays pending and we look for it.  Ignored signals are
+ * never queued, so what is pending is caught or fatal.
+ */
+static bool target_signalled(pid_t tid)
+{
+	char buf[4096];
+
+	if (target_status(tid, buf, sizeof(buf)))
+		return false;
+	return (status_mask(buf, "\nSigPnd:") | status_mask(buf, "\nShdPnd:")) &
+	       ~status_mask(buf, "\nSigBlk:");
+}
+
+static int target_creds(pid_t pid, struct sv_creds *c)
+{
+	char buf[8192], *p;
+	unsigned long a, b;
+	int err = target_status(pid, buf, sizeof(buf));
+
+	if (err)
+		return err;
 	memset(c, 0, sizeof(*c));
 	p = strstr(buf, "\nUid:");
 	if (!p || sscanf(p + 5, "%lu %lu", &a, &b) != 2)
@@ -752,9 +788,11 @@ static bool is_fuse_op(uint32_t opcode)
 
 /*
  * One request and its reply, as shim_chan_call.  While we wait, the target
- * is checked every WAIT_POLL ms: once its notification is no longer valid
- * (it was killed, or a signal interrupted the call), the driver gets a
- * FUSE_INTERRUPT, and we keep waiting for its answer, which nobody reads.
+ * is checked every WAIT_POLL ms: once it has a signal pending, or its
+ * notification is no longer valid (it was killed), the driver gets a
+ * FUSE_INTERRUPT, and we keep waiting for its answer: the call's result,
+ * EINTR if the driver honours the interrupt, which the kernel returns to
+ * the target before it runs the handler, as for a real CUSE device.
  */
 static ssize_t conn_call_raw(struct sv_conn *c, const struct seccomp_notif *n, struct iovec *req,
 			     int nreq, int sendfd, void *out, size_t out_size,
@@ -789,7 +827,8 @@ static ssize_t conn_call_raw(struct sv_conn *c, const struct seccomp_notif *n, s
 		if (pr < 0 && errno == EINTR)
 			continue;
 		if (pr == 0) {
-			if (!notif_valid(n->id) && is_fuse_op(in->opcode)) {
+			if (is_fuse_op(in->opcode) &&
+			    (!notif_valid(n->id) || target_signalled(n->pid))) {
 				struct fuse_in_header ih = {.len = sizeof(ih) +
 								   sizeof(struct fuse_interrupt_in),
 							    .opcode = FUSE_INTERRUPT,
@@ -1102,7 +1141,7 @@ static long job_open(struct sv_job *j)
 	oi.hello.magic = CUSESHIM_MAGIC;
 	oi.hello.major = CUSESHIM_PROTO_MAJOR;
 	oi.hello.minor = CUSESHIM_PROTO_MINOR;
-	oi.hello.tid = (uint32_t)gettid();
+	oi.hello.tid = (uint32_t)j->n.pid; /* the driver checks it is below us */
 	oi.open.flags = proto_open_flags(j->flags);
 	oi.open.open_flags = CUSESHIM_OPEN_MIRROR; /* select/epoll see the fd itself */
 	if (send_msg(fd, iov, 2, fd)) {
@@ -1239,6 +1278,7 @@ static long dev_io(struct sv_job *j, struct sv_op *op, const struct iovec *tiov,
 		in.opcode = is_write ? FUSE_WRITE : FUSE_READ;
 		in.unique = conn_unique(op->conn);
 		in.nodeid = op->handle;
+		in.pid = j->n.pid;
 		req[0] = (struct iovec){&in, sizeof(in)};
 		if (is_write) {
 			struct fuse_write_in wi = {.offset = done,
@@ -1436,6 +1476,7 @@ static long dev_ioctl(struct sv_job *j, struct sv_op *op)
 		in.opcode = FUSE_IOCTL;
 		in.unique = conn_unique(op->conn);
 		in.nodeid = op->handle;
+		in.pid = j->n.pid;
 		req[0] = (struct iovec){&in, sizeof(in)};
 		req[1] = (struct iovec){&ii, sizeof(ii)};
 		req[2] = (struct iovec){inbuf, in_size};

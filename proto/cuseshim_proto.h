@@ -7,6 +7,10 @@
  * Changelog
  *   1.0  first version: HELLO, OPEN, ATTACH, CLOSED; FUSE READ/WRITE,
  *        IOCTL, POLL, INTERRUPT; STATUS and ABORT for the driver's user.
+ *   1.1  CUSESHIM_OPEN_MIRROR, CUSESHIM_READ_MIRROR; fuse_in_header.pid
+ *        and the tid of HELLO/OPEN may name a thread of a descendant of
+ *        the client (the seccomp supervisor asks for the programs it
+ *        supervises).
  *
  * Version rule: the client sends its major.minor in HELLO/OPEN; the driver
  * refuses a different major (EPROTO) and answers with its own minor.  Each
@@ -41,7 +45,10 @@
  * Requests use struct fuse_in_header, replies struct fuse_out_header, and
  * FUSE operations (READ, WRITE, ...) their <linux/fuse.h> argument structs,
  * so a CUSE driver sees exactly what the kernel would send.  The client's
- * uid/gid/pid fields are ignored: the driver fills them from SO_PEERCRED.
+ * uid/gid fields are ignored, and its pid field (0: the connection's own
+ * thread) is only a claim: the driver accepts a thread of the connecting
+ * process (SO_PEERCRED) or of a process below it, and takes that thread's
+ * fsuid/fsgid from /proc, else it uses the connection's credentials.
  * fh fields from the client are ignored too; the driver uses the fh its own
  * open() returned.
  */
@@ -54,7 +61,7 @@
 #include <sys/uio.h>
 
 #define CUSESHIM_PROTO_MAJOR 1
-#define CUSESHIM_PROTO_MINOR 0
+#define CUSESHIM_PROTO_MINOR 1
 #define CUSESHIM_MAGIC	     0x43555345u /* "CUSE" */
 
 /* Our own opcodes live far above FUSE's. */

@@ -50,13 +50,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static int fd = -1;
-static volatile int alarms;
+#include "probe.h"
 
-static void on_alarm(int sig)
-{
-	alarms++;
-}
+static int fd = -1;
 
 static const char *ename(int e)
 {
@@ -289,15 +285,9 @@ static void step(char *s)
 			mode |= *m == 'r' ? R_OK : *m == 'w' ? W_OK : *m == 'x' ? X_OK : F_OK;
 		result("access", access(arg, mode));
 	} else if (!strcmp(s, "alarm")) {
-		/* a SIGALRM handler with SA_RESTART, firing in @a ms */
-		struct sigaction sa = {.sa_handler = on_alarm, .sa_flags = SA_RESTART};
-		struct itimerval it = {{0, 0}, {a / 1000, (a % 1000) * 1000}};
-
-		sigemptyset(&sa.sa_mask);
-		sigaction(SIGALRM, &sa, NULL);
-		setitimer(ITIMER_REAL, &it, NULL);
+		probe_alarm(a);
 	} else if (!strcmp(s, "alarms")) {
-		printf("alarms=%d\n", alarms);
+		printf("alarms=%d\n", (int)probe_alarms);
 	} else if (!strcmp(s, "fionbio")) {
 		int on = (int)a;
 
@@ -327,7 +317,7 @@ static void step(char *s)
 	} else if (!strcmp(s, "ppollsig") || !strcmp(s, "pselectsig") || !strcmp(s, "epwaitsig")) {
 		/* SIGUSR1 blocked; the wait's own mask unblocks it; a child
 		 * sends it in 200 ms: the wait must end with EINTR. */
-		struct sigaction sa = {.sa_handler = on_alarm};
+		struct sigaction sa = {.sa_handler = probe_on_alarm};
 		sigset_t block, none;
 		struct timespec ts = {5, 0};
 		pid_t parent = getpid(), kid;
@@ -365,7 +355,7 @@ static void step(char *s)
 		}
 		result(s, r);
 		waitpid(kid, NULL, 0);
-		printf("handled=%d\n", alarms);
+		printf("handled=%d\n", (int)probe_alarms);
 	} else if (!strcmp(s, "pollwait")) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		int r = poll(&p, 1, (int)a);

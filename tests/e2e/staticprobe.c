@@ -24,6 +24,9 @@
  *     epollwait:MS       the fd in a new epoll set (EPOLLIN|EPOLLET), one
  *                        epoll_wait of MS ms -> "epollwait=N events=0xE"
  *     pollwait:MS        poll(POLLIN) of MS ms -> "pollwait=N revents=0xE"
+ *     alarm:MS           a SIGALRM handler (SA_RESTART) firing in MS ms
+ *     alarms             -> "alarms=N", the handler's count
+ *     pid                -> "pid=N"
  * Errors print "STEP=-1 errno=NAME".
  */
 #include <errno.h>
@@ -41,6 +44,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "probe.h"
 
 static int fd = -1;
 
@@ -277,6 +282,12 @@ static void step(char *s)
 			result("pollwait", r);
 		else
 			printf("pollwait=%d revents=0x%x\n", r, r ? p.revents : 0);
+	} else if (!strcmp(s, "alarm")) {
+		probe_alarm(a);
+	} else if (!strcmp(s, "pid")) {
+		printf("pid=%d\n", (int)getpid());
+	} else if (!strcmp(s, "alarms")) {
+		printf("alarms=%d\n", (int)probe_alarms);
 	} else if (!strcmp(s, "sleep")) {
 		struct timespec ts = {a / 1000, (a % 1000) * 1000000};
 

@@ -225,6 +225,44 @@ Test(seccomp, driver_death_unblocks_reader)
 	free(out);
 }
 
+/* A caught signal during a blocked read: the driver gets FUSE_INTERRUPT
+ * and the read fails EINTR even under SA_RESTART, as on a kernel CUSE
+ * node (the same test as semantics::sa_restart_does_not_hide_the_interrupt).
+ * Without the supervisor's signal check the read would wait for data. */
+Test(seccomp, a_caught_signal_interrupts_a_blocked_read)
+{
+	cr_assert_eq(h_driver_start_blocking(&drv, "sdev", NULL), 0);
+	expect_sup("open=3\nread=-1 errno=EINTR\nalarms=1\nopen=4\nread=-1 errno=EAGAIN\n",
+		   (const char *const[]){h_stage("staticprobe"), "open:/dev/sdev:r", "alarm:300",
+					 "read:10", "alarms", "open:/dev/sdev:rn", "read:10",
+					 NULL});
+	cr_expect_eq(h_log_count(&drv, "interrupt fh=1"), 1, "%s", h_log(&drv));
+	expect_balanced(2);
+}
+
+/* fuse_req_ctx names the supervised program, not the supervisor: its
+ * pid in the open (where the driver reads its /proc/PID/comm) and in
+ * later requests. */
+Test(seccomp, the_driver_sees_the_program_as_its_caller)
+{
+	char *out = NULL, *log, want[64];
+	int pid;
+
+	start(NULL);
+	cr_assert_eq(run_sup(&out, (const char *const[]){h_stage("staticprobe"), "pid",
+							 "open:/dev/sdev:r", "fionread", NULL}),
+		     0);
+	cr_assert(sscanf(out, "pid=%d\nopen=3\nfionread=0\n", &pid) == 1, "%s", out);
+	free(out);
+	log = h_log(&drv);
+	snprintf(want, sizeof(want), " pid=%d groups=", pid);
+	cr_expect(strstr(log, want), "open: wanted%s\n%s", want, log);
+	cr_expect(strstr(log, " comm=staticprobe\n"), "%s", log);
+	snprintf(want, sizeof(want), "cmd=0x541b in=0 out=4 pid=%d\n", pid);
+	cr_expect(strstr(log, want), "ioctl: wanted %s\n%s", want, log);
+	free(log);
+}
+
 /* epoll under the supervisor watches the device socket itself: a read
  * answered EAGAIN has the driver's POLLIN mirrored there (what Go's
  * netpoller relies on), and only when the driver has data. */

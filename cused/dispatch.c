@@ -48,35 +48,63 @@ static void reply_now(struct dispatch_ctx *d, int error, const void *arg, size_t
 		cused_send(d->m->conn, d->in->unique, error, &iov, size ? 1 : 0);
 }
 
-/* Tgid, PPid and the fs ids of a process or thread, from /proc. */
-static int proc_ids(pid_t pid, pid_t *tgid, pid_t *ppid, uid_t *fsuid, gid_t *fsgid)
+/* What the kernel says of a process or thread (/proc/PID/status, stat). */
+struct task_ids {
+	pid_t tgid, ppid, sid;
+	uid_t fsuid;
+	gid_t fsgid;
+	bool filtered; /* under a seccomp filter */
+};
+
+/* /proc/PID/@what, NUL-terminated in @buf. */
+static int read_proc(pid_t pid, const char *what, char *buf, size_t size)
 {
-	char path[64], buf[2048], *p;
-	unsigned long u[4], g[4];
-	long t, pp;
+	char path[64];
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
+	n = read(fd, buf, size - 1);
 	close(fd);
 	if (n <= 0)
 		return -1;
 	buf[n] = '\0';
-	if (!(p = strstr(buf, "\nTgid:")) || sscanf(p + 6, "%ld", &t) != 1 ||
+	return 0;
+}
+
+static int task_ids(pid_t pid, struct task_ids *t)
+{
+	char buf[2048], *p;
+	unsigned long u[4], g[4];
+	long tg, pp, sid;
+	int mode = 0;
+
+	if (read_proc(pid, "stat", buf, sizeof(buf)))
+		return -1;
+	p = strrchr(buf, ')'); /* after the command name, which may hold anything */
+	if (!p || sscanf(p + 1, " %*c %*d %*d %ld", &sid) != 1)
+		return -1;
+	if (read_proc(pid, "status", buf, sizeof(buf)))
+		return -1;
+	if (!(p = strstr(buf, "\nTgid:")) || sscanf(p + 6, "%ld", &tg) != 1 ||
 	    !(p = strstr(buf, "\nPPid:")) || sscanf(p + 6, "%ld", &pp) != 1 ||
 	    !(p = strstr(buf, "\nUid:")) ||
 	    sscanf(p + 5, "%lu %lu %lu %lu", &u[0], &u[1], &u[2], &u[3]) != 4 ||
 	    !(p = strstr(buf, "\nGid:")) ||
 	    sscanf(p + 5, "%lu %lu %lu %lu", &g[0], &g[1], &g[2], &g[3]) != 4)
 		return -1;
-	*tgid = (pid_t)t;
-	*ppid = (pid_t)pp;
-	*fsuid = (uid_t)u[3];
-	*fsgid = (gid_t)g[3];
+	p = strstr(buf, "\nSeccomp:");
+	if (p)
+		sscanf(p + 9, "%d", &mode);
+	t->tgid = (pid_t)tg;
+	t->ppid = (pid_t)pp;
+	t->sid = (pid_t)sid;
+	t->fsuid = (uid_t)u[3];
+	t->fsgid = (gid_t)g[3];
+	t->filtered = mode == 2;
 	return 0;
 }
 
@@ -86,28 +114,36 @@ static int proc_ids(pid_t pid, pid_t *tgid, pid_t *ppid, uid_t *fsuid, gid_t *fs
  * one of a program it supervises.  That is its word only: believe it if
  * the kernel says the thread belongs to the connecting process or to a
  * process below it, and take the thread's own fsuid/fsgid, as the kernel
- * takes the caller's.
+ * takes the caller's.  A supervisor that runs detached from its program
+ * (cuse-run --in-place, which the shim uses) is believed for a thread
+ * under a seccomp filter in its own session with its own fsuid/fsgid.
  */
 static bool vouch(const struct cused_conn *c, pid_t tid, uid_t *uid, gid_t *gid)
 {
-	pid_t tgid, ppid, p;
-	uid_t u;
-	gid_t g;
+	struct task_ids t, peer;
+	pid_t p;
 	int depth;
 
-	if (tid <= 0 || c->pid <= 0 || proc_ids(tid, &tgid, &ppid, uid, gid))
+	if (tid <= 0 || c->pid <= 0 || task_ids(tid, &t))
 		return false;
-	for (p = tgid, depth = 0; depth < 256; depth++) {
+	*uid = t.fsuid;
+	*gid = t.fsgid;
+	for (p = t.tgid, depth = 0; depth < 256; depth++) {
+		struct task_ids up;
+
 		if (p == c->pid)
 			return true;
 		if (p <= 1)
+			break;
+		if (p == t.tgid)
+			p = t.ppid;
+		else if (task_ids(p, &up))
 			return false;
-		if (p == tgid)
-			p = ppid;
-		else if (proc_ids(p, &tgid, &p, &u, &g))
-			return false;
+		else
+			p = up.ppid;
 	}
-	return false;
+	return t.filtered && t.fsuid == c->uid && t.fsgid == c->gid && !task_ids(c->pid, &peer) &&
+	       peer.sid == t.sid;
 }
 
 /* HELLO's or OPEN's thread, if vouched for, is the connection's caller. */

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* cuse-run: run a program with the cuseshim interposer, the way padsp and
  * umockdev-run do. */
-#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -12,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "elfkind.h"
 #include "supervisor.h"
 
 static void usage(FILE *out)
@@ -35,83 +35,29 @@ static void usage(FILE *out)
 		     "                         the README); sets no_new_privs.  Chosen by\n"
 		     "                         itself for static and Go programs\n"
 		     "                         (CUSESHIM_NO_AUTO_SECCOMP=1 turns that off)\n"
+		     "      --in-place         with --seccomp: keep our pid; PROGRAM replaces\n"
+		     "                         cuse-run and a detached supervisor serves it\n"
+		     "                         (how the shim execs a static or Go program)\n"
+		     "      --as=ARGV0         with --in-place: PROGRAM's argv[0]\n"
 		     "  -h, --help             show this help and exit\n"
 		     "  -V, --version          show the version and exit\n");
 }
 
-/* PROGRAM as execvp would find it. */
-static bool resolve(const char *prog, char *out, size_t size)
-{
-	const char *path = getenv("PATH"), *p;
-
-	if (strchr(prog, '/'))
-		return snprintf(out, size, "%s", prog) < (int)size && access(out, X_OK) == 0;
-	for (p = path ? path : "/usr/bin:/bin"; *p;) {
-		const char *colon = strchr(p, ':');
-		size_t len = colon ? (size_t)(colon - p) : strlen(p);
-
-		if (snprintf(out, size, "%.*s/%s", (int)len, len ? p : ".", prog) < (int)size &&
-		    access(out, X_OK) == 0)
-			return true;
-		if (!colon)
-			break;
-		p = colon + 1;
-	}
-	return false;
-}
-
-/*
- * LD_PRELOAD cannot reach a static executable (no PT_INTERP) or a Go one
- * (raw system calls; a .go.buildinfo section), so those run under the
- * supervisor.  Only 64-bit ELF files of our own machine are looked at;
- * scripts and everything else run with the shim.
- */
+/* LD_PRELOAD cannot reach static and Go programs (elfkind.h): those run
+ * under the supervisor. */
 static bool needs_seccomp(const char *prog, const char **why)
 {
 	char path[PATH_MAX];
-	Elf64_Ehdr eh;
-	bool interp = false, go = false;
-	int fd, i;
+	int fd;
 
-	if (!resolve(prog, path, sizeof(path)))
+	if (!find_program(prog, path, sizeof(path)))
 		return false;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return false;
-	if (pread(fd, &eh, sizeof(eh), 0) != sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
-	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_machine != EM_X86_64 ||
-	    eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > 256) {
-		close(fd);
-		return false;
-	}
-	for (i = 0; i < eh.e_phnum; i++) {
-		Elf64_Phdr ph;
-
-		if (pread(fd, &ph, sizeof(ph), eh.e_phoff + (off_t)i * sizeof(ph)) != sizeof(ph))
-			break;
-		interp |= ph.p_type == PT_INTERP;
-	}
-	if (eh.e_shentsize == sizeof(Elf64_Shdr) && eh.e_shnum < 4096 &&
-	    eh.e_shstrndx < eh.e_shnum) {
-		Elf64_Shdr strs;
-		char name[16];
-
-		if (pread(fd, &strs, sizeof(strs),
-			  eh.e_shoff + (off_t)eh.e_shstrndx * sizeof(strs)) == sizeof(strs))
-			for (i = 0; i < eh.e_shnum && !go; i++) {
-				Elf64_Shdr sh;
-
-				if (pread(fd, &sh, sizeof(sh),
-					  eh.e_shoff + (off_t)i * sizeof(sh)) != sizeof(sh) ||
-				    pread(fd, name, sizeof(name), strs.sh_offset + sh.sh_name) <= 0)
-					continue;
-				name[sizeof(name) - 1] = '\0';
-				go = !strcmp(name, ".go.buildinfo");
-			}
-	}
+	*why = elf_unreachable(fd, pread);
 	close(fd);
-	*why = go ? "a Go program" : "statically linked";
-	return go || !interp;
+	return *why != NULL;
 }
 
 static int exists(const char *path)
@@ -169,8 +115,11 @@ int main(int argc, char **argv)
 		{"debug", no_argument, NULL, 'd'},     {"debug-file", required_argument, NULL, 'L'},
 		{"dir", required_argument, NULL, 'D'}, {"map", required_argument, NULL, 'm'},
 		{"help", no_argument, NULL, 'h'},      {"version", no_argument, NULL, 'V'},
-		{"seccomp", no_argument, NULL, 'S'},   {NULL, 0, NULL, 0},
+		{"seccomp", no_argument, NULL, 'S'},   {"in-place", no_argument, NULL, 'I'},
+		{"as", required_argument, NULL, 'A'},  {NULL, 0, NULL, 0},
 	};
+	const char *argv0 = NULL;
+	bool in_place = false;
 	char *maps = getenv("CUSESHIM_MAP") ? strdup(getenv("CUSESHIM_MAP")) : NULL;
 	const char *shim, *preload;
 	char *ld;
@@ -225,6 +174,8 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'S': seccomp = 1; break;
+		case 'I': in_place = true; break;
+		case 'A': argv0 = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("cuse-run (cuseshim) %s\n", PACKAGE_VERSION); return 0;
 		default:
@@ -243,11 +194,22 @@ int main(int argc, char **argv)
 			fprintf(stderr, "cuse-run: %s is %s: using --seccomp\n", argv[optind], why);
 		seccomp = 1;
 	}
+	if (in_place && !seccomp) {
+		fprintf(stderr, "cuse-run: --in-place needs --seccomp\n");
+		return 125;
+	}
 	if (seccomp) {
 		/* The supervisor does everything: no shim in the program. */
 		if (maps)
 			setenv("CUSESHIM_MAP", maps, 1);
 		free(maps);
+		if (in_place) {
+			const char *path = argv[optind];
+
+			if (argv0)
+				argv[optind] = (char *)argv0;
+			return supervise_in_place(path, argv + optind);
+		}
 		return supervise(argv + optind);
 	}
 	shim = find_shim();
@@ -265,6 +227,16 @@ int main(int argc, char **argv)
 	       append(getenv("ASAN_OPTIONS"), ":", "detect_leaks=0:verify_asan_link_order=0"), 1);
 #endif
 	setenv("LD_PRELOAD", ld, 1);
+	{
+		/* for the shim, when the program execs a static one */
+		char self[PATH_MAX];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+		if (n > 0) {
+			self[n] = '\0';
+			setenv("CUSESHIM_RUN", self, 1);
+		}
+	}
 	if (maps)
 		setenv("CUSESHIM_MAP", maps, 1);
 	execvp(argv[optind], argv + optind);

@@ -12,7 +12,12 @@
  * socketpair and execs the program.  The filter is inherited by every
  * descendant; the parent serves notifications until the listener hangs up
  * (no task holds the filter any more), reaping orphans as a subreaper, and
- * exits with the direct child's status.
+ * exits with the direct child's status.  With --in-place (the shim's
+ * exec of a static program) the roles turn round: the process installs
+ * the filter and execs the program itself, keeping its pid, and a
+ * detached grandchild serves it (supervise_in_place); under Yama's
+ * ptrace_scope 1 that grandchild may reach the program (PR_SET_PTRACER)
+ * but not the program's own children.
  *
  * Objects.
  *   struct sv_dev   a registry entry we have used: socket and attribute
@@ -2038,6 +2043,46 @@ static int recv_fd(int sock)
 	return fd;
 }
 
+bool find_program(const char *prog, char *out, size_t size)
+{
+	const char *path = getenv("PATH"), *p;
+
+	if (strchr(prog, '/'))
+		return snprintf(out, size, "%s", prog) < (int)size && access(out, X_OK) == 0;
+	for (p = path ? path : "/usr/bin:/bin"; *p;) {
+		const char *colon = strchr(p, ':');
+		size_t len = colon ? (size_t)(colon - p) : strlen(p);
+
+		if (snprintf(out, size, "%.*s/%s", (int)len, len ? p : ".", prog) < (int)size &&
+		    access(out, X_OK) == 0)
+			return true;
+		if (!colon)
+			break;
+		p = colon + 1;
+	}
+	return false;
+}
+
+/* execvp, with the raw system call: the shim may be loaded in us, and
+ * its execve would send a static program back to cuse-run (whose filter
+ * this process already has).  What the raw call cannot run (a script
+ * without #!) goes to libc's execvp. */
+static void exec_program(const char *path, char **argv)
+{
+	char found[PATH_MAX];
+
+	if (!path) {
+		if (!find_program(argv[0], found, sizeof(found))) {
+			errno = ENOENT;
+			return;
+		}
+		path = found;
+	}
+	syscall(SYS_execve, path, argv, environ);
+	if (errno == ENOEXEC)
+		execvp(path, argv);
+}
+
 static void child(char **argv, struct sock_fprog *prog, int sock, const sigset_t *mask)
 {
 	int fd;
@@ -2054,7 +2099,7 @@ static void child(char **argv, struct sock_fprog *prog, int sock, const sigset_t
 	}
 	close(fd);
 	close(sock);
-	execvp(argv[0], argv);
+	exec_program(NULL, argv);
 	fprintf(stderr, "cuse-run: cannot run '%s': %s\n", argv[0], strerror(errno));
 	_exit(errno == ENOENT ? 127 : 126);
 }
@@ -2151,24 +2196,150 @@ static int serve(pid_t pid, int sigfd)
 	return status;
 }
 
+/* What both ways of supervising start with: the configuration, the
+ * filter, and the socketpair that carries the listener.  Says why not. */
+static int prepare(struct sock_fprog *prog, int sv[2])
+{
+	int err;
+
+	load_config();
+	native_arch = seccomp_arch_native();
+	err = build_filter(prog);
+	if (err) {
+		fprintf(stderr, "cuse-run: cannot build the seccomp filter: %s\n", strerror(-err));
+		return -1;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
+		perror("cuse-run: socketpair");
+		free(prog->filter);
+		return -1;
+	}
+	return 0;
+}
+
+/* LD_PRELOAD without the shim (its entries named libcuseshim.so). */
+static void drop_shim_from_preload(void)
+{
+	const char *old = getenv("LD_PRELOAD");
+	char *copy, *out, *tok, *save = NULL;
+	size_t used = 0;
+
+	if (!old || !strstr(old, "libcuseshim.so"))
+		return;
+	copy = strdup(old);
+	out = calloc(1, strlen(old) + 1);
+	if (!copy || !out) {
+		free(copy);
+		free(out);
+		return;
+	}
+	for (tok = strtok_r(copy, " :", &save); tok; tok = strtok_r(NULL, " :", &save)) {
+		const char *base = strrchr(tok, '/');
+
+		if (!strcmp(base ? base + 1 : tok, "libcuseshim.so"))
+			continue;
+		used += (size_t)sprintf(out + used, "%s%s", used ? " " : "", tok);
+	}
+	if (used)
+		setenv("LD_PRELOAD", out, 1);
+	else
+		unsetenv("LD_PRELOAD");
+	free(copy);
+	free(out);
+}
+
+/* The detached supervisor of supervise_in_place: it tells the target its
+ * pid (for Yama's PR_SET_PTRACER), takes the listener and serves it. */
+static void detached_supervisor(int sock)
+{
+	pid_t self = getpid();
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	/* None of the program's fds: a device fd held here would delay its
+	 * release, a pipe its reader's EOF.  stderr stays for our lines
+	 * unless it is a socket (maybe a device). */
+	if (null >= 0) {
+		struct stat st;
+
+		dup2(null, 0);
+		dup2(null, 1);
+		if (fstat(2, &st) || S_ISSOCK(st.st_mode))
+			dup2(null, 2);
+	}
+	if (sock != 3) {
+		dup2(sock, 3);
+		sock = 3;
+	}
+	syscall(SYS_close_range, 4, ~0U, 0);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	if (send_msg(sock, &(struct iovec){&self, sizeof(self)}, 1, -1))
+		_exit(1);
+	listener = recv_fd(sock);
+	close(sock);
+	if (listener < 0)
+		_exit(1);
+	_exit(serve(-1, -1) ? 1 : 0);
+}
+
+int supervise_in_place(const char *path, char **argv)
+{
+	struct sock_fprog prog;
+	pid_t pid, sup = 0;
+	int sv[2], fd, st;
+
+	if (prepare(&prog, sv))
+		return 125;
+	pid = fork();
+	if (pid < 0) {
+		perror("cuse-run: fork");
+		return 125;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		setpgid(0, 0); /* out of the terminal's signals; same session */
+		pid = fork();
+		if (pid == 0)
+			detached_supervisor(sv[1]);
+		_exit(pid < 0);
+	}
+	close(sv[1]);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (recv(sv[0], &sup, sizeof(sup), 0) != sizeof(sup)) {
+		fprintf(stderr, "cuse-run: the supervisor did not start\n");
+		return 125;
+	}
+	prctl(PR_SET_PTRACER, sup, 0, 0, 0); /* EINVAL without Yama: fine */
+	fd = load_filter(&prog);
+	if (fd < 0) {
+		fprintf(stderr, "cuse-run: cannot install the seccomp filter: %s\n", strerror(-fd));
+		return 125;
+	}
+	if (send_msg(sv[0], &(struct iovec){"L", 1}, 1, fd)) {
+		fprintf(stderr, "cuse-run: cannot pass the seccomp listener\n");
+		return 125;
+	}
+	close(fd);
+	close(sv[0]);
+	free(prog.filter);
+	drop_shim_from_preload();
+	exec_program(path, argv);
+	fprintf(stderr, "cuse-run: cannot run '%s': %s\n", path, strerror(errno));
+	return errno == ENOENT ? 127 : 126;
+}
+
 int supervise(char **argv)
 {
 	struct sock_fprog prog;
 	sigset_t block, old;
-	int sv[2], err, sigfd;
+	int sv[2], sigfd;
 	pid_t pid;
 
-	load_config();
-	native_arch = seccomp_arch_native();
-	err = build_filter(&prog);
-	if (err) {
-		fprintf(stderr, "cuse-run: cannot build the seccomp filter: %s\n", strerror(-err));
+	if (prepare(&prog, sv))
 		return 125;
-	}
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
-		perror("cuse-run: socketpair");
-		return 125;
-	}
 	sigemptyset(&block);
 	sigaddset(&block, SIGCHLD);
 	sigaddset(&block, SIGTERM);

@@ -583,3 +583,66 @@ Test(seccomp, static_programs_are_supervised_without_asking)
 	free(err);
 	cr_expect_eq(h_log_count(&d, "open "), 2);
 }
+
+/* A preloaded program that execs a static one: the exec goes through
+ * cuse-run --in-place, so the static program keeps the pid (and parent)
+ * and reaches the device, and the driver sees it as the caller. */
+Test(seccomp, static_program_execd_by_a_preloaded_one)
+{
+	char *out = NULL, *log, cmd[512], want[64];
+	int sh = 0, pid = 0;
+
+	start(NULL);
+	snprintf(cmd, sizeof(cmd),
+		 "echo hello > /dev/sdev; echo sh=$$; exec %s pid open:/dev/sdev:r read:10",
+		 h_stage("staticprobe"));
+	cr_assert_eq(H_RUN(H_SHIM, &out, "dash", "-c", cmd), 0, "%s", out);
+	cr_assert(sscanf(out, "sh=%d\npid=%d\n", &sh, &pid) == 2, "%s", out);
+	cr_expect_eq(sh, pid, "the exec changed the pid:\n%s", out);
+	cr_expect(strstr(out, "\nopen=3\nread=6 data=hello\n\n"), "%s", out);
+	free(out);
+	expect_balanced(2);
+	log = h_log(&drv);
+	snprintf(want, sizeof(want), " pid=%d groups=", pid);
+	cr_expect(strstr(log, want) && strstr(log, " comm=staticprobe\n"), "%s", log);
+	free(log);
+}
+
+/* ...by every way there is to exec: bash (execve, an inherited device
+ * fd), python's subprocess and os.posix_spawn, env (execvp), under the
+ * plain LD_PRELOAD too; CUSESHIM_NO_AUTO_SECCOMP=1 turns it off. */
+Test(seccomp, static_program_execd_every_way)
+{
+	const char *sp = h_stage("staticprobe");
+	char *out = NULL, cmd[1024], pre[4200], lib[4096];
+
+	start(NULL);
+	snprintf(cmd, sizeof(cmd),
+		 "exec 3<>/dev/sdev; echo abc >&3; %s fd:3 read:10; exec 3>&-; "
+		 "python3 -c 'import subprocess; subprocess.run([\"%s\", \"open:/dev/sdev:rw\", "
+		 "\"write:3:z\", \"read:10\"])'; "
+		 "python3 -c 'import os; os.waitpid(os.posix_spawn(\"%s\", [\"sp\", "
+		 "\"open:/dev/sdev:rw\", \"write:2:q\", \"read:10\"], os.environ), 0)'; "
+		 "env %s open:/dev/sdev:r",
+		 sp, sp, sp, sp);
+	cr_assert_eq(H_RUN(H_SHIM, &out, "bash", "-c", cmd), 0, "%s", out);
+	cr_expect_str_eq(out, "read=4 data=abc\n\n"
+			      "open=3\nwrite=3\nread=3 data=zzz\n"
+			      "open=3\nwrite=2\nread=2 data=qq\n"
+			      "open=3\n");
+	free(out);
+	expect_balanced(4);
+
+	snprintf(lib, sizeof(lib), "%s", h_stage("libcuseshim.so"));
+	h_preload_var(pre, sizeof(pre), lib);
+	cr_assert_eq(H_RUN(0, &out, "env", pre, H_CLIENT_ASAN, "dash", "-c",
+			   "echo hi > /dev/sdev; exec \"$0\" open:/dev/sdev:r read:10", sp),
+		     0);
+	cr_expect_str_eq(out, "open=3\nread=3 data=hi\n\n");
+	free(out);
+	cr_assert_eq(
+		H_RUN(H_SHIM, &out, "env", "CUSESHIM_NO_AUTO_SECCOMP=1", sp, "open:/dev/sdev:r"),
+		0);
+	cr_expect_str_eq(out, "open=-1 errno=ENOENT\n");
+	free(out);
+}

@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * exec of a program the shim cannot follow into: a static or a Go one
+ * (elfkind.h) would never see the devices.  Such an exec becomes
+ *
+ *     cuse-run --seccomp --in-place --as ARGV0 -- PATH ARG...
+ *
+ * which keeps the pid and the parent, puts the program under a detached
+ * seccomp supervisor and execs it; its whole tree is served there.  The
+ * check costs an open and four reads of the program's headers per exec.
+ * CUSESHIM_NO_AUTO_SECCOMP=1 turns it off, as for cuse-run.
+ *
+ * Everything here may run in a vfork child (posix_spawn, system): no
+ * allocation, no locks, no change to the shim's state; the new argument
+ * vector lives on the stack.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "elfkind.h"
+#include "shim_i.h"
+
+#define MAX_ARGS 2048 /* a longer vector is exec'd unchanged, and we say so */
+
+extern char **environ;
+
+static ssize_t raw_pread(int fd, void *buf, size_t n, off_t off)
+{
+	return shim_raw_syscall(SYS_pread64, fd, buf, n, off);
+}
+
+/* Why @path cannot take the shim, or NULL (also when it cannot be read:
+ * the exec then fails, or succeeds, exactly as asked). */
+static const char *unreachable(const char *path)
+{
+	const char *why;
+	char *off;
+	int fd;
+
+	off = getenv("CUSESHIM_NO_AUTO_SECCOMP");
+	if (!path || (off && *off && strcmp(off, "0")))
+		return NULL;
+	fd = (int)shim_raw_syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	why = elf_unreachable(fd, raw_pread);
+	shim_sys_close(fd);
+	return why;
+}
+
+static bool executable(const char *path)
+{
+	return shim_raw_syscall(SYS_faccessat, AT_FDCWD, path, X_OK) == 0;
+}
+
+/* cuse-run: as cuse-run said ($CUSESHIM_RUN), else beside the shim (the
+ * test stage), in the build tree, or installed. */
+static const char *cuse_run(char *buf, size_t size)
+{
+	const char *env = getenv("CUSESHIM_RUN");
+	static const char *const rel[] = {"/cuse-run", "/../../cuse-run"};
+	Dl_info info;
+	size_t i;
+
+	if (env && *env && executable(env))
+		return env;
+	if (dladdr((void *)cuse_run, &info) && info.dli_fname && strrchr(info.dli_fname, '/')) {
+		int dir = (int)(strrchr(info.dli_fname, '/') - info.dli_fname);
+
+		for (i = 0; i < sizeof(rel) / sizeof(rel[0]); i++)
+			if (snprintf(buf, size, "%.*s%s", dir, info.dli_fname, rel[i]) <
+				    (int)size &&
+			    executable(buf))
+				return buf;
+	}
+	return executable(BINDIR "/cuse-run") ? BINDIR "/cuse-run" : NULL;
+}
+
+/*
+ * The argument vector that runs @path under cuse-run in @out (room for
+ * MAX_ARGS + 8), or NULL if the exec should go ahead unchanged.
+ */
+static char **supervised(const char *path, char *const argv[], char **out, char *run, size_t size)
+{
+	const char *why = unreachable(path), *cr;
+	size_t n = 0, i;
+
+	if (!why)
+		return NULL;
+	cr = cuse_run(run, size);
+	if (!cr) {
+		shim_log("%s is %s: its device calls cannot be reached (cuse-run not found; run "
+			 "it with cuse-run --seccomp)\n",
+			 path, why);
+		return NULL;
+	}
+	for (i = 0; argv && argv[i]; i++)
+		if (i >= MAX_ARGS) {
+			shim_log("%s is %s, but its %zu+ arguments are too many for cuse-run: "
+				 "run it with cuse-run --seccomp\n",
+				 path, why, i);
+			return NULL;
+		}
+	out[n++] = (char *)cr;
+	out[n++] = "--seccomp";
+	out[n++] = "--in-place";
+	if (argv && argv[0]) {
+		out[n++] = "--as";
+		out[n++] = argv[0];
+	}
+	out[n++] = "--";
+	out[n++] = (char *)path;
+	for (i = 1; argv && argv[0] && argv[i]; i++)
+		out[n++] = argv[i];
+	out[n] = NULL;
+	if (shim_cfg.debug)
+		shim_trace("exec %s: %s, so under cuse-run --seccomp\n", path, why);
+	return out;
+}
+
+SHIM_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	char *nargv[MAX_ARGS + 8], run[PATH_MAX];
+	char **v = supervised(path, argv, nargv, run, sizeof(run));
+
+	if (__builtin_expect(!v, 1))
+		return REAL(execve)(path, argv, envp);
+	return REAL(execve)(v[0], v, envp);
+}
+
+SHIM_EXPORT int execv(const char *path, char *const argv[])
+{
+	return execve(path, argv, environ);
+}
+
+/* The program execvp would run: the first executable PATH entry. */
+static const char *search(const char *file, char *buf, size_t size)
+{
+	const char *p = getenv("PATH");
+
+	if (strchr(file, '/'))
+		return file;
+	for (p = p ? p : "/bin:/usr/bin"; *p;) {
+		const char *colon = strchr(p, ':');
+		size_t len = colon ? (size_t)(colon - p) : strlen(p);
+
+		if (snprintf(buf, size, "%.*s/%s", (int)len, len ? p : ".", file) < (int)size &&
+		    executable(buf))
+			return buf;
+		if (!colon)
+			break;
+		p = colon + 1;
+	}
+	return NULL;
+}
+
+SHIM_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	char *nargv[MAX_ARGS + 8], run[PATH_MAX], found[PATH_MAX];
+	const char *path = file && *file ? search(file, found, sizeof(found)) : NULL;
+	char **v = path ? supervised(path, argv, nargv, run, sizeof(run)) : NULL;
+
+	if (__builtin_expect(!v, 1))
+		return REAL(execvpe)(file, argv, envp);
+	return REAL(execve)(v[0], v, envp);
+}
+
+SHIM_EXPORT int execvp(const char *file, char *const argv[])
+{
+	return execvpe(file, argv, environ);
+}
+
+/*
+ * execl, execle, execlp: the argument list as a vector on the stack, then
+ * as execve, execve or execvpe.  A list longer than MAX_ARGS fails E2BIG,
+ * as the kernel would nearly always fail it anyway.
+ */
+enum list_exec { LIST_PATH, LIST_ENV, LIST_SEARCH };
+
+static int exec_list(enum list_exec how, const char *file, const char *arg, va_list *ap)
+{
+	char *argv[MAX_ARGS + 1];
+	size_t n = 0;
+
+	argv[n] = (char *)arg;
+	while (argv[n]) {
+		if (++n > MAX_ARGS) {
+			errno = E2BIG;
+			return -1;
+		}
+		argv[n] = va_arg(*ap, char *);
+	}
+	switch (how) {
+	case LIST_ENV: return execve(file, argv, va_arg(*ap, char **));
+	case LIST_SEARCH: return execvpe(file, argv, environ);
+	default: return execve(file, argv, environ);
+	}
+}
+
+SHIM_EXPORT int execl(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, arg);
+	r = exec_list(LIST_PATH, path, arg, &ap);
+	va_end(ap);
+	return r;
+}
+
+SHIM_EXPORT int execle(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, arg);
+	r = exec_list(LIST_ENV, path, arg, &ap);
+	va_end(ap);
+	return r;
+}
+
+SHIM_EXPORT int execlp(const char *file, const char *arg, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, arg);
+	r = exec_list(LIST_SEARCH, file, arg, &ap);
+	va_end(ap);
+	return r;
+}
+
+SHIM_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+			    const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	char *nargv[MAX_ARGS + 8], run[PATH_MAX];
+	char **v = supervised(path, argv, nargv, run, sizeof(run));
+
+	if (__builtin_expect(!v, 1))
+		return REAL(posix_spawn)(pid, path, fa, attr, argv, envp);
+	return REAL(posix_spawn)(pid, v[0], fa, attr, v, envp);
+}
+
+SHIM_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+			     const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	char *nargv[MAX_ARGS + 8], run[PATH_MAX], found[PATH_MAX];
+	const char *path = file && *file ? search(file, found, sizeof(found)) : NULL;
+	char **v = path ? supervised(path, argv, nargv, run, sizeof(run)) : NULL;
+
+	if (__builtin_expect(!v, 1))
+		return REAL(posix_spawnp)(pid, file, fa, attr, argv, envp);
+	return REAL(posix_spawn)(pid, v[0], fa, attr, v, envp);
+}

@@ -14,7 +14,8 @@ for f in cused/.libs/libcused.so.0 libcuseshim/.libs/libcuseshim.so cuse-run \
 	examples/bufdev tests/e2e/rwprobe tests/e2e/loopdrv30 tests/e2e/loopdrv35 \
 	tests/e2e/loopdrv312 examples/ttydev examples/ptrdev tests/e2e/ioctlprobe \
 	tests/e2e/stress tests/e2e/stdioprobe tests/e2e/fstreamprobe tests/e2e/staticprobe \
-	tests/e2e/fortprobe tests/e2e/fort2probe tests/e2e/lfsprobe tests/e2e/goprobe; do
+	tests/e2e/fortprobe tests/e2e/fort2probe tests/e2e/lfsprobe tests/e2e/goprobe \
+	tests/e2e/staticioctlprobe tests/e2e/sysprobe; do
 	if [ -e "$b/$f" ]; then
 		cp "$b/$f" "$stage/" || exit 99
 	fi

@@ -12,16 +12,81 @@
 //	               -> "read=R data=..." or "read=-1 err=..."
 //	  getfl        -> "nonblock=true|false"
 //	  stat         -> "mode=chr rdev=MAJ:MIN"
+//	  fionread     ioctl(FIONREAD), restricted -> "fionread=N"
+//	  reverse:TEXT ptrdev's PTRDEV_REVERSE (examples/ptrdev.h): the
+//	               argument points at more memory, which only an
+//	               unrestricted device can ask for -> "reverse=N data=..."
+//	  recho:TEXT   ptrdev's restricted PTRDEV_R_ECHO on a 64-byte blob
+//	               -> "recho=N data=..."
+//	The ioctls are syscall.Syscall(SYS_IOCTL, ...), as Go programs make them.
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 )
+
+// examples/ptrdev.h
+type ptrReq struct {
+	len   uint32
+	flags uint32
+	buf   *byte
+}
+
+const (
+	iocRead       = 2
+	iocWrite      = 1
+	ptrdevReverse = (iocRead|iocWrite)<<30 | 16<<16 | 'P'<<8 | 1
+	ptrdevREcho   = (iocRead|iocWrite)<<30 | 64<<16 | 'P'<<8 | 22
+)
+
+func ioctl(f *os.File, cmd uintptr, arg unsafe.Pointer) (int, error) {
+	var r uintptr
+	err := withFd(f, func(fd uintptr) error {
+		var errno syscall.Errno
+		r, _, errno = syscall.Syscall(syscall.SYS_IOCTL, fd, cmd, uintptr(arg))
+		if errno != 0 {
+			return errno
+		}
+		return nil
+	})
+	return int(r), err
+}
+
+func ioctlStep(f *os.File, what, arg string) string {
+	switch what {
+	case "fionread":
+		var n int32 = -1
+		if _, err := ioctl(f, syscall.TIOCINQ, unsafe.Pointer(&n)); err != nil {
+			return "fionread=-1 err=" + err.Error()
+		}
+		return fmt.Sprintf("fionread=%d", n)
+	case "reverse":
+		buf := []byte(arg)
+		req := &ptrReq{len: uint32(len(buf)), buf: &buf[0]}
+		r, err := ioctl(f, ptrdevReverse, unsafe.Pointer(req))
+		runtime.KeepAlive(buf)
+		if err != nil {
+			return "reverse=-1 err=" + err.Error()
+		}
+		return fmt.Sprintf("reverse=%d data=%s", r, buf)
+	default: // recho
+		var blob [64]byte
+		copy(blob[:], arg)
+		r, err := ioctl(f, ptrdevREcho, unsafe.Pointer(&blob))
+		if err != nil {
+			return "recho=-1 err=" + err.Error()
+		}
+		return fmt.Sprintf("recho=%d data=%s", r, bytes.TrimRight(blob[:], "\x00"))
+	}
+}
 
 func readOnce(f *os.File, n int) string {
 	buf := make([]byte, n)
@@ -59,6 +124,8 @@ func main() {
 		case "read":
 			n, _ := strconv.Atoi(arg)
 			fmt.Println(readOnce(f, n))
+		case "fionread", "reverse", "recho":
+			fmt.Println(ioctlStep(f, what, arg))
 		case "getfl":
 			fl, err := fcntlGetfl(f)
 			if err != nil {

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -490,6 +491,11 @@ static void ioctl_same_as_shim(bool restricted, const char *const steps[])
 	cr_expect_eq(run_sup(&sup, argv), 0);
 	cr_expect_str_eq(sup, shim, "--seccomp:\n%s\nshim:\n%s", sup, shim);
 	cr_expect(strstr(shim, "open=3 errno=0\n"), "%s", shim);
+	free(sup);
+	/* and a static build of it, which cuse-run supervises by itself */
+	argv[0] = h_stage("staticioctlprobe");
+	cr_expect_eq(h_run(H_SHIM, NULL, &sup, NULL, argv), 0);
+	cr_expect_str_eq(sup, shim, "static:\n%s\nshim:\n%s", sup, shim);
 	free(shim);
 	free(sup);
 }
@@ -645,4 +651,102 @@ Test(seccomp, static_program_execd_every_way)
 		0);
 	cr_expect_str_eq(out, "open=-1 errno=ENOENT\n");
 	free(out);
+}
+
+/* Go's own ioctls (syscall.Syscall(SYS_IOCTL)): pointer-chasing on an
+ * unrestricted device, a fixed-size one on a restricted device. */
+Test(seccomp, go_program_ioctls)
+{
+	static const char *const modes[2][4] = {
+		{NULL, "reverse:hello", "fionread", "open=ok\nreverse=5 data=olleh\nfionread=42\n"},
+		{"--restricted", "recho:hello", "recho:go",
+		 "open=ok\nrecho=5 data=HELLO\n"
+		 "recho=2 data=GO\n"},
+	};
+	int i;
+
+	need_go();
+	for (i = 0; i < 2; i++) {
+		char name[16], namearg[32], logarg[600], dev[32], *out = NULL;
+		struct h_driver d;
+
+		snprintf(name, sizeof(name), "goptr%d", i);
+		snprintf(namearg, sizeof(namearg), "--name=%s", name);
+		snprintf(logarg, sizeof(logarg), "--log=%s/%s.log", h_dir(), name);
+		snprintf(dev, sizeof(dev), "/dev/%s", name);
+		cr_assert_eq(h_driver_start_argv(&d, name,
+						 (const char *const[]){"ptrdev", "-f", namearg,
+								       logarg, modes[i][0], NULL},
+						 0),
+			     0);
+		cr_assert_eq(H_RUN(H_SHIM, &out, h_stage("goprobe"), dev, modes[i][1], modes[i][2]),
+			     0, "%s", out);
+		cr_expect_str_eq(out, modes[i][3]);
+		free(out);
+		h_driver_stop(&d, SIGTERM);
+	}
+}
+
+/* syscall(2) only, in a dynamically linked program under the plain
+ * LD_PRELOAD: the shim's syscall() wrapper is all that sees it. */
+Test(seccomp, syscall_only_client_under_plain_preload)
+{
+	char pre[4200], *out = NULL;
+
+	start(NULL);
+	h_preload_var(pre, sizeof(pre), h_stage("libcuseshim.so"));
+	cr_assert_eq(H_RUN(0, &out, "env", pre, H_CLIENT_ASAN, h_stage("sysprobe"), "/dev/sdev",
+			   "raw-call"),
+		     0, "%s", out);
+	cr_expect_str_eq(out, "open=ok\nwrite=8\nfionread=8\nread=8 data=raw-call\nclose=0\n");
+	free(out);
+	expect_balanced(1);
+	/* an unrestricted device: FIONREAD's int comes in a retry */
+	cr_expect_eq(h_log_count(&drv, "ioctl fh=1 cmd=0x541b in=0 out=4 pid="), 1, "%s",
+		     h_log(&drv));
+}
+
+/* Shells and make under the supervisor: fork, exec and wait all day. */
+Test(seccomp, supervised_shell_loop_and_make)
+{
+	char mk[600], *out = NULL;
+	FILE *f;
+
+	start(NULL);
+	cr_assert_eq(
+		run_sup(&out, (const char *const[]){"bash", "-c",
+						    "for i in $(seq 100); do echo $i > /dev/sdev; "
+						    "cat /dev/sdev > /dev/null; done; echo done",
+						    NULL}),
+		0);
+	cr_expect_str_eq(out, "done\n");
+	free(out);
+	expect_balanced(200);
+
+	snprintf(mk, sizeof(mk), "%s/Makefile", h_dir());
+	f = fopen(mk, "w");
+	cr_assert(f);
+	fputs("all: a.out b.txt c.txt\n"
+	      "a.out: prog.c\n\t$(CC) -o $@ prog.c\n"
+	      "prog.c:\n\tprintf 'int main(void) { return 0; }\\n' > $@\n"
+	      "b.txt:\n\techo bee > /dev/sdev; cat /dev/sdev > $@\n"
+	      "c.txt: b.txt\n\tcat b.txt b.txt > $@\n",
+	      f);
+	fclose(f);
+	chmod(mk, 0644);
+	chmod(h_dir(), 0777);
+	cr_assert_eq(run_sup(&out, (const char *const[]){"make", "-s", "-j2", "-C", h_dir(), NULL}),
+		     0, "%s", out);
+	free(out);
+	snprintf(mk, sizeof(mk), "%s/c.txt", h_dir());
+	f = fopen(mk, "r");
+	cr_assert(f, "make did not build c.txt");
+	{
+		char line[64] = "";
+
+		cr_expect(fgets(line, sizeof(line), f) && !strcmp(line, "bee\n"), "%s", line);
+	}
+	fclose(f);
+	snprintf(mk, sizeof(mk), "%s/a.out", h_dir());
+	cr_expect(!access(mk, X_OK), "make did not build a.out");
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -148,6 +149,32 @@ Test(tty, stty_raw_echo_9600_reaches_the_driver)
 	expect_has(line, " speed=38400 echo=1 icanon=1 isig=1 ");
 	free(line);
 	expect_balanced(&drv, 4);
+}
+
+/* busybox is static: cuse-run puts it under the seccomp supervisor, whose
+ * ioctl retry rounds must give stty the same terminal. */
+Test(tty, busybox_stty_under_seccomp)
+{
+	char *out, *line;
+
+	if (access("/bin/busybox", X_OK))
+		cr_skip_test("no /bin/busybox (Debian's busybox-static)");
+	start_tty();
+	out = run(0, (const char *const[]){"/bin/busybox", "stty", "-F", TTY, "raw", "-echo",
+					   "9600", NULL});
+	cr_expect_str_eq(out, "");
+	free(out);
+	line = log_line(&drv, "tcsets ", 0);
+	expect_has(line, " speed=9600 echo=0 icanon=0 isig=0 ");
+	free(line);
+	out = run(0, (const char *const[]){"/bin/busybox", "stty", "-F", TTY, NULL});
+	expect_has(out, "speed 9600 baud;");
+	expect_has(out, "-echo");
+	free(out);
+	out = run(0, (const char *const[]){"/bin/busybox", "stty", "-F", TTY, "size", NULL});
+	cr_expect_str_eq(out, "24 80\n");
+	free(out);
+	expect_balanced(&drv, 3);
 }
 
 Test(tty, stty_on_a_device_that_is_no_tty)

@@ -1704,6 +1704,8 @@ static long on_open(struct seccomp_notif *n, int kind)
 		return r ? r : SV_CONTINUE;
 	if (flags & O_DIRECTORY)
 		return -ENOTDIR;
+	/* The kernel gives an O_PATH fd without calling the driver; we have
+	 * nothing to inject (ADDFD refuses O_PATH files), so say so. */
 	if (flags & O_PATH) {
 		sv_log("cuse-run: O_PATH open of device %s is not supported under --seccomp\n",
 		       dev->name);

@@ -6,7 +6,7 @@
  *
  *   staticprobe STEP...
  *     open:PATH[:FLAGS]  FLAGS from r w rw, +n(onblock) +a(ppend) +c(loexec)
- *                        +C(reat)                    -> "open=FD"
+ *                        +C(reat) +P (O_PATH alone)  -> "open=FD"
  *     fd:N               use fd N from now on
  *     write:N[:CH]       write N bytes of CH          -> "write=R"
  *     read:N             read N bytes                -> "read=R data=..."
@@ -100,6 +100,7 @@ static int parse_flags(const char *s)
 		case 'a': f |= O_APPEND; break;
 		case 'c': f |= O_CLOEXEC; break;
 		case 'C': f |= O_CREAT; break;
+		case 'P': f = O_PATH | (f & O_CLOEXEC); break;
 		default: break;
 		}
 	return f;

@@ -750,3 +750,23 @@ Test(seccomp, supervised_shell_loop_and_make)
 	snprintf(mk, sizeof(mk), "%s/a.out", h_dir());
 	cr_expect(!access(mk, X_OK), "make did not build a.out");
 }
+
+/* A limit, said loudly: the kernel's O_PATH fd of a device cannot be
+ * injected (ADDFD refuses O_PATH files). */
+Test(seccomp, o_path_open_of_a_device_fails_loudly)
+{
+	char *out = NULL, *err = NULL;
+
+	start(NULL);
+	cr_assert_eq(run_sup_err(&out, &err,
+				 (const char *const[]){h_stage("staticprobe"), "open:/dev/sdev:rP",
+						       "open:/dev/sdev:r", NULL}),
+		     0);
+	cr_expect_str_eq(out, "open=-1 errno=EOPNOTSUPP\nopen=3\n");
+	cr_expect(strstr(err, "cuse-run: O_PATH open of device sdev is not supported under "
+			      "--seccomp\n"),
+		  "%s", err);
+	free(out);
+	free(err);
+	expect_balanced(1);
+}

@@ -770,3 +770,47 @@ Test(seccomp, o_path_open_of_a_device_fails_loudly)
 	free(err);
 	expect_balanced(1);
 }
+
+/* The supervisor dies while its program waits in a device read: the read
+ * fails (ENOSYS, from the kernel, once the listener is gone) instead of
+ * hanging, and the driver sees the request interrupted and the file
+ * released. */
+Test(seccomp, supervisor_death_fails_calls_instead_of_hanging)
+{
+	char *out = NULL;
+	pid_t killer;
+	int rc;
+
+	cr_assert_eq(h_driver_start_blocking(&drv, "sdev", NULL), 0);
+	killer = fork();
+	if (killer == 0) {
+		/* the program's pid is in the driver's open line; cuse-run is
+		 * its parent */
+		char *log, *p, path[64], stat[512];
+		int pid = 0, ppid = 0;
+		FILE *f;
+
+		if (!h_log_wait(&drv, "read ", 1, 20000))
+			_exit(1);
+		log = h_log(&drv);
+		p = strstr(log, " pid=");
+		if (!p || sscanf(p, " pid=%d", &pid) != 1)
+			_exit(2);
+		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+		f = fopen(path, "r");
+		if (!f || !fgets(stat, sizeof(stat), f) || !(p = strrchr(stat, ')')) ||
+		    sscanf(p + 1, " %*c %d", &ppid) != 1)
+			_exit(3);
+		h_msleep(100);
+		_exit(kill(ppid, SIGKILL) ? 4 : 0);
+	}
+	rc = run_sup(&out, (const char *const[]){h_stage("staticprobe"), "open:/dev/sdev:r",
+						 "read:10", NULL});
+	cr_expect_eq(rc, 128 + SIGKILL, "cuse-run exited %d (-1: the program hung)", rc);
+	cr_expect_str_eq(out, "open=3\n");
+	free(out);
+	waitpid(killer, &rc, 0);
+	cr_expect(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "the killer failed: %d", rc);
+	cr_expect(h_log_wait(&drv, "release fh=1", 1, 5000), "%s", h_log(&drv));
+	cr_expect_eq(h_log_count(&drv, "interrupt fh=1"), 1, "%s", h_log(&drv));
+}

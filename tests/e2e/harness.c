@@ -539,6 +539,33 @@ bool h_log_wait(const struct h_driver *d, const char *prefix, int n, int timeout
 	return false;
 }
 
+void h_expect_balanced(const struct h_driver *d, int opens)
+{
+	cr_expect(h_log_wait(d, "release ", opens, 5000));
+	h_msleep(50);
+	cr_expect_eq(h_log_count(d, "open "), opens, "opens in log:\n%s", h_log(d));
+	cr_expect_eq(h_log_count(d, "release "), opens, "releases in log:\n%s", h_log(d));
+}
+
+const char *h_with_uid(const char *tmpl)
+{
+	static char out[4096];
+	char uid[16];
+	size_t o = 0;
+
+	snprintf(uid, sizeof(uid), "%u", h_root() ? TEST_UID : (unsigned)geteuid());
+	for (; *tmpl && o < sizeof(out) - sizeof(uid); tmpl++) {
+		if (tmpl[0] == '%' && tmpl[1] == 'u') {
+			o += snprintf(out + o, sizeof(out) - o, "%s", uid);
+			tmpl++;
+		} else {
+			out[o++] = *tmpl;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
 pid_t h_write_after(const struct h_driver *d, const char *prefix, int delay_ms, const char *path,
 		    const char *text)
 {

@@ -66,6 +66,11 @@ int h_run(int flags, const char *in, char **out, char **err, const char *const a
 void h_msleep(int ms);
 /* Poll until the driver log holds @n lines starting with @prefix. */
 bool h_log_wait(const struct h_driver *d, const char *prefix, int n, int timeout_ms);
+/* Expect exactly @opens opens and as many releases in @d's log (waiting
+ * for the releases). */
+void h_expect_balanced(const struct h_driver *d, int opens);
+/* @tmpl with every "%u" replaced by the test user's uid (static buffer). */
+const char *h_with_uid(const char *tmpl);
 /* Fork a child that SIGKILLs @d's driver once a line starting with
  * @prefix is in its log, and @delay_ms later.  Returns its pid. */
 pid_t h_kill_after(const struct h_driver *d, const char *prefix, int delay_ms);

@@ -26,12 +26,28 @@
  *     rawpoll:MS        poll(POLLIN) of MS ms by an inline syscall, which
  *                       no wrapper sees: the device fd's own readiness
  *                                          -> "rawpoll=R revents=0xE"
+ *   The other entry points of each family, each as its own step (a
+ *   fortified or large-file build of this file reaches the __*_2 and *64
+ *   names through them):
+ *     open2:PATH:FLAGS  open with two arguments, flags not a constant
+ *     openat:PATH:FLAGS openat relative to an fd of /dev   -> "openat=FD"
+ *     openat2:PATH:FLAGS the same with two arguments
+ *     creat:PATH        creat(PATH, 0644)                  -> "creat=FD"
+ *     preadv:N / pwritev:N   one iovec of N bytes, offset 0
+ *     dup3:N / dupfd:N / dupfdcx:N   dup3(fd, N, O_CLOEXEC), F_DUPFD and
+ *                       F_DUPFD_CLOEXEC from N; the copy becomes the fd
+ *     lstat:PATH / fstatat:PATH       -> as stat
+ *     oldstat:NAME[:PATH]  a pre-2.33 name by dlsym (__xstat64, __lxstat,
+ *                       __fxstat64, __fxstatat ...): PATH, or the fd
+ *     faccessat:PATH:MODE / faccessate:PATH:MODE (AT_EACCESS) /
+ *     euidaccess:PATH:MODE / eaccess:PATH:MODE  -> as access
  * Errors print "STEP=-1 errno=NAME".
  */
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,6 +165,84 @@ static void print_stat(const char *what, int r, const struct stat *st)
 	       minor(st->st_rdev), (long)st->st_blksize, (unsigned)st->st_uid);
 }
 
+static int access_mode(const char *m)
+{
+	int mode = 0;
+
+	for (m = m ? m : "f"; *m; m++)
+		mode |= *m == 'r' ? R_OK : *m == 'w' ? W_OK : *m == 'x' ? X_OK : F_OK;
+	return mode;
+}
+
+/* A pre-2.33 stat name, as an old binary calls it (_STAT_VER is 1). */
+static void old_stat(const char *name, const char *path)
+{
+	void *fn = dlsym(RTLD_DEFAULT, name);
+	struct stat st;
+	int r;
+
+	if (!fn) {
+		printf("%s: no such symbol\n", name);
+		return;
+	}
+	if (strstr(name, "fxstatat"))
+		r = ((int (*)(int, int, const char *, struct stat *, int))fn)(1, AT_FDCWD, path,
+									      &st, 0);
+	else if (strstr(name, "fxstat"))
+		r = ((int (*)(int, int, struct stat *))fn)(1, fd, &st);
+	else
+		r = ((int (*)(int, const char *, struct stat *))fn)(1, path, &st);
+	print_stat(name, r, &st);
+}
+
+/* The entry points that have no step of their own above. */
+static bool family_step(const char *s, const char *arg, const char *arg2, long a)
+{
+	char buf[64];
+	struct iovec v = {buf, a < (long)sizeof(buf) ? (size_t)a : sizeof(buf)};
+	struct stat st;
+	int dir, r;
+
+	if (!strcmp(s, "open2")) {
+		fd = open(arg, parse_flags(arg2 ? arg2 : "rw"));
+		result(s, fd);
+	} else if (!strcmp(s, "openat") || !strcmp(s, "openat2")) {
+		dir = open("/dev", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		fd = s[6] ? openat(dir, arg, parse_flags(arg2 ? arg2 : "rw"))
+			  : openat(dir, arg, parse_flags(arg2 ? arg2 : "rw"), 0644);
+		result(s, fd);
+		close(dir);
+	} else if (!strcmp(s, "creat")) {
+		fd = creat(arg, 0644);
+		result(s, fd);
+	} else if (!strcmp(s, "preadv")) {
+		print_data(s, preadv(fd, &v, 1, 0), buf);
+	} else if (!strcmp(s, "pwritev")) {
+		memset(buf, 'V', sizeof(buf));
+		result(s, pwritev(fd, &v, 1, 0));
+	} else if (!strcmp(s, "dup3") || !strcmp(s, "dupfd") || !strcmp(s, "dupfdcx")) {
+		r = s[3] == '3'	  ? dup3(fd, (int)a, O_CLOEXEC)
+		    : s[5] == 'c' ? fcntl(fd, F_DUPFD_CLOEXEC, (int)a)
+				  : fcntl(fd, F_DUPFD, (int)a);
+		result(s, r);
+		if (r >= 0)
+			fd = r;
+	} else if (!strcmp(s, "lstat") || !strcmp(s, "fstatat")) {
+		r = s[0] == 'l' ? lstat(arg, &st) : fstatat(AT_FDCWD, arg, &st, 0);
+		print_stat(s, r, &st);
+	} else if (!strcmp(s, "oldstat")) {
+		old_stat(arg, arg2);
+	} else if (!strcmp(s, "faccessat") || !strcmp(s, "faccessate")) {
+		result(s, faccessat(AT_FDCWD, arg, access_mode(arg2), s[9] ? AT_EACCESS : 0));
+	} else if (!strcmp(s, "euidaccess") || !strcmp(s, "eaccess")) {
+		result(s, s[1] == 'u' ? euidaccess(arg, access_mode(arg2))
+				      : eaccess(arg, access_mode(arg2)));
+	} else {
+		return false;
+	}
+	return true;
+}
+
 static void step(char *s)
 {
 	char *arg = strchr(s, ':'), *arg2 = NULL;
@@ -229,14 +323,6 @@ static void step(char *s)
 		int r = fstat(fd, &st);
 
 		print_stat("fstat", r, &st);
-	} else if (!strcmp(s, "xstat") || !strcmp(s, "fxstat")) {
-		/* the pre-2.33 names, as an old binary calls them */
-		int (*xs)(int, const char *, struct stat *) = dlsym(RTLD_DEFAULT, "__xstat");
-		int (*fxs)(int, int, struct stat *) = dlsym(RTLD_DEFAULT, "__fxstat");
-		struct stat st;
-		int r = s[0] == 'x' ? xs(1, arg, &st) : fxs(1, fd, &st);
-
-		print_stat(s, r, &st);
 	} else if (!strcmp(s, "stat")) {
 		struct stat st;
 		int r = stat(arg, &st);
@@ -278,12 +364,7 @@ static void step(char *s)
 	} else if (!strcmp(s, "fdatasync")) {
 		result("fdatasync", fdatasync(fd));
 	} else if (!strcmp(s, "access")) {
-		int mode = 0;
-		const char *m;
-
-		for (m = arg2 ? arg2 : "f"; *m; m++)
-			mode |= *m == 'r' ? R_OK : *m == 'w' ? W_OK : *m == 'x' ? X_OK : F_OK;
-		result("access", access(arg, mode));
+		result("access", access(arg, access_mode(arg2)));
 	} else if (!strcmp(s, "alarm")) {
 		probe_alarm(a);
 	} else if (!strcmp(s, "alarms")) {
@@ -453,7 +534,7 @@ static void step(char *s)
 		struct timespec ts = {a / 1000, (a % 1000) * 1000000};
 
 		nanosleep(&ts, NULL);
-	} else {
+	} else if (!family_step(s, arg, arg2, a)) {
 		fprintf(stderr, "rwprobe: unknown step '%s'\n", s);
 		exit(2);
 	}

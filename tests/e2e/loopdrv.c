@@ -14,14 +14,22 @@
  *          two     cuse_lowlevel_setup twice, for NAME and NAME2 (whose
  *                  reads answer "data:two"), each session looping in a
  *                  thread of its own
+ *          signals SIGINT caught and SIGHUP ignored by the driver before
+ *                  setup, dispositions logged during and after; the
+ *                  first SIGTERM ends the loop, then fuse_session_exit,
+ *                  fuse_session_reset, and the loop runs again until the
+ *                  second
  *
  * Reads answer "data:<userdata check>" with fuse_reply_iov (and
- * fuse_reply_data for reads of 3 bytes); every callback is logged.
+ * fuse_reply_data for reads of 3 bytes, fuse_reply_none for reads of 4);
+ * every callback is logged, init_done with whether the device's registry
+ * entry is already published.
  */
 #include <cuse_lowlevel.h>
 #include <fuse_lowlevel.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <poll.h>
 #include <pthread.h>
 #include <time.h>
@@ -32,6 +40,7 @@
 #include <unistd.h>
 
 static FILE *logf_;
+static const char *devname_;
 static int marker, marker2;
 
 static void say(const char *fmt, ...)
@@ -57,9 +66,31 @@ static void drv_init(void *userdata, struct fuse_conn_info *conn)
 	    conn->proto_major, conn->max_write);
 }
 
+/* The registry's attribute line names this process once DEVNAME is
+ * published. */
+static const char *published(void *userdata)
+{
+	const char *dir = getenv("CUSE_DIR");
+	char path[600], line[256] = "", want[32];
+	FILE *f;
+
+	if (!dir)
+		return "unknown";
+	snprintf(path, sizeof(path), "%s/.%s%s.attr", dir, devname_,
+		 userdata == &marker2 ? "2" : "");
+	f = fopen(path, "re");
+	if (f) {
+		if (!fgets(line, sizeof(line), f))
+			line[0] = '\0';
+		fclose(f);
+	}
+	snprintf(want, sizeof(want), " pid=%d ", (int)getpid());
+	return strstr(line, want) ? "yes" : "no";
+}
+
 static void drv_init_done(void *userdata)
 {
-	say("init_done\n");
+	say("init_done published=%s\n", published(userdata));
 }
 
 static void drv_destroy(void *userdata)
@@ -116,6 +147,11 @@ static void drv_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_in
 	say("read size=%zu fh=%llu\n", size, (unsigned long long)fi->fh);
 	if (size == 5) {
 		barrier_read(req);
+		return;
+	}
+	if (size == 4) {
+		/* no answer: the caller waits until the connection goes */
+		fuse_reply_none(req);
 		return;
 	}
 	if (size == 3) {
@@ -206,6 +242,50 @@ static int two_devices(int argc, char **argv, const char *name)
 	return res == -1 ? 1 : 0;
 }
 
+static void on_sigint(int sig)
+{
+	static const char line[] = "own SIGINT handler\n";
+
+	(void)sig;
+	if (write(fileno(logf_), line, sizeof(line) - 1) < 0) {
+		/* nothing to do in a handler */
+	}
+}
+
+static void say_dispositions(const char *when)
+{
+	static const int sigs[] = {SIGINT, SIGHUP, SIGTERM, SIGPIPE};
+	size_t i;
+
+	say("%s:", when);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		struct sigaction sa;
+
+		sigaction(sigs[i], NULL, &sa);
+		say(" %s=%s", sigabbrev_np(sigs[i]),
+		    sa.sa_handler == on_sigint ? "own"
+		    : sa.sa_handler == SIG_IGN ? "ignored"
+		    : sa.sa_handler == SIG_DFL ? "default"
+					       : "fuse");
+	}
+	say("\n");
+}
+
+static int signals_loop(struct fuse_session *se)
+{
+	int res;
+
+	say_dispositions("during");
+	res = fuse_session_loop(se);
+	/* the loop resets the session as it returns, as libfuse's does */
+	say("first loop returned %d exited=%d\n", res, fuse_session_exited(se));
+	fuse_session_exit(se);
+	say("exit exited=%d\n", fuse_session_exited(se));
+	fuse_session_reset(se);
+	say("reset exited=%d\n", fuse_session_exited(se));
+	return fuse_session_loop(se);
+}
+
 int main(int argc, char **argv)
 {
 	char devname[256];
@@ -219,19 +299,23 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: loopdrv NAME LOG st|mt|custom|main [options]\n");
 		return 2;
 	}
-	name = argv[1];
+	name = devname_ = argv[1];
 	snprintf(devname, sizeof(devname), "DEVNAME=%s", name);
 	logf_ = fopen(argv[2], "a");
 	if (!logf_)
 		return 2;
 	mode = argv[3];
 	fuse_set_log_func(log_func);
-	say("fuse_version=%d\n", fuse_version());
+	say("fuse_version=%d FUSE_VERSION=%d\n", fuse_version(), FUSE_VERSION);
 	argv[3] = argv[0];
 	argc -= 3;
 	argv += 3;
 	if (!strcmp(mode, "main"))
 		return cuse_lowlevel_main(argc, argv, &ci, &ops, &marker);
+	if (!strcmp(mode, "signals")) {
+		signal(SIGINT, on_sigint);
+		signal(SIGHUP, SIG_IGN);
+	}
 	if (!strcmp(mode, "two")) {
 		two_ci = ci;
 		return two_devices(argc, argv, name);
@@ -242,6 +326,8 @@ int main(int argc, char **argv)
 	say("multithreaded=%d\n", mt);
 	if (!strcmp(mode, "st")) {
 		res = fuse_session_loop(se);
+	} else if (!strcmp(mode, "signals")) {
+		res = signals_loop(se);
 	} else if (!strcmp(mode, "custom")) {
 		res = custom_loop(se);
 	} else {
@@ -261,5 +347,7 @@ int main(int argc, char **argv)
 	}
 	say("loop returned %d\n", res);
 	cuse_lowlevel_teardown(se);
+	if (!strcmp(mode, "signals"))
+		say_dispositions("after");
 	return res == -1 ? 1 : 0;
 }

@@ -2,8 +2,9 @@
 /*
  * libcused's API as drivers use it: every loop ABI (FUSE_USE_VERSION 30,
  * 35, 312), a driver's own loop on fuse_session_fd, the lifecycle
- * callbacks, fuse_daemonize, the signal handlers, fuse_log, and a driver
- * that survives garbage from a client.
+ * callbacks, fuse_daemonize, the signal handlers, fuse_session_reset,
+ * fuse_reply_none, fuse_version, fuse_log, and a driver that survives
+ * garbage from a client.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -45,7 +47,8 @@ ParameterizedTestParameters(driver_api, loops)
 ParameterizedTest(struct loop_case *c, driver_api, loops)
 {
 	struct h_driver d;
-	char logpath[600], *out = NULL, *log, *a, *b, *e, *z;
+	char logpath[600], *out = NULL, *log, *a, *b, *e, *z, *v;
+	int version = 0, header = -1;
 
 	snprintf(logpath, sizeof(logpath), "%s/lp.log", h_dir());
 	cr_assert_eq(h_driver_start_argv(
@@ -62,7 +65,8 @@ ParameterizedTest(struct loop_case *c, driver_api, loops)
 	cr_expect_eq(h_driver_wait(&d, 5000), 0, "%s %s did not exit 0", c->bin, c->mode);
 	log = h_log(&d);
 	a = strstr(log, "init userdata=ok proto=7 max_write=1048576\n");
-	b = strstr(log, "init_done\n");
+	/* DEVNAME is published before init_done runs */
+	b = strstr(log, "init_done published=yes\n");
 	e = strstr(log, "release fh=7\n");
 	z = strstr(log, "destroy\n");
 	cr_expect(a && b && e && z && a < b && b < e && e < z, "callbacks out of order:\n%s", log);
@@ -70,7 +74,11 @@ ParameterizedTest(struct loop_case *c, driver_api, loops)
 		cr_expect(strstr(log, c->loop_result), "%s", log);
 	if (strcmp(c->mode, "main"))
 		cr_expect(strstr(log, "multithreaded=1\n"), "%s", log);
-	cr_expect(strstr(log, "fuse_version=314\n") || strstr(log, "fuse_version=31"), "%s", log);
+	v = strstr(log, "fuse_version=");
+	cr_expect(v && sscanf(v, "fuse_version=%d FUSE_VERSION=%d", &version, &header) == 2, "%s",
+		  log);
+	cr_expect_eq(version, header, "fuse_version() is %d, the header's FUSE_VERSION %d", version,
+		     header);
 	free(log);
 }
 
@@ -103,6 +111,7 @@ Test(driver_api, two_devices_in_one_process)
 	for (p = log; (p = strstr(p, "destroy\n")); p++)
 		destroys++;
 	cr_expect_eq(inits, 2, "%s", log);
+	cr_expect_eq(h_log_count(&d, "init_done published=yes"), 2, "%s", log);
 	cr_expect_eq(destroys, 2, "%s", log);
 	cr_expect(strstr(log, "first loop returned ") && strstr(log, "second loop returned 0\n"),
 		  "%s", log);
@@ -287,4 +296,68 @@ Test(driver_api, max_threads_option_limits_the_workers)
 	/* never four callbacks at once: every read times out with EIO */
 	cr_expect_str_eq(out, "['5', '5', '5', '5']\n");
 	free(out);
+}
+
+/* fuse_reply_none on a read: the request is freed, the loop serves the
+ * next caller, and this one waits, as with the kernel, until the
+ * connection goes away. */
+Test(driver_api, reply_none_leaves_only_that_caller_waiting)
+{
+	struct h_driver d;
+	char logpath[600], *out = NULL;
+	pid_t killer;
+
+	snprintf(logpath, sizeof(logpath), "%s/lp.log", h_dir());
+	cr_assert_eq(h_driver_start_argv(
+			     &d, "lp",
+			     (const char *const[]){"loopdrv312", "lp", logpath, "st", "-f", NULL},
+			     0),
+		     0);
+	killer = h_kill_after(&d, "read size=7 ", 300);
+	cr_assert_eq(H_RUN(H_SHIM, &out, "sh", "-c",
+			   "$0 open:/dev/lp:r read:4 & sleep 0.3; head -c 7 /dev/lp; echo; wait",
+			   h_stage("rwprobe")),
+		     0);
+	cr_expect_str_eq(out, "open=3\ndata:ok\nread=-1 errno=ECONNABORTED\n");
+	free(out);
+	waitpid(killer, NULL, 0);
+	cr_expect_eq(h_log_count(&d, "read size=4 "), 1, "%s", h_log(&d));
+}
+
+/* The handlers are installed only where the driver left the default,
+ * removed only where they are still ours; after fuse_session_exit,
+ * fuse_session_reset lets the loop run again. */
+Test(driver_api, signal_handlers_and_session_reset)
+{
+	struct h_driver d;
+	char logpath[600], *out = NULL, *log;
+
+	snprintf(logpath, sizeof(logpath), "%s/lp.log", h_dir());
+	cr_assert_eq(h_driver_start_argv(&d, "lp",
+					 (const char *const[]){"loopdrv312", "lp", logpath,
+							       "signals", "-f", NULL},
+					 0),
+		     0);
+	cr_assert(h_log_wait(&d, "during:", 1, 5000));
+	h_driver_stop(&d, SIGINT);
+	h_driver_stop(&d, SIGHUP);
+	cr_expect(h_log_wait(&d, "own SIGINT handler", 1, 5000));
+	cr_assert_eq(H_RUN(H_SHIM, &out, "head", "-c", "7", "/dev/lp"), 0);
+	cr_expect_str_eq(out, "data:ok");
+	free(out);
+	h_driver_stop(&d, SIGTERM);
+	cr_assert(h_log_wait(&d, "reset ", 1, 5000), "%s", h_log(&d));
+	cr_assert_eq(H_RUN(H_SHIM, &out, "head", "-c", "7", "/dev/lp"), 0);
+	cr_expect_str_eq(out, "data:ok", "the loop did not run again after the reset");
+	free(out);
+	h_driver_stop(&d, SIGTERM);
+	cr_expect_eq(h_driver_wait(&d, 5000), 0);
+	log = h_log(&d);
+	cr_expect(strstr(log, "during: INT=own HUP=ignored TERM=fuse PIPE=fuse\n"), "%s", log);
+	cr_expect(strstr(log, "first loop returned 15 exited=0\nexit exited=1\n"
+			      "reset exited=0\n"),
+		  "%s", log);
+	cr_expect(strstr(log, "loop returned 15\n"), "%s", log);
+	cr_expect(strstr(log, "after: INT=own HUP=ignored TERM=default PIPE=default\n"), "%s", log);
+	free(log);
 }

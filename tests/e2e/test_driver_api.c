@@ -20,6 +20,19 @@
 
 TestSuite(driver_api, .init = h_setup, .fini = h_teardown, .timeout = 120);
 
+/* loopdrv @bin serving /dev/lp in @mode, in the foreground, with one more
+ * option @opt (may be NULL). */
+static void start_loopdrv(struct h_driver *d, const char *bin, const char *mode, const char *opt)
+{
+	char logpath[600];
+
+	snprintf(logpath, sizeof(logpath), "%s/lp.log", h_dir());
+	cr_assert_eq(h_driver_start_argv(
+			     d, "lp",
+			     (const char *const[]){bin, "lp", logpath, mode, "-f", opt, NULL}, 0),
+		     0, "%s %s did not start", bin, mode);
+}
+
 /* Criterion re-executes the test binary, so parameters hold no pointers. */
 struct loop_case {
 	char bin[16];
@@ -47,14 +60,10 @@ ParameterizedTestParameters(driver_api, loops)
 ParameterizedTest(struct loop_case *c, driver_api, loops)
 {
 	struct h_driver d;
-	char logpath[600], *out = NULL, *log, *a, *b, *e, *z, *v;
+	char *out = NULL, *log, *a, *b, *e, *z, *v;
 	int version = 0, header = -1;
 
-	snprintf(logpath, sizeof(logpath), "%s/lp.log", h_dir());
-	cr_assert_eq(h_driver_start_argv(
-			     &d, "lp",
-			     (const char *const[]){c->bin, "lp", logpath, c->mode, "-f", NULL}, 0),
-		     0, "%s %s did not start", c->bin, c->mode);
+	start_loopdrv(&d, c->bin, c->mode, NULL);
 	cr_assert_eq(H_RUN(H_SHIM, &out, "head", "-c", "7", "/dev/lp"), 0);
 	cr_expect_str_eq(out, "data:ok");
 	free(out);
@@ -86,15 +95,10 @@ ParameterizedTest(struct loop_case *c, driver_api, loops)
 Test(driver_api, two_devices_in_one_process)
 {
 	struct h_driver d;
-	char logpath[600], path[700], *out = NULL, *log, *p;
+	char path[700], *out = NULL, *log, *p;
 	int inits = 0, destroys = 0;
 
-	snprintf(logpath, sizeof(logpath), "%s/lp.log", h_dir());
-	cr_assert_eq(h_driver_start_argv(
-			     &d, "lp",
-			     (const char *const[]){"loopdrv312", "lp", logpath, "two", "-f", NULL},
-			     0),
-		     0);
+	start_loopdrv(&d, "loopdrv312", "two", NULL);
 	cr_assert_eq(H_RUN(H_SHIM, &out, "sh", "-c",
 			   "exec 3</dev/lp 4</dev/lp2; head -c 8 <&4; head -c 7 <&3; "
 			   "test /dev/lp -ef /dev/lp2 || echo ' distinct'"),
@@ -125,14 +129,9 @@ Test(driver_api, two_devices_in_one_process)
 Test(driver_api, single_threaded_flag)
 {
 	struct h_driver d;
-	char logpath[600], *log;
+	char *log;
 
-	snprintf(logpath, sizeof(logpath), "%s/lp.log", h_dir());
-	cr_assert_eq(h_driver_start_argv(&d, "lp",
-					 (const char *const[]){"loopdrv312", "lp", logpath, "st",
-							       "-f", "-s", NULL},
-					 0),
-		     0);
+	start_loopdrv(&d, "loopdrv312", "st", "-s");
 	log = h_log(&d);
 	cr_expect(strstr(log, "multithreaded=0\n"), "%s", log);
 	free(log);
@@ -304,15 +303,10 @@ Test(driver_api, max_threads_option_limits_the_workers)
 Test(driver_api, reply_none_leaves_only_that_caller_waiting)
 {
 	struct h_driver d;
-	char logpath[600], *out = NULL;
+	char *out = NULL;
 	pid_t killer;
 
-	snprintf(logpath, sizeof(logpath), "%s/lp.log", h_dir());
-	cr_assert_eq(h_driver_start_argv(
-			     &d, "lp",
-			     (const char *const[]){"loopdrv312", "lp", logpath, "st", "-f", NULL},
-			     0),
-		     0);
+	start_loopdrv(&d, "loopdrv312", "st", NULL);
 	killer = h_kill_after(&d, "read size=7 ", 300);
 	cr_assert_eq(H_RUN(H_SHIM, &out, "sh", "-c",
 			   "$0 open:/dev/lp:r read:4 & sleep 0.3; head -c 7 /dev/lp; echo; wait",
@@ -330,14 +324,9 @@ Test(driver_api, reply_none_leaves_only_that_caller_waiting)
 Test(driver_api, signal_handlers_and_session_reset)
 {
 	struct h_driver d;
-	char logpath[600], *out = NULL, *log;
+	char *out = NULL, *log;
 
-	snprintf(logpath, sizeof(logpath), "%s/lp.log", h_dir());
-	cr_assert_eq(h_driver_start_argv(&d, "lp",
-					 (const char *const[]){"loopdrv312", "lp", logpath,
-							       "signals", "-f", NULL},
-					 0),
-		     0);
+	start_loopdrv(&d, "loopdrv312", "signals", NULL);
 	cr_assert(h_log_wait(&d, "during:", 1, 5000));
 	h_driver_stop(&d, SIGINT);
 	h_driver_stop(&d, SIGHUP);

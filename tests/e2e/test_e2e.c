@@ -325,6 +325,50 @@ Test(e2e, map_option)
 	free(out);
 }
 
+/* --dir names the registry, over $CUSE_DIR; a relative one is taken from
+ * cuse-run's working directory, not the program's. */
+Test(e2e, dir_option)
+{
+	char dir[600];
+
+	start("dev0");
+	fill("/dev/dev0", "via-dir");
+	snprintf(dir, sizeof(dir), "--dir=%s", h_dir());
+	expect_run(H_NODIR, "via-dir",
+		   (const char *const[]){h_stage("cuse-run"), dir, "--", "cat", "/dev/dev0", NULL});
+	fill("/dev/dev0", "relative");
+	expect_run(H_NODIR, "relative",
+		   (const char *const[]){"sh", "-c",
+					 "cd \"$1\" && exec \"$0\" --dir=. -- sh -c "
+					 "'cd / && cat /dev/dev0'",
+					 h_stage("cuse-run"), h_dir(), NULL});
+	expect_run(0, "open=-1 errno=ENOENT\n",
+		   (const char *const[]){h_stage("cuse-run"), "--dir=/nonexistent/registry", "--",
+					 h_stage("rwprobe"), "open:/dev/dev0:r", NULL});
+	/* two fills, two cats; the other registry reached nothing */
+	cr_expect_eq(h_log_count(&drv, "open "), 4, "%s", h_log(&drv));
+}
+
+/* ./cuse-run in the build tree finds the shim built next to it. */
+Test(e2e, cuse_run_from_the_build_tree)
+{
+	const char *build = getenv("CUSESHIM_BUILDDIR");
+	char dir[600];
+
+	if (!build)
+		cr_skip_test("CUSESHIM_BUILDDIR is not set: run the tests with make check");
+	if (H_RUN(H_NODIR, NULL, "sh", "-c", "cd \"$0\" && test -x ./cuse-run", build))
+		cr_skip_test("the test user cannot run %s/cuse-run", build);
+	start("dev0");
+	fill("/dev/dev0", "from-build-tree");
+	snprintf(dir, sizeof(dir), "--dir=%s", h_dir());
+	expect_run(H_NODIR, "from-build-tree",
+		   (const char *const[]){"sh", "-c",
+					 "cd \"$0\" && exec ./cuse-run \"$1\" -- cat "
+					 "/dev/dev0",
+					 build, dir, NULL});
+}
+
 /* ---------------------------------------------------------------- kernel rules */
 
 Test(e2e, open_flags_as_the_kernel_passes_them)

@@ -77,6 +77,9 @@ Test(e2e, head_c)
 	expect_run(H_SHIM, "0123", (const char *const[]){"head", "-c", "4", "/dev/dev0", NULL});
 	expect_run(H_SHIM, "456789abcdef",
 		   (const char *const[]){"head", "-c", "100", "/dev/dev0", NULL});
+	cr_expect_eq(h_log_count(&drv, "read fh=2 size=4 off=0 "), 1, "%s", h_log(&drv));
+	cr_expect_eq(h_log_count(&drv, "read fh=2 "), 1, "head -c 4 read past 4:\n%s", h_log(&drv));
+	expect_balanced(3);
 }
 
 /* Under an instrumented shim the program runs on ASan's allocator, which
@@ -102,6 +105,7 @@ Test(e2e, dd_if_uses_block_size)
 	expect_run(H_SHIM, "1600\n",
 		   (const char *const[]){"sh", "-c", "dd if=/dev/dev0 bs=4096 status=none | wc -c",
 					 NULL});
+	expect_balanced(3);
 }
 
 Test(e2e, dd_of)
@@ -118,6 +122,7 @@ Test(e2e, dd_of)
 	cr_assert_eq(H_RUN(H_SHIM, &out, "cat", "/dev/dev0"), 0);
 	cr_expect_str_eq(out, "abcdefgh");
 	free(out);
+	expect_balanced(2);
 }
 
 static void shell_redirections(const char *sh)
@@ -217,31 +222,75 @@ Test(e2e, inherited_fd_after_exec)
 	free(out);
 }
 
+/* The driver's log lines for file @fh, without the fh and the caller's
+ * pid: what two runs of the same program must agree on. */
+static char *calls_of(int fh)
+{
+	char *log = h_log(&drv), *out = calloc(1, strlen(log) + 1), *line, *save, *p, key[32];
+	size_t o = 0;
+
+	snprintf(key, sizeof(key), " fh=%d ", fh);
+	for (line = strtok_r(log, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (!(p = strstr(line, key)))
+			continue;
+		memmove(p + 1, p + strlen(key), strlen(p + strlen(key)) + 1);
+		if ((p = strstr(line, " pid="))) {
+			char *end = strchr(p + 1, ' ');
+
+			memmove(p, end ? end : p + strlen(p), strlen(end ? end : "") + 1);
+		}
+		o += sprintf(out + o, "%s\n", line);
+	}
+	free(log);
+	return out;
+}
+
+/* Files @first.. and @first + @n.. went through the same calls. */
+static void expect_same_calls(int first, int n)
+{
+	int fh;
+
+	expect_balanced(2 * n);
+	for (fh = first; fh < first + n; fh++) {
+		char *a = calls_of(fh), *b = calls_of(fh + n);
+
+		cr_expect(strstr(a, "open ") && strstr(a, "release "), "fh=%d: %s", fh, a);
+		cr_expect_str_eq(b, a, "LD_PRELOAD:\n%s---\ncuse-run:\n%s", a, b);
+		free(a);
+		free(b);
+	}
+}
+
 Test(e2e, plain_ld_preload_with_cuse_dir)
 {
 	start("dev0");
 	fill("/dev/dev0", "preloaded");
 	expect_run(H_PRELOAD, "preloaded", (const char *const[]){"cat", "/dev/dev0", NULL});
+	fill("/dev/dev0", "preloaded");
+	expect_run(H_SHIM, "preloaded", (const char *const[]){"cat", "/dev/dev0", NULL});
+	expect_same_calls(1, 2);
 }
 
 Test(e2e, plain_ld_preload_default_registry)
 {
-	char name[64], arg[80], *out = NULL;
+	char name[64], arg[80], log[700], cmd[256], *out = NULL;
 
 	snprintf(name, sizeof(name), "cuseshim-test-%d", (int)getpid());
 	snprintf(arg, sizeof(arg), "--name=%s", name);
-	cr_assert_eq(h_driver_start_argv(&drv, name,
-					 (const char *const[]){"bufdev", "-f", "--eof", arg, NULL},
-					 H_NODIR),
-		     0, "driver did not start: see %s", drv.err);
-	{
-		char cmd[256];
-
-		snprintf(cmd, sizeof(cmd), "echo default > /dev/%s; cat /dev/%s", name, name);
-		cr_assert_eq(H_RUN(H_PRELOAD | H_NODIR, &out, "sh", "-c", cmd), 0);
-	}
+	snprintf(log, sizeof(log), "--log=%s/%s.log", h_dir(), name);
+	cr_assert_eq(
+		h_driver_start_argv(&drv, name,
+				    (const char *const[]){"bufdev", "-f", "--eof", arg, log, NULL},
+				    H_NODIR),
+		0, "driver did not start: see %s", drv.err);
+	snprintf(cmd, sizeof(cmd), "echo default > /dev/%s; cat /dev/%s", name, name);
+	cr_assert_eq(H_RUN(H_PRELOAD | H_NODIR, &out, "sh", "-c", cmd), 0);
 	cr_expect_str_eq(out, "default\n");
 	free(out);
+	cr_assert_eq(H_RUN(H_SHIM | H_NODIR, &out, "sh", "-c", cmd), 0);
+	cr_expect_str_eq(out, "default\n");
+	free(out);
+	expect_same_calls(1, 2);
 	h_driver_stop(&drv, SIGTERM);
 	cr_expect_eq(h_driver_wait(&drv, 5000), 0);
 	{

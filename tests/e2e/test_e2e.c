@@ -642,6 +642,19 @@ Test(e2e, sigterm_ends_the_driver_cleanly)
 
 /* ---------------------------------------------------------------- bystanders */
 
+/* @script prints the same with and without the shim: returns that. */
+static char *same_without_shim(const char *script)
+{
+	char *plain = NULL, *shimmed = NULL;
+
+	start("dev0");
+	cr_assert_eq(H_RUN(0, &plain, "bash", "-c", script), 0);
+	cr_assert_eq(H_RUN(H_SHIM, &shimmed, "bash", "-c", script), 0);
+	cr_expect_str_eq(shimmed, plain);
+	free(shimmed);
+	return plain;
+}
+
 Test(e2e, other_paths_behave_as_without_the_shim)
 {
 	const char *script =
@@ -651,13 +664,48 @@ Test(e2e, other_paths_behave_as_without_the_shim)
 		"ls -d /dev/null && (cat /nonexistent 2>&1 || true) && "
 		"head -c 2 f && echo && test -c /dev/null && echo c && "
 		"mkfifo p && (echo fifo > p &) && cat p && cd / && rm -rf $d";
-	char *plain = NULL, *shimmed = NULL;
+	char *plain = same_without_shim(script);
 
-	start("dev0");
-	cr_assert_eq(H_RUN(0, &plain, "bash", "-c", script), 0);
-	cr_assert_eq(H_RUN(H_SHIM, &shimmed, "bash", "-c", script), 0);
-	cr_expect_str_eq(shimmed, plain);
 	cr_expect(strstr(plain, "character special file 666"), "%s", plain);
 	free(plain);
-	free(shimmed);
+}
+
+/* A Unix socket: its node, open(2) of it (ENXIO), and the bytes through
+ * it, with read/write on the connected fds. */
+Test(e2e, sockets_behave_as_without_the_shim)
+{
+	char *plain = same_without_shim(
+		"cd \"$(mktemp -d /tmp/sk.XXXXXX)\" && python3 - <<'EOF' && stat -c %F s && "
+		"test -S s && echo S && (cat s 2>&1 || true) && (: < /dev/tty) 2>&1; rm -rf "
+		"\"$PWD\"\n"
+		"import os, socket\n"
+		"s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n"
+		"s.bind('s'); s.listen(1)\n"
+		"c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); c.connect('s')\n"
+		"a, _ = s.accept()\n"
+		"print(os.write(c.fileno(), b'through-a-socket'), os.read(a.fileno(), 64))\n"
+		"p, q = socket.socketpair()\n"
+		"p.sendall(b'pair'); print(q.recv(4), os.fstat(q.fileno()).st_mode >> 12)\n"
+		"EOF\n"
+		"true");
+
+	cr_expect(strstr(plain, "16 b'through-a-socket'\nb'pair' 12\nsocket\nS\n"), "%s", plain);
+	cr_expect(strstr(plain, "No such device or address"), "%s", plain);
+	free(plain);
+}
+
+/* The controlling terminal, given by script(1)'s pty. */
+Test(e2e, dev_tty_behaves_as_without_the_shim)
+{
+	if (H_RUN(0, NULL, "script", "-qec", "true", "/dev/null"))
+		cr_skip_test("script(1) from util-linux cannot give a pty here");
+	char *plain;
+
+	plain = same_without_shim(
+		"script -qec \"bash -c 'test -c /dev/tty && echo c; stat -c \\\"%F %t\\\" "
+		"/dev/tty; "
+		"exec 3<>/dev/tty && echo via-tty >&3 && [ -t 3 ] && echo t; stty -F /dev/tty -a "
+		"| head -c 40; echo'\" /dev/null");
+	cr_expect(strstr(plain, "c\r\ncharacter special file 5\r\nvia-tty\r\nt\r\n"), "%s", plain);
+	free(plain);
 }

@@ -33,7 +33,7 @@
  *     openat:PATH:FLAGS openat relative to an fd of /dev   -> "openat=FD"
  *     openat2:PATH:FLAGS the same with two arguments
  *     creat:PATH        creat(PATH, 0644)                  -> "creat=FD"
- *     preadv:N / pwritev:N   one iovec of N bytes, offset 0
+ *     preadv:N / pwritev:N   one iovec of N (at most 64) bytes, offset 0
  *     dup3:N / dupfd:N / dupfdcx:N   dup3(fd, N, O_CLOEXEC), F_DUPFD and
  *                       F_DUPFD_CLOEXEC from N; the copy becomes the fd
  *     lstat:PATH / fstatat:PATH       -> as stat

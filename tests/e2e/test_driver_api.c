@@ -308,9 +308,12 @@ Test(driver_api, reply_none_leaves_only_that_caller_waiting)
 
 	start_loopdrv(&d, "loopdrv312", "st", NULL);
 	killer = h_kill_after(&d, "read size=7 ", 300);
+	/* head reads once the driver has the unanswered read */
 	cr_assert_eq(H_RUN(H_SHIM, &out, "sh", "-c",
-			   "$0 open:/dev/lp:r read:4 & sleep 0.3; head -c 7 /dev/lp; echo; wait",
-			   h_stage("rwprobe")),
+			   "$0 open:/dev/lp:r read:4 & "
+			   "until grep -q '^read size=4 ' \"$1\"; do sleep 0.05; done; "
+			   "head -c 7 /dev/lp; echo; wait",
+			   h_stage("rwprobe"), d.log),
 		     0);
 	cr_expect_str_eq(out, "open=3\ndata:ok\nread=-1 errno=ECONNABORTED\n");
 	free(out);

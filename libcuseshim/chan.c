@@ -150,6 +150,14 @@ const struct cuseshim_hello_out *shim_chan_hello(struct shim_chan *ch)
 	return &ch->hello;
 }
 
+uint64_t shim_chan_lock_owner(struct shim_chan *ch)
+{
+	/* The kernel scrambles the fd table's address: one per process. */
+	uint64_t x = (uint64_t)ch->pid * 0x9e3779b97f4a7c15ull;
+
+	return x ^ (x >> 29);
+}
+
 static int send_all(int fd, struct iovec *iov, int n, int sendfd)
 {
 	union {
@@ -335,7 +343,7 @@ static int chan_get(struct shim_dev *dev, bool poll, struct shim_chan **out)
 	struct shim_chan *ch;
 	int err;
 
-	if (shim_shared_child()) {
+	if (shim_shared_child_is(pid)) {
 		/* a vfork child may only exec or exit: the channels are the
 		 * parent's */
 		shim_log("device %s used between vfork and exec; refused\n", dev->name);

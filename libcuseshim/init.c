@@ -39,8 +39,11 @@ static void mark_owner(void)
 
 bool shim_shared_child(void)
 {
-	pid_t pid = shim_sys_getpid();
+	return shim_shared_child_is(shim_sys_getpid());
+}
 
+bool shim_shared_child_is(pid_t pid)
+{
 	if (fork_page && !fork_page[0]) {
 		mark_owner(); /* a fork child: this copy is ours now */
 		return false;

@@ -48,15 +48,6 @@ int shim_ensure_flags(int fd, struct shim_file *f)
 	return err;
 }
 
-static uint64_t lock_owner(void)
-{
-	/* The kernel scrambles the fd table's address: equal for threads,
-	 * different after fork. */
-	uint64_t x = (uint64_t)shim_sys_getpid() * 0x9e3779b97f4a7c15ull;
-
-	return x ^ (x >> 29);
-}
-
 /* Bytes the driver sent down the device socket to mirror POLLIN for
  * callers that wait on the fd itself (io_uring, an epoll we never see):
  * taken before a non-blocking read, so that the fd is readable again only
@@ -119,7 +110,7 @@ static ssize_t dev_io(int fd, struct shim_file *f, const struct iovec *iov, int 
 			struct fuse_write_in wi = {.offset = done,
 						   .size = chunk,
 						   .write_flags = FUSE_WRITE_LOCKOWNER,
-						   .lock_owner = lock_owner(),
+						   .lock_owner = shim_chan_lock_owner(ch),
 						   .flags = flags};
 			struct fuse_write_out wo;
 
@@ -133,7 +124,7 @@ static ssize_t dev_io(int fd, struct shim_file *f, const struct iovec *iov, int 
 			struct fuse_read_in ri = {.offset = done,
 						  .size = chunk,
 						  .read_flags = FUSE_READ_LOCKOWNER,
-						  .lock_owner = lock_owner(),
+						  .lock_owner = shim_chan_lock_owner(ch),
 						  .flags = flags};
 
 			in.len = sizeof(in) + sizeof(ri);

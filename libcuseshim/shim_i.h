@@ -107,6 +107,8 @@ static inline pid_t shim_sys_gettid(void)
 /* True in a vfork child sharing its parent's memory: hands off the
  * shim's state (costs a getpid). */
 bool shim_shared_child(void);
+/* The same, for a caller that has our pid already. */
+bool shim_shared_child_is(pid_t pid);
 /* A socket we did not open: if its peer is a registry device, adopt it. */
 void shim_adopt_fd(int fd);
 struct shim_map {
@@ -212,6 +214,9 @@ unsigned shim_chan_drain(struct shim_chan *ch);
 /* The handle of @f on @ch (ATTACH on first use); fills f->open_flags. */
 int shim_chan_attach(struct shim_chan *ch, int fd, struct shim_file *f, uint64_t *handle);
 const struct cuseshim_hello_out *shim_chan_hello(struct shim_chan *ch);
+/* FUSE's lock_owner for this process's requests on @ch: the same for its
+ * threads, another after fork. */
+uint64_t shim_chan_lock_owner(struct shim_chan *ch);
 /* One request/reply.  @req: header + fixed args (+ payload) to send; the
  * reply's fixed out struct goes to @out (exactly @out_size bytes on
  * success) and its payload to @payload.  Returns the payload length or

@@ -14,7 +14,8 @@
  *   bufdev [-f] [-d] [-s] --name=NAME [--maj=N] [--min=N] [--log=FILE]
  *          [--eof] [--read-cap=N] [--write-cap=N] [--open-errno=E]
  *
- * --log appends one line per callback to FILE (what the tests read);
+ * --log appends one line per callback to FILE (what the tests read; an
+ * open adds a "creds" line with the caller's uid, gid and groups);
  * --read-cap/--write-cap make replies short; --open-errno fails opens;
  * --release-delay=MS makes release slow (to see who waits for it).
  */
@@ -122,6 +123,22 @@ static void bufdev_init_done(void *userdata)
 	say("init_done\n");
 }
 
+/* The caller's uid, gid and supplementary groups, on a line of their own. */
+static void log_creds(fuse_req_t req, uint64_t fh)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	gid_t list[32];
+	char groups[32 * 12] = "";
+	size_t len = 0;
+	int n = fuse_req_getgroups(req, 32, list), i;
+
+	for (i = 0; i < n && i < 32; i++)
+		len += (size_t)snprintf(groups + len, sizeof(groups) - len, "%s%u", i ? "," : "",
+					(unsigned)list[i]);
+	say("creds fh=%lu uid=%u gid=%u groups=%s\n", (unsigned long)fh, (unsigned)ctx->uid,
+	    (unsigned)ctx->gid, n < 0 ? "?" : groups);
+}
+
 static void bufdev_open(fuse_req_t req, struct fuse_file_info *fi)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
@@ -145,6 +162,7 @@ static void bufdev_open(fuse_req_t req, struct fuse_file_info *fi)
 		say("open fh=%lu flags=0%o uid=%u pid=%d groups=%d comm=%s\n",
 		    (unsigned long)fi->fh, fi->flags, (unsigned)ctx->uid, (int)ctx->pid, groups,
 		    comm);
+		log_creds(req, fi->fh);
 	}
 	if (opts.open_errno) {
 		fuse_reply_err(req, opts.open_errno);

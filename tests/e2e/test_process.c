@@ -138,10 +138,14 @@ Test(process, posix_spawn_open_and_dup2)
 		  "    (os.POSIX_SPAWN_DUP2, rr, 0), (os.POSIX_SPAWN_DUP2, wp2, 1)])\n"
 		  "os.close(wp2); print(os.waitpid(pid, 0)[1], os.read(r2, 100))\n",
 		  "0 b'spawned-in'\n0 b'dup2-in'\n");
+	/* w, the addopen (opened in the parent) and rr */
+	expect_balanced(3);
 }
 
 Test(process, exec_keeps_inheritable_and_drops_cloexec)
 {
+	char *out = NULL;
+
 	start();
 	expect_py("import os, subprocess\n"
 		  "fd = os.open('/dev/pr', os.O_RDWR)\n"
@@ -154,7 +158,9 @@ Test(process, exec_keeps_inheritable_and_drops_cloexec)
 		  "capture_output=True)\n"
 		  "print(r.returncode, r.stdout)\n",
 		  "False\nTrue\n0 b'inherited'\n");
-	cr_assert_eq(H_RUN(H_SHIM, NULL, h_stage("rwprobe"), "open:/dev/pr:rc", "getfd"), 0);
+	cr_assert_eq(H_RUN(H_SHIM, &out, h_stage("rwprobe"), "open:/dev/pr:rc", "getfd"), 0);
+	cr_expect_str_eq(out, "open=3\ngetfd=1\n");
+	free(out);
 }
 
 Test(process, fd_passing_with_scm_rights)
@@ -302,9 +308,11 @@ Test(process, null_paths_as_without_the_shim)
 	free(without);
 }
 
+/* fuse_req_getgroups and the gid: the client's supplementary groups (the
+ * kernel lists them sorted), and a gid other than the uid's group. */
 Test(process, credentials_the_driver_sees)
 {
-	char *log, *out, want[64];
+	char *log;
 
 	if (!h_root())
 		cr_skip_test("needs root to give the client supplementary groups");
@@ -312,10 +320,30 @@ Test(process, credentials_the_driver_sees)
 	cr_assert_eq(H_RUN(H_SHIM | H_GROUPS, NULL, h_stage("rwprobe"), "open:/dev/pr:r"), 0);
 	log = h_log(&drv);
 	cr_expect(strstr(log, " uid=65534 "), "%s", log);
-	/* fuse_req_getgroups, and /proc/<pid>/comm of the caller */
 	cr_expect(strstr(log, " groups=2 comm=rwprobe\n"), "%s", log);
+	cr_expect(strstr(log, "\ncreds fh=1 uid=65534 gid=65534 groups=27,100\n"), "%s", log);
 	free(log);
-	/* fuse_req_ctx's pid is the calling thread's id */
+	cr_assert_eq(H_RUN(H_SHIM | H_NOGROUP, NULL, h_stage("rwprobe"), "open:/dev/pr:r"), 0);
+	log = h_log(&drv);
+	cr_expect(strstr(log, "\ncreds fh=2 uid=65534 gid=65533 groups=\n"), "%s", log);
+	free(log);
+}
+
+/* fuse_req_ctx's pid is the calling thread's id, the uid and gid are the
+ * caller's, and a driver that reads /proc/<pid>/comm finds the caller:
+ * whoever runs the suite. */
+Test(process, the_driver_sees_the_calling_thread_and_its_proc)
+{
+	char *log, *out, want[64];
+
+	start();
+	cr_assert_eq(H_RUN(H_SHIM, NULL, h_stage("rwprobe"), "open:/dev/pr:r"), 0);
+	log = h_log(&drv);
+	cr_expect(strstr(log, " comm=rwprobe\n"), "%s", log);
+	snprintf(want, sizeof(want), "\ncreds fh=1 uid=%u gid=%u ",
+		 h_root() ? 65534u : (unsigned)getuid(), h_root() ? 65534u : (unsigned)getgid());
+	cr_expect(strstr(log, want), "want '%s' in\n%s", want + 1, log);
+	free(log);
 	out = run_py(H_SHIM, "import os, threading\n"
 			     "ids = []\n"
 			     "def t():\n"

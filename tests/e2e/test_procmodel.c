@@ -278,6 +278,53 @@ Test(procmodel, fortified_readlink_with_a_runtime_length)
 	}
 }
 
+/* ---------------------------------------------------------------- stdio */
+
+/* The sizes of the driver's reads or writes (@prefix "read " or "write "),
+ * in order, space-separated. */
+static char *io_sizes(const char *prefix)
+{
+	char *log = h_log(&drv), *line, *save = NULL, *out = calloc(1, strlen(log) + 1);
+	size_t np = strlen(prefix);
+
+	cr_assert(out);
+	for (line = strtok_r(log, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		const char *size = strstr(line, " size=");
+
+		if (!strncmp(line, prefix, np) && size)
+			sprintf(out + strlen(out), "%s%d", *out ? " " : "", atoi(size + 6));
+	}
+	free(log);
+	return out;
+}
+
+/* setvbuf decides the writes the driver sees: unbuffered, one per fputs;
+ * line-buffered, up to each newline and the rest at fflush; fully
+ * buffered, one at fflush.  An unbuffered reader reads byte by byte. */
+Test(procmodel, setvbuf_shapes_the_requests)
+{
+	static const char *const modes[] = {"setvbuf:n", "setvbuf:l", "setvbuf:f"};
+	char *sizes;
+	size_t i;
+
+	start();
+	for (i = 0; i < 3; i++)
+		expect_run("fopen=3\nsetvbuf=0\nfputs=5\nfputs=6\nfflush=0\nfclose=0\n",
+			   (const char *const[]){h_stage("stdioprobe"), "fopen:" DEV ":w", modes[i],
+						 "fputs:ab\\ncd", "fputs:efghij", "fflush",
+						 "fclose", NULL});
+	sizes = io_sizes("write ");
+	cr_expect_str_eq(sizes, "5 6 3 8 11");
+	free(sizes);
+	expect_run("fopen=3\nsetvbuf=0\nfgets=3 data=ab\\n\nfclose=0\n",
+		   (const char *const[]){h_stage("stdioprobe"), "fopen:" DEV ":r", "setvbuf:n",
+					 "fgets:100", "fclose", NULL});
+	sizes = io_sizes("read ");
+	cr_expect_str_eq(sizes, "1 1 1");
+	free(sizes);
+	expect_balanced(4);
+}
+
 /* ---------------------------------------------------------------- other builds */
 
 Test(procmodel, fortified_and_large_file_stdio_probes)

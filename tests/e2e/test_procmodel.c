@@ -379,3 +379,23 @@ Test(procmodel, fortified_and_large_file_ioctl_probes)
 	}
 	free(plain);
 }
+
+/* stress's parent and child threads, fortified and with 64-bit off_t. */
+Test(procmodel, fortified_and_large_file_stress)
+{
+	static const char *const probes[] = {"fortstress", "lfsstress"};
+	const char *extra[] = {"--per-open", NULL};
+	size_t i;
+
+	cr_assert_eq(h_driver_start_blocking(&drv, "pm", extra), 0);
+	for (i = 0; i < 2; i++) {
+		char *out = NULL;
+
+		cr_assert_eq(
+			h_run(H_SHIM, NULL, &out, NULL,
+			      (const char *const[]){h_stage(probes[i]), DEV, "-100", "3", NULL}),
+			0, "%s: %s", probes[i], out);
+		cr_expect_str_eq(out, "ok ops=1500\nok ops=1500\n", "%s", probes[i]);
+		free(out);
+	}
+}

@@ -194,7 +194,7 @@ SHIM_EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask,
 	struct shim_dev *dev = NULL;
 	int r = 0;
 
-	if (!path)
+	if (!shim_may_be_null(path))
 		return REAL(statx)(dirfd, path, flags, mask, sx);
 	if (!*path && (flags & AT_EMPTY_PATH))
 		dev = fd_dev(dirfd);

@@ -35,7 +35,9 @@
  *                         every handler fires   -> "sigcheck ..." lines
  *     nullpaths           stat, lstat, fstatat, access, faccessat, open,
  *                         openat, fopen, realpath, canonicalize_file_name,
- *                         readlink, readlinkat of NULL
+ *                         readlink, readlinkat, the 64-bit and fortified
+ *                         opens, creat, stat64 & co, statx, chdir,
+ *                         getxattr of NULL
  *     readlinkn:N         readlink("/proc/self/fd/FD") into a 64-byte buffer
  *     readlinkatn:N       with a length N the compiler cannot see
  *                         (__readlink_chk, __readlinkat_chk when fortified)
@@ -57,7 +59,12 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
+
+/* the fortified open's entry points, declared here for the plain build */
+int __open_2(const char *, int);
+int __openat_2(int, const char *, int);
 
 #define MAX_FDS 4096
 
@@ -452,30 +459,57 @@ static void sigcheck(void)
 
 /* ---------------------------------------------------------------- paths */
 
+/* Each call in a child of its own: a crash is one line, not the end. */
+#define NULL_CALL(name, expr)                                                                      \
+	do {                                                                                       \
+		pid_t kid_;                                                                        \
+		int status_;                                                                       \
+                                                                                                   \
+		fflush(stdout);                                                                    \
+		if ((kid_ = fork()) == 0) {                                                        \
+			result(name, (long)(expr));                                                \
+			fflush(stdout);                                                            \
+			_exit(0);                                                                  \
+		}                                                                                  \
+		waitpid(kid_, &status_, 0);                                                        \
+		if (!WIFEXITED(status_))                                                           \
+			printf("%s=killed by %s\n", name, sigabbrev_np(WTERMSIG(status_)));        \
+	} while (0)
+
 static void nullpaths(void)
 {
 	const char *volatile none = NULL; /* as a careless program passes it */
 	char buf[PATH_MAX];
 	struct stat st;
-	FILE *f;
-	char *r;
+	struct stat64 st64;
+	struct statx stx;
 
-	errno = 0;
-	result("stat", stat(none, &st));
-	result("lstat", lstat(none, &st));
-	result("fstatat", fstatat(AT_FDCWD, none, &st, 0));
-	result("access", access(none, F_OK));
-	result("faccessat", faccessat(AT_FDCWD, none, R_OK, 0));
-	result("open", open(none, O_RDONLY));
-	result("openat", openat(AT_FDCWD, none, O_RDWR));
-	f = fopen(none, "r");
-	result("fopen", f ? 0 : -1);
-	r = realpath(none, buf);
-	result("realpath", r ? 0 : -1);
-	r = canonicalize_file_name(none);
-	result("canonicalize_file_name", r ? 0 : -1);
-	result("readlink", readlink(none, buf, sizeof(buf)));
-	result("readlinkat", readlinkat(AT_FDCWD, none, buf, sizeof(buf)));
+	NULL_CALL("stat", stat(none, &st));
+	NULL_CALL("lstat", lstat(none, &st));
+	NULL_CALL("fstatat", fstatat(AT_FDCWD, none, &st, 0));
+	NULL_CALL("access", access(none, F_OK));
+	NULL_CALL("faccessat", faccessat(AT_FDCWD, none, R_OK, 0));
+	NULL_CALL("open", open(none, O_RDONLY));
+	NULL_CALL("openat", openat(AT_FDCWD, none, O_RDWR));
+	NULL_CALL("fopen", fopen(none, "r") ? 0 : -1);
+	NULL_CALL("realpath", realpath(none, buf) ? 0 : -1);
+	NULL_CALL("canonicalize_file_name", canonicalize_file_name(none) ? 0 : -1);
+	NULL_CALL("readlink", readlink(none, buf, sizeof(buf)));
+	NULL_CALL("readlinkat", readlinkat(AT_FDCWD, none, buf, sizeof(buf)));
+	NULL_CALL("open64", open64(none, O_RDONLY));
+	NULL_CALL("openat64", openat64(AT_FDCWD, none, O_RDONLY));
+	NULL_CALL("__open_2", __open_2(none, O_RDONLY));
+	NULL_CALL("__openat_2", __openat_2(AT_FDCWD, none, O_RDONLY));
+	NULL_CALL("creat", creat(none, 0600));
+	NULL_CALL("creat64", creat64(none, 0600));
+	NULL_CALL("fopen64", fopen64(none, "r") ? 0 : -1);
+	NULL_CALL("stat64", stat64(none, &st64));
+	NULL_CALL("lstat64", lstat64(none, &st64));
+	NULL_CALL("fstatat64", fstatat64(AT_FDCWD, none, &st64, 0));
+	NULL_CALL("statx", statx(AT_FDCWD, none, 0, STATX_BASIC_STATS, &stx));
+	NULL_CALL("chdir", chdir(none));
+	NULL_CALL("getxattr", getxattr(none, "user.x", buf, sizeof(buf)));
+	NULL_CALL("lgetxattr", lgetxattr(none, "user.x", buf, sizeof(buf)));
 }
 
 static void readlink_step(const char *what, long len)

@@ -67,9 +67,33 @@ SHIM_EXPORT ssize_t readlink(const char *path, char *buf, size_t size)
 	return link_name(f, buf, size);
 }
 
+/* readlinkat(dirfd, "N") with a dirfd of /proc/self/fd, or "fd/N" with
+ * one of /proc/self: the name the dirfd has, and @path under it.  Only
+ * for such relative names is the dirfd looked at. */
+static struct shim_file *fd_link_at(int dirfd, const char *path)
+{
+	char link[32], full[96];
+	int saved = errno;
+	ssize_t n;
+
+	if (!path || path[0] == '/' || dirfd == AT_FDCWD)
+		return shim_fd_link(path);
+	if ((path[0] < '0' || path[0] > '9') && strncmp(path, "fd/", 3))
+		return NULL;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
+	n = REAL(readlink)(link, full, 64);
+	errno = saved;
+	if (n <= 0 || n >= 64 || strncmp(full, "/proc/", 6))
+		return NULL;
+	if ((size_t)snprintf(full + n, sizeof(full) - (size_t)n, "/%s", path) >=
+	    sizeof(full) - (size_t)n)
+		return NULL;
+	return shim_fd_link(full);
+}
+
 SHIM_EXPORT ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t size)
 {
-	struct shim_file *f = shim_fd_link(path);
+	struct shim_file *f = fd_link_at(dirfd, shim_may_be_null(path));
 
 	if (__builtin_expect(!f, 1))
 		return REAL(readlinkat)(dirfd, path, buf, size);

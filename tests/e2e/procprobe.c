@@ -38,6 +38,8 @@
  *                         readlink, readlinkat, the 64-bit and fortified
  *                         opens, creat, stat64 & co, statx, chdir,
  *                         getxattr of NULL
+ *     readlinkatdirs      readlinkat of "FD" in /proc/self/fd, "fd/FD" in
+ *                         /proc/self
  *     readlinkn:N         readlink("/proc/self/fd/FD") into a 64-byte buffer
  *     readlinkatn:N       with a length N the compiler cannot see
  *                         (__readlink_chk, __readlinkat_chk when fortified)
@@ -529,6 +531,29 @@ static void readlink_step(const char *what, long len)
 		printf("%s=%.*s\n", what, (int)n, target);
 }
 
+/* readlinkat of "N" in /proc/self/fd and of "fd/N" in /proc/self. */
+static void readlinkat_dirs(void)
+{
+	static const char *const dirs[] = {"/proc/self/fd", "/proc/self"};
+	char name[32], target[64];
+	int i;
+
+	printf("readlinkatdirs");
+	for (i = 0; i < 2; i++) {
+		int dir = open(dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		ssize_t n;
+
+		snprintf(name, sizeof(name), "%s%d", i ? "fd/" : "", fd);
+		n = readlinkat(dir, name, target, sizeof(target));
+		if (n < 0)
+			printf(" %s=%s", name, ename(errno));
+		else
+			printf(" %s=%.*s", name, (int)n, target);
+		close(dir);
+	}
+	printf("\n");
+}
+
 /* ---------------------------------------------------------------- steps */
 
 static void step(char *s)
@@ -619,6 +644,8 @@ static void step(char *s)
 		sigcheck();
 	} else if (!strcmp(s, "nullpaths")) {
 		nullpaths();
+	} else if (!strcmp(s, "readlinkatdirs")) {
+		readlinkat_dirs();
 	} else if (!strcmp(s, "readlinkn") || !strcmp(s, "readlinkatn")) {
 		readlink_step(s, a);
 	} else {

@@ -256,6 +256,21 @@ Test(procmodel, null_paths_fail_as_without_the_shim)
 	}
 }
 
+/* readlinkat relative to a dirfd of /proc/self/fd or /proc/self names the
+ * device too; other fds keep their kernel names. */
+Test(procmodel, readlinkat_under_a_proc_dirfd_names_the_device)
+{
+	char *out = NULL;
+
+	start();
+	PROC("open=3\nreadlinkatdirs 3=/dev/pm fd/3=/dev/pm\n", "open:" DEV ":rw",
+	     "readlinkatdirs");
+	cr_assert_eq(H_RUN(H_SHIM, &out, h_stage("procprobe"), "fd:1", "readlinkatdirs"), 0);
+	cr_expect(!strncmp(out, "readlinkatdirs 1=pipe:[", 23), "%s", out);
+	cr_expect(strstr(out, " fd/1=pipe:["), "%s", out);
+	free(out);
+}
+
 /*
  * readlink and readlinkat with a length the compiler cannot see, into a
  * buffer whose size it knows: the fortified builds call __readlink_chk

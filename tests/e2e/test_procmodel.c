@@ -219,16 +219,28 @@ Test(procmodel, ioctl_on_a_reused_fd_number_goes_to_the_file)
 /* ---------------------------------------------------------------- signals */
 
 /* sigaction as the program set it, the masks of both threads, and every
- * handler fires, after both threads used the device. */
+ * handler fires, after both threads used the device: with the preloaded
+ * shim, and under the seccomp supervisor (whose traps could claim
+ * SIGSYS). */
 Test(procmodel, the_programs_sigactions_and_masks_are_kept)
 {
+	static const char *const want =
+		"open=3\nsigsetup\nwrite=3\nfionread=3\nread=3 data=sig\n"
+		"sigcheck INT=same\nsigcheck TERM=same\nsigcheck CHLD=same\nsigcheck PIPE=same\n"
+		"sigcheck SYS=same\nsigcheck mask=same\nsigcheck thread mask=same\n"
+		"sigcheck fired INT=1 TERM=1 CHLD=1 PIPE=1 SYS=1\nclose=0\n";
+	char *out = NULL;
+
 	start();
-	PROC("open=3\nsigsetup\nwrite=3\nfionread=3\nread=3 data=sig\n"
-	     "sigcheck INT=same\nsigcheck TERM=same\nsigcheck CHLD=same\nsigcheck PIPE=same\n"
-	     "sigcheck SYS=same\nsigcheck mask=same\nsigcheck thread mask=same\n"
-	     "sigcheck fired INT=1 TERM=1 CHLD=1 PIPE=1 SYS=1\nclose=0\n",
-	     "open:" DEV ":rw", "sigsetup", "write:sig", "fionread", "read:3", "sigcheck", "close");
-	expect_balanced(1);
+	PROC(want, "open:" DEV ":rw", "sigsetup", "write:sig", "fionread", "read:3", "sigcheck",
+	     "close");
+	cr_assert_eq(H_RUN(0, &out, h_stage("cuse-run"), "--seccomp", "--", h_stage("procprobe"),
+			   "open:" DEV ":rw", "sigsetup", "write:sig", "fionread", "read:3",
+			   "sigcheck", "close"),
+		     0, "%s", out);
+	cr_expect_str_eq(out, want, "under --seccomp");
+	free(out);
+	expect_balanced(2);
 }
 
 /* ---------------------------------------------------------------- paths */

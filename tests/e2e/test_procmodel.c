@@ -77,15 +77,20 @@ static int count_lines(const char *prefix, const char *suffix)
  * control connection would be the parent to the driver, and the two
  * would take each other's replies.
  */
-Test(procmodel, parent_and_fork_child_hammer_the_same_fd)
+static void hammer(bool seccomp, int rounds)
 {
-	char *out = NULL, suffix[32];
+	char *out = NULL, suffix[32], arg[32];
 	int parent = 0, child = 0, child2 = 0;
 	const char *p;
 
+	snprintf(arg, sizeof(arg), "forkhammer:%d", rounds);
 	start();
-	cr_assert_eq(H_RUN(H_SHIM, &out, h_stage("procprobe"), "open:" DEV ":rw", "forkhammer:2000",
-			   "fionread", "close"),
+	/* under the preloaded shim, or cuse-run --seccomp */
+	cr_assert_eq(h_run(seccomp ? 0 : H_SHIM, NULL, &out, NULL,
+			   (const char *const[]){h_stage("cuse-run"), "--seccomp", "--",
+						 h_stage("procprobe"), "open:" DEV ":rw", arg,
+						 "fionread", "close", NULL} +
+				   (seccomp ? 0 : 3)),
 		     0, "%s", out);
 	cr_assert(!strncmp(out, "open=3\nhammer child=ok pid=", 27), "%s", out);
 	child = atoi(out + 27);
@@ -97,11 +102,24 @@ Test(procmodel, parent_and_fork_child_hammer_the_same_fd)
 	free(out);
 	expect_balanced(1);
 	snprintf(suffix, sizeof(suffix), " pid=%d", child);
-	cr_expect_eq(count_lines("ioctl fh=1 cmd=0x541b in=0 out=4 ", suffix), 2000);
+	cr_expect_eq(count_lines("ioctl fh=1 cmd=0x541b in=0 out=4 ", suffix), rounds);
+	/* and one before the fork, one after */
 	snprintf(suffix, sizeof(suffix), " pid=%d", parent);
-	cr_expect_eq(count_lines("ioctl fh=1 cmd=0x541b in=0 out=4 ", suffix), 2002);
-	cr_expect_eq(h_log_count(&drv, "write fh=1 "), 4000);
-	cr_expect_eq(h_log_count(&drv, "read fh=1 "), 4000);
+	cr_expect_eq(count_lines("ioctl fh=1 cmd=0x541b in=0 out=4 ", suffix), rounds + 2);
+	cr_expect_eq(h_log_count(&drv, "write fh=1 "), 2 * rounds);
+	cr_expect_eq(h_log_count(&drv, "read fh=1 "), 2 * rounds);
+}
+
+Test(procmodel, parent_and_fork_child_hammer_the_same_fd)
+{
+	hammer(false, 2000);
+}
+
+/* The supervisor makes the requests for both processes and must still
+ * name each as itself. */
+Test(procmodel, parent_and_fork_child_hammer_the_same_fd_under_seccomp)
+{
+	hammer(true, 500);
 }
 
 /* ---------------------------------------------------------------- vfork, popen, exec */
@@ -113,17 +131,45 @@ Test(procmodel, parent_and_fork_child_hammer_the_same_fd)
  * stays: its fd 3 is still the device, its fd 0 still the pipe, and the
  * driver sees one release, at the parent's close.
  */
-Test(procmodel, vfork_exec_children_and_the_parent_after_them)
+static void vfork_exec(bool seccomp)
 {
+	const char *want = "open=3\nwrite=2\nwrite=2\nfionread=4\nvforkexec=0\n"
+			   "write=2\nisdev:0=yes\nread=2 data=P1\nvforkexec=0\n"
+			   "isdev:0=no\nisdev:3=yes\nwrite=2\nread=6 data=C1C2P2\nclose=0\n";
+	const char *argv[] = {h_stage("cuse-run"),
+			      "--seccomp",
+			      "--",
+			      h_stage("procprobe"),
+			      "open:" DEV ":rw",
+			      "write:P1",
+			      "vforkexec:-1:fd:3,write:C1,fionread",
+			      "vforkexec:0:fd:0,write:C2,isdev:0,read:2",
+			      "isdev:0",
+			      "isdev:3",
+			      "write:P2",
+			      "read:100",
+			      "close",
+			      NULL};
+	char *out = NULL;
+
 	start();
-	PROC("open=3\nwrite=2\nwrite=2\nfionread=4\nvforkexec=0\n"
-	     "write=2\nisdev:0=yes\nread=2 data=P1\nvforkexec=0\n"
-	     "isdev:0=no\nisdev:3=yes\nwrite=2\nread=6 data=C1C2P2\nclose=0\n",
-	     "open:" DEV ":rw", "write:P1", "vforkexec:-1:fd:3,write:C1,fionread",
-	     "vforkexec:0:fd:0,write:C2,isdev:0,read:2", "isdev:0", "isdev:3", "write:P2",
-	     "read:100", "close");
+	/* under the preloaded shim, or cuse-run --seccomp */
+	cr_assert_eq(h_run(seccomp ? 0 : H_SHIM, NULL, &out, NULL, seccomp ? argv : argv + 3), 0,
+		     "%s", out);
+	cr_expect_str_eq(out, want, "printed:\n%s\nlog:\n%s", out, h_log(&drv));
+	free(out);
 	expect_balanced(1);
 	cr_expect_eq(h_log_count(&drv, "write "), 4, "%s", h_log(&drv));
+}
+
+Test(procmodel, vfork_exec_children_and_the_parent_after_them)
+{
+	vfork_exec(false);
+}
+
+Test(procmodel, vfork_exec_children_and_the_parent_after_them_under_seccomp)
+{
+	vfork_exec(true);
 }
 
 Test(procmodel, libc_popen_writes_and_reads_the_device)

@@ -197,6 +197,10 @@ Test(reliability, no_leaks_over_many_cycles)
 		H_RUN(H_SHIM, NULL, "python3", "-c",
 		      "import os\nfor i in range(200): os.close(os.open('/dev/rel', os.O_RDWR))"),
 		0);
+	/* measured as at the end: once the warm-up's files are released and
+	 * its connections closed, which the driver notices a moment later */
+	cr_assert(h_log_wait(&d, "release ", 200, 20000), "warm-up releases missing");
+	h_msleep(200);
 	fds0 = count_fds(d.pid);
 	rss0 = rss_kb(d.pid);
 	cr_assert_eq(H_RUN(H_SHIM, &out, "python3", "-c",

@@ -239,11 +239,13 @@ static void do_init(struct dispatch_ctx *d)
 		se->max_write = CUSESHIM_MAX_PAYLOAD;
 	cused_debug(se, "   CUSE_INIT: flags 0x%x, max_read %u, max_write %u, dev %u:%u\n",
 		    se->ci_flags, se->max_read, se->max_write, se->attr.major, se->attr.minor);
+	/* Ready before the name is published: a client that finds it at
+	 * once must not be told ENOSYS. */
+	se->got_init = true;
 	if (cused_publish(se)) {
 		fuse_session_exit(se);
 		return;
 	}
-	se->got_init = true;
 	if (se->op.init_done)
 		se->op.init_done(se->userdata);
 }

@@ -23,7 +23,8 @@
  * Reads answer "data:<userdata check>" with fuse_reply_iov (and
  * fuse_reply_data for reads of 3 bytes, fuse_reply_none for reads of 4);
  * every callback is logged, init_done with whether the device's registry
- * entry is already published.
+ * entry is already published.  With LOOPDRV_USE_IN_INIT_DONE=CMD set,
+ * init_done runs CMD (system(3)) and logs its exit status.
  */
 #include <cuse_lowlevel.h>
 #include <fuse_lowlevel.h>
@@ -37,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static FILE *logf_;
@@ -90,7 +92,16 @@ static const char *published(void *userdata)
 
 static void drv_init_done(void *userdata)
 {
+	const char *use = getenv("LOOPDRV_USE_IN_INIT_DONE");
+
 	say("init_done published=%s\n", published(userdata));
+	/* a client may use the device as soon as it is published, even
+	 * while init_done runs (another worker serves it) */
+	if (use) {
+		int st = system(use);
+
+		say("init_done use=%d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	}
 }
 
 static void drv_destroy(void *userdata)

@@ -91,6 +91,28 @@ ParameterizedTest(struct loop_case *c, driver_api, loops)
 	free(log);
 }
 
+/* The name is published before init_done, so a client may open the
+ * device at once, here from init_done itself: it must be served, not
+ * told ENOSYS because the driver had not yet marked itself ready. */
+Test(driver_api, device_usable_from_init_done)
+{
+	struct h_driver d;
+	char use[700], logpath[600];
+
+	snprintf(use, sizeof(use), "LOOPDRV_USE_IN_INIT_DONE=%s -- dash -c ': < /dev/lp'",
+		 h_stage("cuse-run"));
+	snprintf(logpath, sizeof(logpath), "%s/lp.log", h_dir());
+	/* env(1): the harness gives drivers a clean environment */
+	cr_assert_eq(h_driver_start_argv(&d, "lp",
+					 (const char *const[]){"/usr/bin/env", use,
+							       h_stage("loopdrv312"), "lp", logpath,
+							       "mt", "-f", NULL},
+					 0),
+		     0);
+	cr_expect(h_log_wait(&d, "init_done use=0", 1, 20000), "%s", h_log(&d));
+	cr_expect_eq(h_log_count(&d, "open"), 1, "%s", h_log(&d));
+}
+
 /* cuse_lowlevel_setup twice in one process: two devices, two loops. */
 Test(driver_api, two_devices_in_one_process)
 {

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: MIT */
+/* What cuse-bench and bench-driver agree on. */
+#ifndef CUSESHIM_BENCH_H
+#define CUSESHIM_BENCH_H
+
+#include <stdint.h>
+#include <sys/ioctl.h>
+
+/* Answered with the CLOCK_MONOTONIC time (ns) at which the driver last
+ * called fuse_lowlevel_notify_poll for a write, or 0 when that write found
+ * no poller waiting.  Also the ioctl.8 figure's round trip. */
+#define BENCH_IOC_NOTIFIED _IOR('B', 1, uint64_t)
+
+#endif

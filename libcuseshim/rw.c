@@ -54,12 +54,7 @@ int shim_ensure_flags(int fd, struct shim_file *f)
  * when the driver says so after this read. */
 static void drain_mirror(int fd)
 {
-	char b[16];
-	struct iovec v = {b, sizeof(b)};
-	struct msghdr mh = {.msg_iov = &v, .msg_iovlen = 1};
-
-	while (REAL(recvmsg)(fd, &mh, MSG_DONTWAIT) > 0)
-		;
+	proto_drain_mirror(fd, REAL(recvmmsg));
 }
 
 static ssize_t dev_io(int fd, struct shim_file *f, const struct iovec *iov, int iovcnt,

@@ -29,8 +29,10 @@
  *   struct sv_file  a device open file, known by the inode of its socket
  *                   (every fd the target holds on it, dup'd, inherited or
  *                   passed, is that same socket).  Never freed.
- *   struct sv_job   one notification that needs a driver round trip; a
- *                   detached thread runs it and answers it.
+ *   struct sv_job   one notification that needs a driver round trip, run
+ *                   by the receiver thread that took it (serve: several
+ *                   threads wait in NOTIF_RECV, and one that takes a
+ *                   notification while no other waits starts another).
  *
  * Which fds are devices: on every fd-taking notification we readlink
  * /proc/PID/fd/N.  Anything but "socket:[INO]" is answered CONTINUE at
@@ -120,7 +122,6 @@
 #endif
 
 #define SV_CONTINUE (-100000L) /* answer SECCOMP_USER_NOTIF_FLAG_CONTINUE */
-#define SV_QUEUED   (-100001L) /* a worker answers */
 #define SV_DONE	    (-100002L) /* answered already (ADDFD with SEND) */
 
 #define MAX_SEGS  40 /* a request covers at most 32 pages: 33 segments */
@@ -470,16 +471,48 @@ static int target_pidfd(const struct seccomp_notif *n)
 	return pfd;
 }
 
-/* Our copy of the target's fd (close-on-exec), or -errno. */
+/*
+ * Our copy of the target's fd (close-on-exec), or -errno.  The pidfds are
+ * kept, one per thread id in a small table: a pidfd of a task that is
+ * gone fails ESRCH and is opened again, so a reused thread id is never
+ * the wrong task.  The lock covers the getfd, so that no worker closes a
+ * pidfd another is using.
+ */
+#define PIDFD_SLOTS 64
+
+static pthread_mutex_t pidfd_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	pid_t tid;
+	int pfd;
+} pidfds[PIDFD_SLOTS];
+
 static int target_fd_copy(const struct seccomp_notif *n, int fd)
 {
-	int pfd = target_pidfd(n), copy, err;
+	unsigned slot = (unsigned)n->pid % PIDFD_SLOTS;
+	int copy = -1, err = 0, tries;
 
-	if (pfd < 0)
-		return -errno;
-	copy = (int)syscall(SYS_pidfd_getfd, pfd, fd, 0);
-	err = errno;
-	close(pfd);
+	pthread_mutex_lock(&pidfd_lock);
+	for (tries = 0; tries < 2 && copy < 0; tries++) {
+		if (pidfds[slot].tid != (pid_t)n->pid || pidfds[slot].pfd <= 0) {
+			int pfd = target_pidfd(n);
+
+			if (pfd < 0) {
+				err = errno;
+				break;
+			}
+			if (pidfds[slot].pfd > 0)
+				close(pidfds[slot].pfd);
+			pidfds[slot].tid = (pid_t)n->pid;
+			pidfds[slot].pfd = pfd;
+		}
+		copy = (int)syscall(SYS_pidfd_getfd, pidfds[slot].pfd, fd, 0);
+		err = errno;
+		if (copy < 0 && err == ESRCH)
+			pidfds[slot].tid = 0; /* an old task's: open it again */
+		else
+			break;
+	}
+	pthread_mutex_unlock(&pidfd_lock);
 	if (copy < 0)
 		return -err;
 	if (!notif_valid(n->id)) { /* the pid may have been reused */
@@ -489,7 +522,6 @@ static int target_fd_copy(const struct seccomp_notif *n, int fd)
 	return copy;
 }
 
-/* The target's path made absolute and normalised; -errno if it cannot be. */
 static int target_abs_path(const struct seccomp_notif *n, int dirfd, const char *path, char *out,
 			   size_t size)
 {
@@ -667,14 +699,18 @@ static struct sv_file *file_add(uint64_t ino, struct sv_dev *dev, bool known, ui
 static uint64_t notdev[NOTDEV_SLOTS];
 static unsigned notdev_used;
 
+static pthread_mutex_t notdev_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static bool notdev_has(uint64_t ino)
 {
 	unsigned i = (unsigned)(ino * 0x9e3779b97f4a7c15ull >> 52) % NOTDEV_SLOTS;
+	bool found = false;
 
-	for (; notdev[i]; i = (i + 1) % NOTDEV_SLOTS)
-		if (notdev[i] == ino)
-			return true;
-	return false;
+	pthread_mutex_lock(&notdev_lock);
+	for (; notdev[i] && !found; i = (i + 1) % NOTDEV_SLOTS)
+		found = notdev[i] == ino;
+	pthread_mutex_unlock(&notdev_lock);
+	return found;
 }
 
 static void notdev_add(uint64_t ino)
@@ -683,14 +719,18 @@ static void notdev_add(uint64_t ino)
 
 	if (!ino)
 		return;
+	pthread_mutex_lock(&notdev_lock);
 	if (notdev_used >= NOTDEV_SLOTS * 3 / 4) {
 		memset(notdev, 0, sizeof(notdev));
 		notdev_used = 0;
 	}
-	while (notdev[i])
+	while (notdev[i] && notdev[i] != ino)
 		i = (i + 1) % NOTDEV_SLOTS;
-	notdev[i] = ino;
-	notdev_used++;
+	if (!notdev[i]) {
+		notdev[i] = ino;
+		notdev_used++;
+	}
+	pthread_mutex_unlock(&notdev_lock);
 }
 
 /* Is the target's @fd a device file?  The file, or NULL for anything else
@@ -825,14 +865,13 @@ static ssize_t conn_call_raw(struct sv_conn *c, const struct seccomp_notif *n, s
 		v[nv++] = payload[i];
 	for (;;) {
 		struct msghdr mh = {.msg_iov = v, .msg_iovlen = nv};
-		struct pollfd p = {c->fd, POLLIN, 0};
-		int pr = poll(&p, 1, n && !interrupted ? WAIT_POLL : -1);
-		ssize_t r;
+		/* SO_RCVTIMEO (conn_connect) ends the wait every WAIT_POLL ms */
+		ssize_t r = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC);
 
-		if (pr < 0 && errno == EINTR)
+		if (r < 0 && errno == EINTR)
 			continue;
-		if (pr == 0) {
-			if (is_fuse_op(in->opcode) &&
+		if (r < 0 && errno == EAGAIN) {
+			if (n && !interrupted && is_fuse_op(in->opcode) &&
 			    (!notif_valid(n->id) || target_signalled(n->pid))) {
 				struct fuse_in_header ih = {.len = sizeof(ih) +
 								   sizeof(struct fuse_interrupt_in),
@@ -846,9 +885,6 @@ static ssize_t conn_call_raw(struct sv_conn *c, const struct seccomp_notif *n, s
 			}
 			continue;
 		}
-		r = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-		if (r < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
 		if (r <= 0) {
 			conn_break(c);
 			return -ECONNABORTED; /* the driver died with our request */
@@ -919,7 +955,9 @@ static int conn_connect(struct sv_dev *d, struct sv_conn **out)
 		return -ENOMEM;
 	}
 	memcpy(sa.sun_path, d->sock_path, sizeof(sa.sun_path) - 1);
-	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa))) {
+	if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){0, WAIT_POLL * 1000},
+		       sizeof(struct timeval)) ||
+	    connect(c->fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		conn_break(c);
 		free(c);
 		return -ENOTCONN;
@@ -1037,7 +1075,6 @@ struct sv_job {
 	int fd;	   /* the target's fd */
 	int flags; /* open flags, for opens */
 	int kind;
-	long (*run)(struct sv_job *j);
 };
 
 /* What every operation on an open file starts with. */
@@ -1257,15 +1294,11 @@ static long dev_io(struct sv_job *j, struct sv_op *op, const struct iovec *tiov,
 	if (total == 0)
 		return 0;
 	flags = op_flags(j, op) | extra;
-	if (!is_write) {
-		char b[16];
-
-		/* POLLIN mirror bytes (select, epoll, Go's netpoller wait on
-		 * the fd): the fd turns readable again only when the driver
-		 * says so, after this read. */
-		while (recv(op->copy, b, sizeof(b), MSG_DONTWAIT) > 0)
-			mirror = CUSESHIM_READ_MIRROR;
-	}
+	/* POLLIN mirror bytes (select, epoll, Go's netpoller wait on the
+	 * fd): the fd turns readable again only when the driver says so,
+	 * after this read. */
+	if (!is_write && proto_drain_mirror(op->copy, recvmmsg))
+		mirror = CUSESHIM_READ_MIRROR;
 	max = is_write ? h->max_write : h->max_read;
 	if (max == 0 || max > CUSESHIM_MAX_PAYLOAD)
 		max = CUSESHIM_MAX_PAYLOAD;
@@ -1570,42 +1603,21 @@ static long job_getfl(struct sv_job *j)
 	return r;
 }
 
-static void *worker(void *arg)
+/* A device operation, run by the receiver that took its notification
+ * (see serve): it may wait for the driver as long as the driver likes. */
+static long run_job(const struct seccomp_notif *n, int kind, struct sv_file *f, struct sv_dev *dev,
+		    int fd, int flags, long (*run)(struct sv_job *))
 {
-	struct sv_job *j = arg;
+	struct sv_job j = {.n = *n,
+			   .kind = kind,
+			   .file = f,
+			   .dev = dev ? dev
+				  : f ? f->dev
+				      : NULL,
+			   .fd = fd,
+			   .flags = flags};
 
-	respond(j->n.id, j->run(j));
-	free(j);
-	return NULL;
-}
-
-static long queue_job(const struct seccomp_notif *n, int kind, struct sv_file *f,
-		      struct sv_dev *dev, int fd, int flags, long (*run)(struct sv_job *))
-{
-	struct sv_job *j = calloc(1, sizeof(*j));
-	pthread_attr_t attr;
-	pthread_t t;
-	int err;
-
-	if (!j)
-		return -ENOMEM;
-	j->n = *n;
-	j->kind = kind;
-	j->file = f;
-	j->dev = dev ? dev : f ? f->dev : NULL;
-	j->fd = fd;
-	j->flags = flags;
-	j->run = run;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 256 * 1024);
-	err = pthread_create(&t, &attr, worker, j);
-	pthread_attr_destroy(&attr);
-	if (err) {
-		free(j);
-		return -EAGAIN;
-	}
-	return SV_QUEUED;
+	return run(&j);
 }
 
 /* ------------------------------------------------ notification handlers */
@@ -1711,7 +1723,7 @@ static long on_open(struct seccomp_notif *n, int kind)
 		       dev->name);
 		return -EOPNOTSUPP;
 	}
-	return queue_job(n, kind, NULL, dev, -1, flags, job_open);
+	return run_job(n, kind, NULL, dev, -1, flags, job_open);
 }
 
 static long on_rw(struct seccomp_notif *n, int kind)
@@ -1721,7 +1733,7 @@ static long on_rw(struct seccomp_notif *n, int kind)
 
 	if (!f)
 		return SV_CONTINUE;
-	return queue_job(n, kind, f, NULL, fd, 0, job_rw);
+	return run_job(n, kind, f, NULL, fd, 0, job_rw);
 }
 
 static struct sv_dev *fd_dev(struct seccomp_notif *n, int fd)
@@ -1854,7 +1866,7 @@ static long on_fcntl(struct seccomp_notif *n, int kind)
 	if (!f)
 		return SV_CONTINUE;
 	if (cmd == F_GETFL)
-		return queue_job(n, kind, f, NULL, fd, 0, job_getfl);
+		return run_job(n, kind, f, NULL, fd, 0, job_getfl);
 	/* CUSE files have no fasync: O_ASYNC is accepted and dropped. */
 	copy = target_fd_copy(n, fd);
 	if (copy < 0)
@@ -1903,7 +1915,7 @@ static long on_ioctl(struct seccomp_notif *n, int kind)
 	case FIFREEZE:
 	case FITHAW: return !target_creds(n->pid, &c) && c.euid == 0 ? -EOPNOTSUPP : -EPERM;
 	case FS_IOC_FIEMAP: return -EOPNOTSUPP;
-	default: return queue_job(n, kind, f, NULL, fd, 0, job_ioctl);
+	default: return run_job(n, kind, f, NULL, fd, 0, job_ioctl);
 	}
 }
 
@@ -2131,26 +2143,111 @@ static void handle_notification(struct seccomp_notif *n)
 
 	if (c && n->data.arch == native_arch)
 		r = c->handler(n, c->kind);
-	if (r != SV_QUEUED)
-		respond(n->id, r);
+	respond(n->id, r);
 }
 
+/*
+ * The receivers: threads blocked in SECCOMP_IOCTL_NOTIF_RECV, each of
+ * which handles what it received itself, so a device call costs no hand-
+ * off between threads.  One that takes a notification while no other is
+ * waiting starts another first (a device call may block for ever, so they
+ * are not capped); more than RECEIVERS_IDLE_MAX waiting ones end.
+ */
+#define RECEIVERS_IDLE_MAX 8
+
+static pthread_mutex_t recv_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned recv_idle;
+static size_t notif_size;
+
+static int start_receiver(void);
+
+static void *receiver(void *arg)
+{
+	struct seccomp_notif *n = calloc(1, notif_size);
+
+	(void)arg;
+	if (!n) {
+		sv_log("cuse-run: out of memory\n");
+		pthread_mutex_lock(&recv_lock);
+		recv_idle--;
+		pthread_mutex_unlock(&recv_lock);
+		return NULL;
+	}
+	for (;;) {
+		bool more;
+
+		memset(n, 0, notif_size);
+		if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, n)) {
+			/* EINTR; ENOENT: the caller went away meanwhile */
+			if (errno != EINTR && errno != ENOENT) {
+				sv_log("cuse-run: receiving a notification: %s\n", strerror(errno));
+				break;
+			}
+			continue;
+		}
+		pthread_mutex_lock(&recv_lock);
+		more = --recv_idle == 0;
+		pthread_mutex_unlock(&recv_lock);
+		if (more)
+			start_receiver();
+		handle_notification(n);
+		pthread_mutex_lock(&recv_lock);
+		if (recv_idle >= RECEIVERS_IDLE_MAX) {
+			pthread_mutex_unlock(&recv_lock);
+			break;
+		}
+		recv_idle++;
+		pthread_mutex_unlock(&recv_lock);
+	}
+	free(n);
+	return NULL;
+}
+
+static int start_receiver(void)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	sigset_t all, old;
+	int err;
+
+	pthread_mutex_lock(&recv_lock);
+	recv_idle++;
+	pthread_mutex_unlock(&recv_lock);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	/* signals stay with the main thread's signalfd */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	err = pthread_create(&t, &attr, receiver, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (err) {
+		pthread_mutex_lock(&recv_lock);
+		recv_idle--;
+		pthread_mutex_unlock(&recv_lock);
+		sv_log("cuse-run: cannot start a thread: %s\n", strerror(err));
+	}
+	return err;
+}
+
+/* The main thread: signals, orphans, and the listener's hang-up once no
+ * task uses the filter; the receivers do the rest. */
 static int serve(pid_t pid, int sigfd)
 {
 	struct seccomp_notif_sizes sizes = {0};
-	struct seccomp_notif *n;
 	bool exited = false;
 	int status = 0;
 
 	if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes))
-		sizes.seccomp_notif = sizeof(*n);
-	n = calloc(1, sizes.seccomp_notif > sizeof(*n) ? sizes.seccomp_notif : sizeof(*n));
-	if (!n) {
-		sv_log("cuse-run: out of memory\n");
+		sizes.seccomp_notif = sizeof(struct seccomp_notif);
+	notif_size = sizes.seccomp_notif > sizeof(struct seccomp_notif)
+			     ? sizes.seccomp_notif
+			     : sizeof(struct seccomp_notif);
+	if (start_receiver())
 		return 125;
-	}
 	for (;;) {
-		struct pollfd p[2] = {{listener, POLLIN, 0}, {sigfd, POLLIN, 0}};
+		struct pollfd p[2] = {{listener, 0, 0}, {sigfd, POLLIN, 0}};
 
 		if (poll(p, 2, -1) < 0) {
 			if (errno == EINTR)
@@ -2166,23 +2263,9 @@ static int serve(pid_t pid, int sigfd)
 					kill(pid, (int)si.ssi_signo); /* SIGTERM, SIGHUP */
 			reap(pid, &status, &exited);
 		}
-		if (p[0].revents & POLLIN) {
-			memset(n, 0,
-			       sizes.seccomp_notif > sizeof(*n) ? sizes.seccomp_notif : sizeof(*n));
-			if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, n)) {
-				/* EINTR; ENOENT: the caller went away meanwhile */
-				if (errno != EINTR && errno != ENOENT)
-					sv_log("cuse-run: receiving a notification: %s\n",
-					       strerror(errno));
-				continue;
-			}
-			handle_notification(n);
-			continue;
-		}
 		if (p[0].revents & (POLLHUP | POLLERR | POLLNVAL))
 			break; /* no task uses the filter any more */
 	}
-	free(n);
 	while (!exited) {
 		int st;
 		pid_t r = waitpid(pid, &st, 0);

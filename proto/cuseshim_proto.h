@@ -208,4 +208,11 @@ int proto_iov_slice(const struct iovec *iov, int iovcnt, size_t skip, size_t len
  * O_NOCTTY, O_TRUNC and O_CLOEXEC removed, O_LARGEFILE added on 64-bit. */
 uint32_t proto_open_flags(int flags);
 
+/* Takes every POLLIN mirror byte waiting on the device socket @fd, with
+ * as few calls as it can (@rmm: recvmmsg, or the shim's real one).
+ * Returns how many there were. */
+struct mmsghdr;
+typedef int (*proto_recvmmsg_fn)(int, struct mmsghdr *, unsigned int, int, struct timespec *);
+unsigned proto_drain_mirror(int fd, proto_recvmmsg_fn rmm);
+
 #endif

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include "cuseshim_proto.h"
@@ -301,4 +302,27 @@ void proto_trace_line(char *buf, size_t size, const struct iovec *req, int nreq,
 	}
 	snprintf(buf, size, "%s unique %llu %s -> %s (%.1f us)", proto_opname(in->opcode),
 		 (unsigned long long)in->unique, what, res, us);
+}
+
+unsigned proto_drain_mirror(int fd, proto_recvmmsg_fn rmm)
+{
+	enum { BATCH = 4 };
+	char b[BATCH][8];
+	struct iovec v[BATCH];
+	struct mmsghdr mm[BATCH];
+	unsigned total = 0;
+	int i, n;
+
+	do {
+		memset(mm, 0, sizeof(mm));
+		for (i = 0; i < BATCH; i++) {
+			v[i] = (struct iovec){b[i], sizeof(b[i])};
+			mm[i].msg_hdr.msg_iov = &v[i];
+			mm[i].msg_hdr.msg_iovlen = 1;
+		}
+		n = rmm(fd, mm, BATCH, MSG_DONTWAIT, NULL);
+		if (n > 0)
+			total += (unsigned)n;
+	} while (n == BATCH);
+	return total;
 }

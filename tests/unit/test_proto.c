@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include "proto/cuseshim_proto.h"
 #include "proto/registry.h"
@@ -1477,4 +1479,22 @@ Test(trace, ioctl_poll_and_others)
 	cr_expect_str_eq(buf, "READ unique 42 insize 44 -> 0 (12.3 us)");
 	trace(buf, CUSESHIM_OP_ATTACH, NULL, 0, 0, NULL, 0);
 	cr_expect_str_eq(buf, "ATTACH unique 42 insize 40 -> 0 (12.3 us)");
+}
+
+/* Every mirror byte goes, however many more than one batch, and then the
+ * socket is empty (the fd is not readable until the driver says so). */
+Test(drain_mirror, takes_every_byte_and_no_more)
+{
+	int sv[2], i;
+	char c;
+
+	cr_assert(!socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv));
+	cr_expect_eq(proto_drain_mirror(sv[0], recvmmsg), 0);
+	for (i = 0; i < 9; i++)
+		cr_assert_eq(send(sv[1], "p", 1, 0), 1);
+	cr_expect_eq(proto_drain_mirror(sv[0], recvmmsg), 9);
+	cr_expect_eq(recv(sv[0], &c, 1, MSG_DONTWAIT), -1);
+	cr_expect_eq(errno, EAGAIN);
+	close(sv[0]);
+	close(sv[1]);
 }

@@ -42,6 +42,7 @@
 #include "proto/registry.h"
 
 struct cused_file;
+struct cused_ring;
 
 enum cused_conn_kind { CONN_NEW, CONN_CONTROL, CONN_FILE };
 
@@ -65,7 +66,8 @@ struct cused_conn {
 	struct cused_file *file;
 	/* requests in flight from this connection, for FUSE_INTERRUPT */
 	struct fuse_req *inflight;
-	uint64_t pending_intr; /* an INTERRUPT that came before its request */
+	uint64_t pending_intr;	 /* an INTERRUPT that came before its request */
+	struct cused_ring *ring; /* control: its request ring (ring.c), or NULL */
 	struct cused_conn *next;
 };
 
@@ -153,6 +155,16 @@ struct fuse_session {
 	bool aborted;
 	unsigned cmd_max_idle;
 
+	/* Request rings (ring.c): live ring threads, and their dispatches in
+	 * progress; whether one of our loops runs; the callbacks that may run
+	 * at once (1 for the single-threaded loop, max_threads for the other),
+	 * which the loop's workers and the rings share. */
+	pthread_mutex_t ring_lock;
+	pthread_cond_t ring_cond;
+	unsigned rings, ring_busy;
+	bool in_loop;
+	unsigned slots;
+
 	volatile int exited;
 	int error;
 	bool init_delivered, got_init, got_destroy;
@@ -219,6 +231,25 @@ void cused_mirror_queue(struct fuse_session *se, struct cused_file *f);
 /* reply.c: the driver says @f may be readable: send the mirror byte if one
  * is wanted. */
 void cused_mirror_fire(struct fuse_session *se, struct cused_file *f);
+/* ring.c */
+int cused_ring_start(struct fuse_session *se, struct cused_conn *c, int memfd);
+/* The connection is closed: its ring thread ends. */
+void cused_ring_stop(struct cused_conn *c);
+/* The connection's last reference: unmap its ring. */
+void cused_ring_free(struct cused_conn *c);
+/* The reply to @unique if it is the request its ring is serving: true,
+ * and *@ret, when it went there. */
+bool cused_ring_reply(struct cused_conn *c, uint64_t unique, int error, const struct iovec *iov,
+		      int count, int *ret);
+/* One of our loops starts (@running, allowing @slots callbacks at once)
+ * or ends: rings serve only while one runs, and an ending loop waits for
+ * their dispatches in progress. */
+void cused_ring_loop(struct fuse_session *se, bool running, unsigned slots);
+/* Around every dispatch in our loops and rings: one of the slots. */
+void cused_slot_take(struct fuse_session *se);
+void cused_slot_give(struct fuse_session *se);
+/* The session goes: wait for every ring thread to end. */
+void cused_ring_wait_gone(struct fuse_session *se);
 /* reply.c */
 struct fuse_req *cused_req_new(struct fuse_session *se, struct cused_conn *c, uint32_t opcode,
 			       uint64_t unique);

@@ -192,6 +192,19 @@ static void fill_ctx(struct dispatch_ctx *d, struct fuse_req *req, struct cused_
 	pthread_mutex_unlock(&d->se->lock);
 }
 
+/* RING: the connection's request ring, when one of our loops serves it. */
+static void do_ring(struct dispatch_ctx *d)
+{
+	struct cused_conn *c = d->m->conn;
+	int err = -EPROTO;
+
+	if (c && c->kind == CONN_CONTROL && !c->ring)
+		err = d->se->in_loop ? cused_ring_start(d->se, c, d->m->fd) : -EOPNOTSUPP;
+	if (!err)
+		cused_debug(d->se, "   RING: request ring for pid %d\n", (int)c->pid);
+	reply_now(d, err, NULL, 0);
+}
+
 static void hello_out(struct fuse_session *se, struct cuseshim_hello_out *h)
 {
 	memset(h, 0, sizeof(*h));
@@ -203,6 +216,7 @@ static void hello_out(struct fuse_session *se, struct cuseshim_hello_out *h)
 	h->max_write = se->max_write;
 	h->dev_major = se->attr.major;
 	h->dev_minor = se->attr.minor;
+	h->features = CUSESHIM_FEAT_RING;
 }
 
 static int check_hello(struct dispatch_ctx *d, const struct cuseshim_hello_in *h)
@@ -959,6 +973,7 @@ static const struct {
 	{FUSE_INTERRUPT, do_interrupt},
 	{CUSESHIM_OP_STATUS, do_status},
 	{CUSESHIM_OP_ABORT, do_abort},
+	{CUSESHIM_OP_RING, do_ring},
 };
 
 void cused_dispatch(struct fuse_session *se, void *mem, size_t size)

@@ -390,14 +390,18 @@ int fuse_session_loop(struct fuse_session *se)
 	struct fuse_buf buf = {0};
 	int res = 0;
 
+	cused_ring_loop(se, true, 1); /* request rings take turns with us */
 	while (!fuse_session_exited(se)) {
 		res = receive(se, &buf);
 		if (res == -EINTR)
 			continue;
 		if (res <= 0)
 			break;
+		cused_slot_take(se);
 		cused_dispatch(se, buf.mem, buf.size);
+		cused_slot_give(se);
 	}
+	cused_ring_loop(se, false, 0);
 	free(buf.mem);
 	if (res > 0)
 		res = 0;
@@ -478,7 +482,9 @@ static void *mt_worker(void *arg)
 			mt_spawn(mt);
 		pthread_mutex_unlock(&mt->lock);
 
+		cused_slot_take(se);
 		cused_dispatch(se, buf.mem, buf.size);
+		cused_slot_give(se);
 
 		pthread_mutex_lock(&mt->lock);
 		mt->idle++;
@@ -508,11 +514,13 @@ static int loop_mt(struct fuse_session *se, const struct fuse_loop_config *cfg)
 		mt.cfg.max_threads = 1;
 	pthread_mutex_init(&mt.lock, NULL);
 	pthread_cond_init(&mt.done, NULL);
+	cused_ring_loop(se, true, mt.cfg.max_threads);
 	pthread_mutex_lock(&mt.lock);
 	res = mt_spawn(&mt);
 	while (!res && mt.workers > 0)
 		pthread_cond_wait(&mt.done, &mt.lock);
 	pthread_mutex_unlock(&mt.lock);
+	cused_ring_loop(se, false, 0);
 	pthread_cond_destroy(&mt.done);
 	pthread_mutex_destroy(&mt.lock);
 	if (!res)

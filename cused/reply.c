@@ -202,6 +202,8 @@ int cused_send(struct cused_conn *c, uint64_t unique, int error, const struct io
 
 	if (!c || count > 64)
 		return c ? -EINVAL : 0;
+	if (c->ring && cused_ring_reply(c, unique, error, iov, count, &i))
+		return i;
 	v[0].iov_base = &out;
 	v[0].iov_len = sizeof(out);
 	for (i = 0; i < count; i++) {

@@ -39,6 +39,7 @@ void cused_conn_put(struct cused_conn *c)
 		return;
 	if (c->fd >= 0)
 		close(c->fd);
+	cused_ring_free(c);
 	free(c->handles);
 	free(c);
 }
@@ -57,6 +58,7 @@ void cused_conn_close(struct fuse_session *se, struct cused_conn *c)
 	}
 	c->closed = true;
 	epoll_ctl(se->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	cused_ring_stop(c);
 
 	for (pp = &se->conns; *pp; pp = &(*pp)->next)
 		if (*pp == c) {
@@ -498,6 +500,8 @@ struct fuse_session *cuse_lowlevel_new(struct fuse_args *args, const struct cuse
 	se->bufsize = sizeof(struct cused_msg) + CUSESHIM_MAX_MSG;
 	se->next_unique = 2;
 	pthread_mutex_init(&se->lock, NULL);
+	pthread_mutex_init(&se->ring_lock, NULL);
+	pthread_cond_init(&se->ring_cond, NULL);
 	if (!find_devname(ci, &se->devname) || !se->devname[0]) {
 		cused_log(FUSE_LOG_ERR, "cuse: DEVNAME unspecified\n");
 		goto fail;
@@ -590,6 +594,7 @@ void fuse_session_destroy(struct fuse_session *se)
 	registry_remove(se);
 	while ((c = se->conns))
 		cused_conn_close(se, c);
+	cused_ring_wait_gone(se);
 	/* Files still open (the loop ended, or the device was aborted) get no
 	 * RELEASE, as with an aborted kernel connection; free them and what
 	 * waits on them. */
@@ -627,6 +632,8 @@ void fuse_session_destroy(struct fuse_session *se)
 		close(se->kick[1]);
 	}
 	pthread_mutex_destroy(&se->lock);
+	pthread_mutex_destroy(&se->ring_lock);
+	pthread_cond_destroy(&se->ring_cond);
 	free(se->devname);
 	free(se);
 }

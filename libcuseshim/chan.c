@@ -14,8 +14,11 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 
@@ -31,6 +34,10 @@ struct shim_chan {
 	pid_t pid;
 	uint64_t unique;
 	struct cuseshim_hello_out hello;
+	struct cuseshim_ring *ring; /* the driver serves it (ring_on) */
+	bool ring_on;
+	uint32_t ring_seq;
+	unsigned busy; /* READ/WRITE/IOCTL on the socket; RING_AFTER asks for one */
 	struct {
 		uint64_t ino;
 		uint64_t handle;
@@ -114,6 +121,15 @@ int shim_make_internal_fd(int fd)
 	return fd;
 }
 
+/* The mapping only: a fork child's copy is its parent's ring. */
+static void ring_drop(struct shim_chan *ch)
+{
+	if (ch->ring)
+		munmap(ch->ring, CUSESHIM_RING_SIZE);
+	ch->ring = NULL;
+	ch->ring_on = false;
+}
+
 static void chan_disconnect(struct shim_chan *ch)
 {
 	int fd = atomic_exchange(&ch->fd, -1);
@@ -122,6 +138,7 @@ static void chan_disconnect(struct shim_chan *ch)
 		mark_internal(fd, false);
 		shim_sys_close(fd);
 	}
+	ring_drop(ch);
 	memset(ch->cache, 0, sizeof(ch->cache));
 }
 
@@ -185,6 +202,173 @@ static int send_all(int fd, struct iovec *iov, int n, int sendfd)
 	return r < 0 ? -errno : 0;
 }
 
+static void send_interrupt(int fd, uint64_t unique)
+{
+	struct fuse_in_header ih = {.len = sizeof(ih) + sizeof(struct fuse_interrupt_in),
+				    .opcode = FUSE_INTERRUPT,
+				    .unique = unique | 1};
+	struct fuse_interrupt_in ii = {.unique = unique};
+	struct iovec iv[2] = {{&ih, sizeof(ih)}, {&ii, sizeof(ii)}};
+
+	send_all(fd, iv, 2, -1);
+}
+
+static long futex(uint32_t *word, int op, uint32_t val, const struct timespec *ts)
+{
+	return shim_raw_syscall(SYS_futex, word, op, val, ts, NULL, 0);
+}
+
+/* Is the driver's end of @fd gone? */
+static bool hung_up(int fd)
+{
+	struct pollfd p = {fd, POLLIN, 0};
+
+	return REAL(poll)(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR));
+}
+
+/*
+ * One request and its reply through the channel's ring (protocol 1.2),
+ * with chan_call's results.  @req[0] and @req[1] (header, arguments) and
+ * @out are ours; the caller's buffers (the rest of @req, @payload) are
+ * copied with process_vm_readv/writev on ourselves, so a bad one is
+ * EFAULT, as the socket would say, never a crash.  While we wait, a signal handler that
+ * ran sends FUSE_INTERRUPT on the socket, and every 100 ms we look at the
+ * socket for the driver's death.
+ */
+static ssize_t ring_call(struct shim_chan *ch, struct iovec *req, int nreq, void *out,
+			 size_t out_size, const struct iovec *payload, int npayload)
+{
+	const struct fuse_in_header *in = req[0].iov_base;
+	struct cuseshim_ring *r = ch->ring;
+	char *rep = (char *)r + CUSESHIM_RING_REP;
+	struct iovec dst = {(char *)r + CUSESHIM_RING_REQ, 0}, src, back[40];
+	struct fuse_out_header hdr;
+	bool interrupted = false;
+	size_t room = 0, body;
+	uint32_t seq;
+	int fd = atomic_load(&ch->fd), i, nback = 0;
+
+	for (i = 0; i < nreq; i++)
+		dst.iov_len += req[i].iov_len;
+	if (dst.iov_len > CUSESHIM_MAX_MSG || npayload > 40 || nreq < 2)
+		return -EINVAL;
+	/* header and arguments are ours; what follows may be the caller's */
+	memcpy(dst.iov_base, req[0].iov_base, req[0].iov_len);
+	memcpy((char *)dst.iov_base + req[0].iov_len, req[1].iov_base, req[1].iov_len);
+	dst.iov_len -= req[0].iov_len + req[1].iov_len;
+	dst.iov_base = (char *)dst.iov_base + req[0].iov_len + req[1].iov_len;
+	if (dst.iov_len &&
+	    process_vm_readv(ch->pid, &dst, 1, req + 2, nreq - 2, 0) != (ssize_t)dst.iov_len)
+		return -EFAULT; /* a bad caller buffer: nothing was sent */
+	seq = ++ch->ring_seq;
+	__atomic_store_n(&r->req_seq, seq, __ATOMIC_RELEASE);
+	futex(&r->req_seq, FUTEX_WAKE, 1, NULL);
+	for (;;) {
+		uint32_t now = __atomic_load_n(&r->rep_seq, __ATOMIC_ACQUIRE);
+		struct timespec ts = {0, 100 * 1000000L};
+
+		if (now == seq)
+			break;
+		/* with a timeout, a handler's signal ends the wait (EINTR)
+		 * even under SA_RESTART, as a FUSE request's wait does */
+		if (futex(&r->rep_seq, FUTEX_WAIT, now, &ts) == 0 || errno == EAGAIN)
+			continue;
+		if (errno == EINTR && !interrupted) {
+			interrupted = true;
+			send_interrupt(fd, in->unique);
+		} else if (errno == ETIMEDOUT && hung_up(fd)) {
+			chan_disconnect(ch);
+			return -ECONNABORTED; /* the driver died with our request */
+		}
+	}
+	memcpy(&hdr, rep, sizeof(hdr));
+	if (hdr.unique != in->unique || hdr.len < sizeof(hdr) || hdr.len > CUSESHIM_MAX_MSG) {
+		shim_log("malformed reply from %s; dropping the connection\n", ch->dev->name);
+		chan_disconnect(ch);
+		return -EIO;
+	}
+	if (hdr.error > 0 || hdr.error <= -1000)
+		return -EIO;
+	if (hdr.error)
+		return hdr.len == sizeof(hdr) ? hdr.error : -EIO;
+	body = hdr.len - sizeof(hdr);
+	for (i = 0; i < npayload; i++)
+		room += payload[i].iov_len;
+	if (body < out_size || body > out_size + room)
+		return -EIO; /* shorter or longer than asked */
+	if (out_size)
+		memcpy(out, rep + sizeof(hdr), out_size);
+	src = (struct iovec){rep + sizeof(hdr) + out_size, body - out_size};
+	for (i = 0, room = src.iov_len; i < npayload && room; i++) {
+		back[nback] = payload[i];
+		if (back[nback].iov_len > room)
+			back[nback].iov_len = room;
+		room -= back[nback++].iov_len;
+	}
+	if (src.iov_len &&
+	    process_vm_writev(ch->pid, &src, 1, back, nback, 0) != (ssize_t)src.iov_len)
+		return -EFAULT;
+	return (ssize_t)src.iov_len;
+}
+
+static ssize_t chan_call(struct shim_chan *ch, struct iovec *req, int nreq, int sendfd, void *out,
+			 size_t out_size, const struct iovec *payload, int npayload);
+
+/* A request ring for @ch (mapped at ch->ring) and its memfd to pass in
+ * RING, or -1 to go without (CUSESHIM_NO_RING=1, or no memory). */
+static int ring_create(struct shim_chan *ch)
+{
+	const char *off = getenv("CUSESHIM_NO_RING");
+	void *mem;
+	int fd;
+
+	ring_drop(ch);
+	ch->ring_seq = 0;
+	if (off && *off && strcmp(off, "0"))
+		return -1;
+	fd = (int)shim_raw_syscall(SYS_memfd_create, "cuseshim-ring",
+				   MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -1;
+	/* the driver maps it too: it must never shrink under it */
+	if (shim_raw_syscall(SYS_ftruncate, fd, CUSESHIM_RING_SIZE) ||
+	    shim_sys_fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) {
+		shim_sys_close(fd);
+		return -1;
+	}
+	mem = (void *)shim_raw_syscall(SYS_mmap, NULL, CUSESHIM_RING_SIZE, PROT_READ | PROT_WRITE,
+				       MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED) {
+		shim_sys_close(fd);
+		return -1;
+	}
+	ch->ring = mem;
+	return fd;
+}
+
+/*
+ * A channel that has made RING_AFTER requests asks for a ring: a short-
+ * lived one (cat of a few reads) is not worth the driver's thread.  Asked
+ * once per connection; without it, everything stays on the socket.
+ */
+#define RING_AFTER 4
+
+static void ring_ask(struct shim_chan *ch)
+{
+	struct fuse_in_header in = {.len = sizeof(in), .opcode = CUSESHIM_OP_RING};
+	struct iovec req[1] = {{&in, sizeof(in)}};
+	int memfd;
+
+	if (!(ch->hello.features & CUSESHIM_FEAT_RING) || (memfd = ring_create(ch)) < 0)
+		return;
+	in.unique = shim_chan_unique(ch);
+	if (chan_call(ch, req, 1, memfd, NULL, 0, NULL, 0) == 0)
+		ch->ring_on = true;
+	else
+		ring_drop(ch);
+	shim_sys_close(memfd);
+}
+
 static ssize_t chan_call(struct shim_chan *ch, struct iovec *req, int nreq, int sendfd, void *out,
 			 size_t out_size, const struct iovec *payload, int npayload)
 {
@@ -199,6 +383,13 @@ static ssize_t chan_call(struct shim_chan *ch, struct iovec *req, int nreq, int 
 		return -ENOTCONN;
 	if (npayload > 40)
 		return -EINVAL;
+	if (sendfd < 0 &&
+	    (in->opcode == FUSE_READ || in->opcode == FUSE_WRITE || in->opcode == FUSE_IOCTL)) {
+		if (!ch->ring_on && ++ch->busy == RING_AFTER && !ch->poll)
+			ring_ask(ch);
+		if (ch->ring_on)
+			return ring_call(ch, req, nreq, out, out_size, payload, npayload);
+	}
 	err = send_all(fd, req, nreq, sendfd);
 	if (err == -EFAULT)
 		return -EFAULT; /* a bad caller buffer: nothing was sent */
@@ -223,15 +414,8 @@ static ssize_t chan_call(struct shim_chan *ch, struct iovec *req, int nreq, int 
 			 * wait for its answer, as the kernel does. */
 			if (!interrupted && in->opcode != CUSESHIM_OP_HELLO &&
 			    in->opcode != CUSESHIM_OP_ATTACH && in->opcode != CUSESHIM_OP_CLOSED) {
-				struct fuse_in_header ih = {.len = sizeof(ih) +
-								   sizeof(struct fuse_interrupt_in),
-							    .opcode = FUSE_INTERRUPT,
-							    .unique = in->unique | 1};
-				struct fuse_interrupt_in ii = {.unique = in->unique};
-				struct iovec iv[2] = {{&ih, sizeof(ih)}, {&ii, sizeof(ii)}};
-
 				interrupted = true;
-				send_all(fd, iv, 2, -1);
+				send_interrupt(fd, in->unique);
 			}
 			continue;
 		}
@@ -327,6 +511,7 @@ static int chan_connect(struct shim_chan *ch)
 	hi.major = CUSESHIM_PROTO_MAJOR;
 	hi.minor = CUSESHIM_PROTO_MINOR;
 	hi.tid = shim_sys_gettid();
+	ch->busy = 0;
 	n = shim_chan_call(ch, req, 2, -1, &ch->hello, sizeof(ch->hello), NULL, 0);
 	if (n < 0 || ch->hello.magic != CUSESHIM_MAGIC || ch->hello.major != CUSESHIM_PROTO_MAJOR) {
 		shim_log("%s: handshake with the driver failed (%s)\n", ch->dev->name,
@@ -370,13 +555,14 @@ static int chan_get(struct shim_dev *dev, bool poll, struct shim_chan **out)
 		pthread_mutex_unlock(&all_lock);
 	}
 	if (ch->pid != pid) {
-		/* A fork child: the connection is the parent's. */
+		/* A fork child: the connection and the ring are the parent's. */
 		int fd = atomic_exchange(&ch->fd, -1);
 
 		if (fd >= 0) {
 			mark_internal(fd, false);
 			shim_sys_close(fd);
 		}
+		ring_drop(ch);
 		ch->pid = pid;
 	}
 	if (atomic_load(&ch->fd) < 0) {

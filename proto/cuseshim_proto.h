@@ -11,6 +11,8 @@
  *        and the tid of HELLO/OPEN may name a thread of a descendant of
  *        the client (the seccomp supervisor asks for the programs it
  *        supervises).
+ *   1.2  the request ring: RING brings a shared memory area, in which
+ *        READ, WRITE and IOCTL then travel (struct cuseshim_ring).
  *
  * Version rule: the client sends its major.minor in HELLO/OPEN; the driver
  * refuses a different major (EPROTO) and answers with its own minor.  Each
@@ -61,7 +63,7 @@
 #include <sys/uio.h>
 
 #define CUSESHIM_PROTO_MAJOR 1
-#define CUSESHIM_PROTO_MINOR 1
+#define CUSESHIM_PROTO_MINOR 2
 #define CUSESHIM_MAGIC	     0x43555345u /* "CUSE" */
 
 /* Our own opcodes live far above FUSE's. */
@@ -72,6 +74,7 @@ enum cuseshim_opcode {
 	CUSESHIM_OP_CLOSED = 0x43530004, /* a holder closed; wait for RELEASE */
 	CUSESHIM_OP_STATUS = 0x43530005, /* the driver's user: counts (waiting) */
 	CUSESHIM_OP_ABORT = 0x43530006,	 /* the driver's user: abort the device */
+	CUSESHIM_OP_RING = 0x43530007,	 /* memfd in SCM_RIGHTS -> a request ring */
 };
 
 /* Kernel CUSE limits (fs/fuse): at most 32 pinned user pages per request,
@@ -101,8 +104,38 @@ struct cuseshim_hello_out {
 	uint32_t max_write; /* bytes per WRITE request */
 	uint32_t dev_major;
 	uint32_t dev_minor;
-	uint32_t padding;
+	uint32_t features; /* CUSESHIM_FEAT_* */
 };
+
+/* The driver takes RING (1.2). */
+#define CUSESHIM_FEAT_RING 1u
+
+/*
+ * The request ring of a control connection (1.2).  One request and its
+ * reply at a time, as a client thread makes them, in shared memory with
+ * futex wake-ups instead of a socket round trip: READ, WRITE and IOCTL
+ * only.  A client asks for it with RING (fuse_in_header alone, a memfd
+ * of CUSESHIM_RING_SIZE bytes sealed against shrinking in SCM_RIGHTS;
+ * the reply is the header, error 0 if the driver serves it), once the
+ * connection is busy enough to pay for the driver's thread.  Everything
+ * else stays on the socket (HELLO, ATTACH, CLOSED, INTERRUPT), and so
+ * do the connection's life and death: the client checks the socket for
+ * the driver's hang-up while it waits.
+ *
+ * The client writes a request (fuse_in_header, arguments, payload, as on
+ * the socket) at CUSESHIM_RING_REQ, stores req_seq + 1 and wakes req_seq;
+ * the driver copies it out, checks it as any request, and answers at
+ * CUSESHIM_RING_REP (fuse_out_header ...), storing rep_seq = req_seq and
+ * waking rep_seq.  Both futexes are shared ones (not FUTEX_PRIVATE).
+ */
+struct cuseshim_ring {
+	uint32_t req_seq;
+	uint32_t rep_seq;
+	uint32_t reserved[14];
+};
+#define CUSESHIM_RING_REQ  4096u
+#define CUSESHIM_RING_REP  (CUSESHIM_RING_REQ + CUSESHIM_MAX_MSG)
+#define CUSESHIM_RING_SIZE (CUSESHIM_RING_REP + CUSESHIM_MAX_MSG)
 
 /* OPEN: fuse_in_header + cuseshim_open_in, SCM_RIGHTS = the client's end. */
 struct cuseshim_open_in {
@@ -146,6 +179,7 @@ struct cuseshim_status_out {
 _Static_assert(sizeof(struct fuse_in_header) == 40, "fuse_in_header");
 _Static_assert(sizeof(struct fuse_out_header) == 16, "fuse_out_header");
 _Static_assert(sizeof(struct cuseshim_hello_in) == 16, "hello_in");
+_Static_assert(sizeof(struct cuseshim_ring) == 64, "ring");
 _Static_assert(sizeof(struct cuseshim_hello_out) == 32, "hello_out");
 _Static_assert(sizeof(struct cuseshim_open_in) == 24, "open_in");
 _Static_assert(sizeof(struct cuseshim_attach_out) == 16, "attach_out");

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "proto/cuseshim_proto.h"
 
 TestSuite(driver_api, .init = h_setup, .fini = h_teardown, .timeout = 120);
 
@@ -111,6 +112,127 @@ Test(driver_api, device_usable_from_init_done)
 		     0);
 	cr_expect(h_log_wait(&d, "init_done use=0", 1, 20000), "%s", h_log(&d));
 	cr_expect_eq(h_log_count(&d, "open"), 1, "%s", h_log(&d));
+}
+
+/* After bad input, the driver still serves @dev. */
+static void expect_alive(const char *dev)
+{
+	char cmd[300], *out = NULL;
+
+	snprintf(cmd, sizeof(cmd), "echo alive > %s", dev);
+	cr_assert_eq(H_RUN(H_SHIM, NULL, "sh", "-c", cmd), 0);
+	cr_assert_eq(H_RUN(H_SHIM, &out, "cat", dev), 0);
+	cr_expect_str_eq(out, "alive\n");
+	free(out);
+}
+
+/* Lines of @d's stderr that contain @needle. */
+static int err_lines(const struct h_driver *d, const char *needle)
+{
+	FILE *f = fopen(d->err, "re");
+	char line[512];
+	int n = 0;
+
+	cr_assert(f);
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* The request ring (protocol 1.2) from a hand-made client: RING with an
+ * unsealed memfd gets no ring (EINVAL); garbage in a ring, or an opcode that has no place
+ * there, drops that connection with a log line, and the driver serves on. */
+Test(driver_api, request_ring_refuses_what_it_must)
+{
+	struct h_driver d;
+	char sock[600], *out = NULL, *err = NULL, script[4096];
+
+	cr_assert_eq(h_driver_start(&d, "rg", NULL), 0);
+	snprintf(sock, sizeof(sock), "%s/rg", h_dir());
+	snprintf(
+		script, sizeof(script),
+		"import socket, struct, os, mmap, fcntl, ctypes, array, threading\n"
+		"SIZE = %u\n"
+		"libc = ctypes.CDLL(None, use_errno=True)\n"
+		"def hello(seal):\n"
+		"    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)\n"
+		"    s.connect('%s')\n"
+		"    msg = struct.pack('<IIQQIIIHH', 56, 0x43530001, 2, 0, 0, 0, 0, 0, 0)\n"
+		"    msg += struct.pack('<IHHII', 0x43555345, 1, 2, threading.get_native_id(), 0)\n"
+		"    s.send(msg); s.recv(100)\n"
+		"    fd = os.memfd_create('ring', os.MFD_ALLOW_SEALING)\n"
+		"    os.ftruncate(fd, SIZE)\n"
+		"    if seal:\n"
+		"        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | "
+		"fcntl.F_SEAL_GROW)\n"
+		"    msg = struct.pack('<IIQQIIIHH', 40, 0x43530007, 4, 0, 0, 0, 0, 0, 0)\n"
+		"    s.sendmsg([msg], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, "
+		"array.array('i', [fd]))])\n"
+		"    r = s.recv(100)\n"
+		"    return s, mmap.mmap(fd, SIZE), struct.unpack('<i', r[4:8])[0]\n"
+		"def poke(m, msg):\n"
+		"    m[4096:4096 + len(msg)] = msg\n"
+		"    m[0:4] = struct.pack('<I', 1)\n"
+		"    addr = ctypes.addressof(ctypes.c_char.from_buffer(m))\n"
+		"    libc.syscall(202, ctypes.c_void_p(addr), 1, 1, 0, 0, 0)\n"
+		"s, m, f = hello(False); print('unsealed', f)\n"
+		"for msg in [struct.pack('<I', 8),\n"
+		"            struct.pack('<IIQQIIIHH', 56, 0x43530001, 6, 0, 0, 0, 0, 0, 0) + "
+		"b'\\0' * 16]:\n"
+		"    s, m, f = hello(True)\n"
+		"    poke(m, msg)\n"
+		"    s.settimeout(5)\n"
+		"    print('sealed', f, 'then', len(s.recv(100)))\n",
+		CUSESHIM_RING_SIZE, sock);
+	cr_assert_eq(
+		h_run(0, NULL, &out, &err, (const char *const[]){"python3", "-c", script, NULL}), 0,
+		"%s", err);
+	cr_expect_str_eq(out, "unsealed -22\nsealed 0 then 0\nsealed 0 then 0\n", "%s", err);
+	free(out);
+	free(err);
+	expect_alive("/dev/rg");
+	cr_expect_eq(err_lines(&d, "in the request ring of pid"), 2,
+		     "log lines for the bad ring messages");
+}
+
+/* READ, WRITE and IOCTL go through the request ring unless
+ * CUSESHIM_NO_RING=1; the program and the driver cannot tell which. */
+Test(driver_api, request_ring_and_socket_agree)
+{
+	static const char *const script =
+		"import os, fcntl, termios, array, threading\n"
+		"fd = os.open('/dev/ra', os.O_RDWR)\n"
+		"print(os.write(fd, b'x' * 200000))\n"
+		"b = array.array('i', [0]); fcntl.ioctl(fd, termios.FIONREAD, b); print(b[0])\n"
+		"print(len(os.read(fd, 150000)), len(os.read(fd, 60000)))\n"
+		"t = threading.Thread(target=lambda: print(os.read(fd, 3)))\n"
+		"t.start(); os.write(fd, b'xyz'); t.join(); os.close(fd)\n";
+	/* (how reads and writes split depends on where python's buffers lie) */
+	static const char *const ops[] = {"open ", "ioctl ", "release "};
+	const char *const extra[] = {"-d", "--per-open", NULL};
+	char *ring = NULL, *sock = NULL;
+	int counts[3], i;
+	struct h_driver d;
+
+	cr_assert_eq(h_driver_start_blocking(&d, "ra", extra), 0);
+	cr_assert_eq(H_RUN(H_SHIM, &ring, "python3", "-c", script), 0, "%s", ring);
+	cr_expect(h_log_wait(&d, "release ", 1, 5000));
+	for (i = 0; i < 3; i++)
+		counts[i] = h_log_count(&d, ops[i]);
+	cr_assert_eq(H_RUN(H_SHIM, &sock, "env", "CUSESHIM_NO_RING=1", "python3", "-c", script), 0,
+		     "%s", sock);
+	cr_expect_str_eq(ring, "200000\n200000\n150000 50000\nb'xyz'\n");
+	cr_expect_str_eq(sock, ring);
+	free(ring);
+	free(sock);
+	/* the driver saw the same calls the second time */
+	cr_expect(h_log_wait(&d, "release ", 2, 5000));
+	for (i = 0; i < 3; i++)
+		cr_expect_eq(h_log_count(&d, ops[i]), 2 * counts[i], "%s\n%s", ops[i], h_log(&d));
+	/* the first run's main thread, busy enough to ask for one; not its
+	 * reader thread (one read), and nothing in the second run */
+	cr_expect_eq(err_lines(&d, "RING: request ring for pid"), 1, "request rings started");
 }
 
 /* cuse_lowlevel_setup twice in one process: two devices, two loops. */
@@ -226,9 +348,6 @@ Test(driver_api, garbage_from_a_client_is_dropped)
 {
 	struct h_driver d;
 	char sock[600], *out = NULL, *err = NULL, script[2048];
-	FILE *f;
-	char line[512];
-	bool logged = false;
 
 	cr_assert_eq(h_driver_start(&d, "g", NULL), 0);
 	snprintf(sock, sizeof(sock), "%s/g", h_dir());
@@ -257,17 +376,9 @@ Test(driver_api, garbage_from_a_client_is_dropped)
 	cr_expect_str_eq(out, "0\n0\n0\n0\n0\n");
 	free(out);
 	free(err);
-	cr_assert_eq(H_RUN(H_SHIM, NULL, "sh", "-c", "echo alive > /dev/g"), 0);
-	cr_assert_eq(H_RUN(H_SHIM, &out, "cat", "/dev/g"), 0);
-	cr_expect_str_eq(out, "alive\n");
-	free(out);
-	f = fopen(d.err, "re");
-	cr_assert(f);
-	while (fgets(line, sizeof(line), f))
-		if (strstr(line, "malformed message from pid"))
-			logged = true;
-	fclose(f);
-	cr_expect(logged, "no log line for the malformed messages");
+	expect_alive("/dev/g");
+	cr_expect(err_lines(&d, "malformed message from pid"),
+		  "no log line for the malformed messages");
 	/* cat's two reads (data, then end of file) and nothing else */
 	cr_expect_eq(h_log_count(&d, "read "), 2, "a driver callback ran for bad input");
 }

@@ -455,7 +455,7 @@ Test(check_request, unknown_opcode)
 		FUSE_POLL + 1,
 		CUSE_INIT, /* never travels on our sockets */
 		CUSESHIM_OP_HELLO - 1,
-		CUSESHIM_OP_ABORT + 1,
+		CUSESHIM_OP_RING + 1,
 		0x80000000u,
 		UINT32_MAX,
 	};
@@ -732,6 +732,7 @@ static const struct op_expect ops[] = {
 	{CUSESHIM_OP_OPEN, 24, 32, "SHIM_OPEN"},
 	{CUSESHIM_OP_ATTACH, 0, 16, "ATTACH"},
 	{CUSESHIM_OP_CLOSED, 8, 0, "CLOSED"},
+	{CUSESHIM_OP_RING, 0, 0, "RING"},
 };
 
 Test(opcodes, opcode_values)
@@ -758,14 +759,8 @@ Test(opcodes, known)
 Test(opcodes, unknown)
 {
 	static const uint32_t bad[] = {
-		0,
-		FUSE_LOOKUP,
-		FUSE_FLUSH,
-		FUSE_POLL + 1,
-		1000,
-		CUSESHIM_OP_HELLO - 1,
-		CUSESHIM_OP_ABORT + 1,
-		0x7fffffffu,
+		0,	    FUSE_LOOKUP,	   FUSE_FLUSH,		 FUSE_POLL + 1,
+		1000,	    CUSESHIM_OP_HELLO - 1, CUSESHIM_OP_RING + 1, 0x7fffffffu,
 		UINT32_MAX,
 	};
 
@@ -1497,4 +1492,14 @@ Test(drain_mirror, takes_every_byte_and_no_more)
 	cr_expect_eq(errno, EAGAIN);
 	close(sv[0]);
 	close(sv[1]);
+}
+
+/* The ring's layout is part of the protocol: both sides map it. */
+Test(ring, layout)
+{
+	cr_expect_eq(sizeof(struct cuseshim_ring), 64);
+	cr_expect_eq(CUSESHIM_RING_REQ, 4096);
+	cr_expect_eq(CUSESHIM_RING_REP, 4096 + CUSESHIM_MAX_MSG);
+	cr_expect_eq(CUSESHIM_RING_SIZE, 4096 + 2 * CUSESHIM_MAX_MSG);
+	cr_expect_eq(CUSESHIM_RING_SIZE % 4096, 0);
 }

@@ -59,26 +59,36 @@ static bool executable(const char *path)
 	return shim_raw_syscall(SYS_faccessat, AT_FDCWD, path, X_OK) == 0;
 }
 
+/* Where the shim was loaded from, found at start-up (dladdr takes the
+ * loader's lock, which a vfork child must not). */
+static char shim_dir[PATH_MAX];
+
+void shim_exec_init(void)
+{
+	Dl_info info;
+	const char *slash;
+
+	if (dladdr((void *)shim_exec_init, &info) && info.dli_fname &&
+	    (slash = strrchr(info.dli_fname, '/')) && slash - info.dli_fname < PATH_MAX)
+		snprintf(shim_dir, sizeof(shim_dir), "%.*s", (int)(slash - info.dli_fname),
+			 info.dli_fname);
+}
+
 /* cuse-run: as cuse-run said ($CUSESHIM_RUN), else beside the shim (the
  * test stage), in the build tree, or installed. */
 static const char *cuse_run(char *buf, size_t size)
 {
 	const char *env = getenv("CUSESHIM_RUN");
 	static const char *const rel[] = {"/cuse-run", "/../../cuse-run"};
-	Dl_info info;
 	size_t i;
 
 	if (env && *env && executable(env))
 		return env;
-	if (dladdr((void *)cuse_run, &info) && info.dli_fname && strrchr(info.dli_fname, '/')) {
-		int dir = (int)(strrchr(info.dli_fname, '/') - info.dli_fname);
-
+	if (shim_dir[0])
 		for (i = 0; i < sizeof(rel) / sizeof(rel[0]); i++)
-			if (snprintf(buf, size, "%.*s%s", dir, info.dli_fname, rel[i]) <
-				    (int)size &&
+			if (snprintf(buf, size, "%s%s", shim_dir, rel[i]) < (int)size &&
 			    executable(buf))
 				return buf;
-	}
 	return executable(BINDIR "/cuse-run") ? BINDIR "/cuse-run" : NULL;
 }
 

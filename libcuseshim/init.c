@@ -234,6 +234,7 @@ static void init_once_fn(void)
 	}
 	parse_maps(getenv("CUSESHIM_MAP"));
 	shim_cwd_changed();
+	shim_exec_init();
 	adopt_inherited();
 	shim_stdio_init();
 	errno = saved;

@@ -103,6 +103,8 @@ static inline pid_t shim_sys_gettid(void)
 	return (pid_t)shim_raw_syscall(SYS_gettid);
 }
 
+/* ---- exec.c: where the shim lives, for the exec wrappers (at start-up) */
+void shim_exec_init(void);
 /* ---- init.c: configuration, read once */
 /* True in a vfork child sharing its parent's memory: hands off the
  * shim's state (costs a getpid). */

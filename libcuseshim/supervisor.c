@@ -2181,6 +2181,9 @@ static void *receiver(void *arg)
 			/* EINTR; ENOENT: the caller went away meanwhile */
 			if (errno != EINTR && errno != ENOENT) {
 				sv_log("cuse-run: receiving a notification: %s\n", strerror(errno));
+				pthread_mutex_lock(&recv_lock);
+				recv_idle--; /* this one no longer waits */
+				pthread_mutex_unlock(&recv_lock);
 				break;
 			}
 			continue;

@@ -246,7 +246,7 @@ static ssize_t ring_call(struct shim_chan *ch, struct iovec *req, int nreq, void
 	bool interrupted = false;
 	size_t room = 0, body;
 	uint32_t seq;
-	int fd = atomic_load(&ch->fd), i, nback = 0;
+	int fd = atomic_load(&ch->fd), i, nback = 0, saved = errno;
 
 	for (i = 0; i < nreq; i++)
 		dst.iov_len += req[i].iov_len;
@@ -308,6 +308,7 @@ static ssize_t ring_call(struct shim_chan *ch, struct iovec *req, int nreq, void
 	if (src.iov_len &&
 	    process_vm_writev(ch->pid, &src, 1, back, nback, 0) != (ssize_t)src.iov_len)
 		return -EFAULT;
+	errno = saved; /* the futex waits' EAGAIN and ETIMEDOUT are not the caller's */
 	return (ssize_t)src.iov_len;
 }
 

@@ -54,7 +54,10 @@ int shim_ensure_flags(int fd, struct shim_file *f)
  * when the driver says so after this read. */
 static void drain_mirror(int fd)
 {
+	int saved = errno;
+
 	proto_drain_mirror(fd, REAL(recvmmsg));
+	errno = saved; /* its EAGAIN is not the caller's */
 }
 
 static ssize_t dev_io(int fd, struct shim_file *f, const struct iovec *iov, int iovcnt,

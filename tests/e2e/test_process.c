@@ -529,10 +529,17 @@ Test(process, errno_untouched_by_successful_calls)
 		  "op('access', lambda: libc.access(b'/dev/pr', os.R_OK))\n"
 		  "op('fcntl', lambda: libc.fcntl(fd, 3))  # F_GETFL\n"
 		  "op('dup', lambda: libc.close(libc.dup(fd)))\n"
+		  "ok = True\n"
+		  "for i in range(16):  # past the point where the channel asks for a ring\n"
+		  "    ctypes.set_errno(77)\n"
+		  "    ok &= libc.write(fd, b'abc', 3) == 3 and libc.ioctl(fd, 0x541b, "
+		  "ctypes.byref(n)) == 0 and libc.read(fd, buf, 3) == 3 and ctypes.get_errno() "
+		  "== 77\n"
+		  "print('many', ok)\n"
 		  "op('close', lambda: libc.close(fd))\n",
 		  "open True 77\nwrite True 77\nioctl True 77\npoll True 77\nread True 77\n"
 		  "fstat True 77\nstat True 77\naccess True 77\nfcntl True 77\ndup True 77\n"
-		  "close True 77\n");
+		  "many True\nclose True 77\n");
 	expect_balanced(1);
 }
 

@@ -164,6 +164,7 @@ struct fuse_session {
 	unsigned rings, ring_busy;
 	bool in_loop;
 	unsigned slots;
+	uint64_t spin_ns; /* CUSESHIM_SPIN_US, read once */
 
 	volatile int exited;
 	int error;
@@ -250,6 +251,8 @@ void cused_slot_take(struct fuse_session *se);
 void cused_slot_give(struct fuse_session *se);
 /* The session goes: wait for every ring thread to end. */
 void cused_ring_wait_gone(struct fuse_session *se);
+/* How long a ring thread waits awake for a request (CUSESHIM_SPIN_US). */
+uint64_t cused_spin_ns(void);
 /* reply.c */
 struct fuse_req *cused_req_new(struct fuse_session *se, struct cused_conn *c, uint32_t opcode,
 			       uint64_t unique);

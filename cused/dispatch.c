@@ -216,7 +216,7 @@ static void hello_out(struct fuse_session *se, struct cuseshim_hello_out *h)
 	h->max_write = se->max_write;
 	h->dev_major = se->attr.major;
 	h->dev_minor = se->attr.minor;
-	h->features = CUSESHIM_FEAT_RING;
+	h->features = CUSESHIM_FEAT_RING | CUSESHIM_FEAT_RING_WAITERS;
 }
 
 static int check_hello(struct dispatch_ctx *d, const struct cuseshim_hello_in *h)

@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cused_i.h"
@@ -40,7 +41,29 @@ struct cused_ring {
 	_Atomic bool stop;
 	_Atomic uint64_t pending; /* unique of the request being served */
 	uint32_t pending_seq;
+	bool waiters;	  /* the client keeps cli_sleep and cli_cpu (1.3) */
+	uint64_t spin_ns; /* how long to wait awake for the next request */
 };
+
+/*
+ * After a reply, a ring thread whose client runs on another CPU waits
+ * awake this long for the next request before it sleeps: waking a
+ * sleeping thread on another CPU costs tens of microseconds on a VM whose
+ * idle CPUs halt, several times a request's own cost.  On the client's
+ * CPU spinning would only keep the client from running.
+ */
+uint64_t cused_spin_ns(void)
+{
+	const char *s = getenv("CUSESHIM_SPIN_US");
+	uint64_t ns;
+
+	if (proto_spin_ns(s, &ns))
+		cused_log(FUSE_LOG_WARNING,
+			  "cuse: CUSESHIM_SPIN_US=%s is not a number of microseconds up to "
+			  "1000000; using %d\n",
+			  s, CUSESHIM_SPIN_US_DEFAULT);
+	return ns;
+}
 
 static char *area(struct cused_ring *r, size_t off)
 {
@@ -52,11 +75,46 @@ static void futex_wake(uint32_t *word)
 	syscall(SYS_futex, word, FUTEX_WAKE, 1, NULL, NULL, 0);
 }
 
+/* Sleep while *@word is @old, at most @ms milliseconds (0: no limit). */
 static void futex_wait_ms(uint32_t *word, uint32_t old, long ms)
 {
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
-	syscall(SYS_futex, word, FUTEX_WAIT, old, &ts, NULL, 0);
+	syscall(SYS_futex, word, FUTEX_WAIT, old, ms ? &ts : NULL, NULL, 0);
+}
+
+/* Wait awake for a request after @seen while the client is on another
+ * CPU, at most spin_ns; true if one came (or we are told to stop). */
+static bool ring_spin(struct cused_ring *r, uint32_t seen)
+{
+	uint32_t peer = __atomic_load_n(&r->mem->cli_cpu, __ATOMIC_RELAXED);
+	uint64_t end;
+	unsigned i;
+
+	if (!r->waiters || !r->spin_ns || !peer || peer == proto_ring_cpu())
+		return false;
+	end = proto_now_ns() + r->spin_ns;
+	for (i = 1;; i++) {
+		if (__atomic_load_n(&r->mem->req_seq, __ATOMIC_ACQUIRE) != seen ||
+		    atomic_load(&r->stop))
+			return true;
+		__builtin_ia32_pause();
+		if (!(i % 64) && proto_now_ns() > end)
+			return false;
+	}
+}
+
+/* Sleep until a request after @seen, saying so in srv_sleep first so
+ * that the client wakes us (and only then). */
+static void ring_sleep(struct cused_ring *r, uint32_t seen, long ms)
+{
+	struct cuseshim_ring *mem = r->mem;
+
+	__atomic_store_n(&mem->srv_cpu, proto_ring_cpu(), __ATOMIC_RELAXED);
+	__atomic_store_n(&mem->srv_sleep, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&mem->req_seq, __ATOMIC_SEQ_CST) == seen && !atomic_load(&r->stop))
+		futex_wait_ms(&mem->req_seq, seen, ms);
+	__atomic_store_n(&mem->srv_sleep, 0, __ATOMIC_RELAXED);
 }
 
 /* A dispatch may start only while a loop runs; counted, for quiesce. */
@@ -166,13 +224,19 @@ static void *ring_thread(void *arg)
 	while (m && !atomic_load(&r->stop)) {
 		uint32_t now = __atomic_load_n(&r->mem->req_seq, __ATOMIC_ACQUIRE);
 
-		if (now == seen || !se->in_loop || fuse_session_exited(se)) {
-			futex_wait_ms(&r->mem->req_seq, now, 500);
+		if (now == seen) {
+			/* idle: a request or cused_ring_stop changes req_seq */
+			if (!ring_spin(r, seen))
+				ring_sleep(r, seen, 0);
 			continue;
 		}
-		if (!ring_enter(se))
+		if (!se->in_loop || fuse_session_exited(se) || !ring_enter(se)) {
+			/* no loop serves the session: look again now and then */
+			ring_sleep(r, now, 500);
 			continue;
+		}
 		seen = now;
+		__atomic_store_n(&r->mem->srv_cpu, proto_ring_cpu(), __ATOMIC_RELAXED);
 		serve_one(r, m, now);
 		ring_leave(se);
 	}
@@ -217,6 +281,8 @@ int cused_ring_start(struct fuse_session *se, struct cused_conn *c, int memfd)
 	r->se = se;
 	r->conn = cused_conn_get(c);
 	r->mem = mem;
+	r->waiters = __atomic_load_n(&r->mem->flags, __ATOMIC_RELAXED) & CUSESHIM_RING_WAITERS;
+	r->spin_ns = se->spin_ns;
 	c->ring = r;
 	pthread_mutex_lock(&se->ring_lock);
 	se->rings++;
@@ -250,6 +316,9 @@ void cused_ring_stop(struct cused_conn *c)
 	if (!r)
 		return;
 	atomic_store(&r->stop, true);
+	/* a thread between its look at stop and FUTEX_WAIT sleeps only while
+	 * req_seq is what it saw: change it (the client is gone) */
+	__atomic_fetch_add(&r->mem->req_seq, 1, __ATOMIC_SEQ_CST);
 	futex_wake(&r->mem->req_seq);
 }
 
@@ -293,8 +362,9 @@ bool cused_ring_reply(struct cused_conn *c, uint64_t unique, int error, const st
 		memcpy(p, iov[i].iov_base, iov[i].iov_len);
 		p += iov[i].iov_len;
 	}
-	__atomic_store_n(&r->mem->rep_seq, r->pending_seq, __ATOMIC_RELEASE);
-	futex_wake(&r->mem->rep_seq);
+	__atomic_store_n(&r->mem->rep_seq, r->pending_seq, __ATOMIC_SEQ_CST);
+	if (!r->waiters || __atomic_load_n(&r->mem->cli_sleep, __ATOMIC_SEQ_CST))
+		futex_wake(&r->mem->rep_seq);
 	*ret = 0;
 	return true;
 }

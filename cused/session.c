@@ -502,6 +502,7 @@ struct fuse_session *cuse_lowlevel_new(struct fuse_args *args, const struct cuse
 	pthread_mutex_init(&se->lock, NULL);
 	pthread_mutex_init(&se->ring_lock, NULL);
 	pthread_cond_init(&se->ring_cond, NULL);
+	se->spin_ns = cused_spin_ns();
 	if (!find_devname(ci, &se->devname) || !se->devname[0]) {
 		cused_log(FUSE_LOG_ERR, "cuse: DEVNAME unspecified\n");
 		goto fail;

@@ -11,6 +11,7 @@
  */
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,8 +37,10 @@ struct shim_chan {
 	struct cuseshim_hello_out hello;
 	struct cuseshim_ring *ring; /* the driver serves it (ring_on) */
 	bool ring_on;
+	bool ring_waiters; /* both sides keep the *_sleep and *_cpu words */
 	uint32_t ring_seq;
-	unsigned busy; /* READ/WRITE/IOCTL on the socket; RING_AFTER asks for one */
+	uint64_t spin_ns; /* how long to wait awake for a ring reply */
+	unsigned busy;	  /* READ/WRITE/IOCTL on the socket; RING_AFTER asks for one */
 	struct {
 		uint64_t ino;
 		uint64_t handle;
@@ -226,6 +229,64 @@ static bool hung_up(int fd)
 	return REAL(poll)(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR));
 }
 
+/* The kernel's struct sigaction, for rt_sigaction. */
+struct kernel_sigaction {
+	void (*handler)(int);
+	unsigned long flags;
+	void (*restorer)(void);
+	uint64_t mask;
+};
+
+/* Would one of the signals in @set run a handler when unblocked? */
+static bool handler_for(uint64_t set)
+{
+	struct kernel_sigaction ka;
+	int sig;
+
+	for (sig = 1; sig <= 64; sig++)
+		if ((set & (1ull << (sig - 1))) &&
+		    !shim_raw_syscall(SYS_rt_sigaction, sig, NULL, &ka, sizeof(uint64_t)) &&
+		    ka.handler != SIG_DFL && ka.handler != SIG_IGN)
+			return true;
+	return false;
+}
+
+/*
+ * Wait awake, at most spin_ns, for the ring's reply @seq from a driver
+ * running on another CPU: true if it came.  Signals are blocked meanwhile,
+ * so that one that arrives is not handled unseen: a signal with a handler
+ * ends the wait, and *@caught says so, which interrupts the request as
+ * the futex wait's EINTR would.
+ */
+static bool ring_spin(struct shim_chan *ch, uint32_t seq, bool *caught)
+{
+	/* all but glibc's own SIGCANCEL and SIGSETXID (32, 33) */
+	uint64_t all = ~((1ull << 31) | (1ull << 32)), old, pending;
+	uint64_t end;
+	bool got = false;
+	unsigned i;
+
+	if (shim_raw_syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, &old, sizeof(all)))
+		return false;
+	end = proto_now_ns() + ch->spin_ns;
+	for (i = 1;; i++) {
+		if (__atomic_load_n(&ch->ring->rep_seq, __ATOMIC_ACQUIRE) == seq) {
+			got = true;
+			break;
+		}
+		__builtin_ia32_pause();
+		/* now and then: the time, and a signal that came (which ends
+		 * the wait at once, to interrupt the request without delay) */
+		if (!(i % 64) &&
+		    (proto_now_ns() > end ||
+		     (!shim_raw_syscall(SYS_rt_sigpending, &pending, sizeof(pending)) &&
+		      (pending & ~old) && (*caught = handler_for(pending & ~old)))))
+			break;
+	}
+	shim_raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, sizeof(old));
+	return got;
+}
+
 /*
  * One request and its reply through the channel's ring (protocol 1.2),
  * with chan_call's results.  @req[0] and @req[1] (header, arguments) and
@@ -233,7 +294,9 @@ static bool hung_up(int fd)
  * copied with process_vm_readv/writev on ourselves, so a bad one is
  * EFAULT, as the socket would say, never a crash.  While we wait, a signal handler that
  * ran sends FUSE_INTERRUPT on the socket, and every 100 ms we look at the
- * socket for the driver's death.
+ * socket for the driver's death.  With waiters (1.3) each side wakes the
+ * other only when it sleeps, and we wait awake for a while when the
+ * driver is on another CPU (ring_spin).
  */
 static ssize_t ring_call(struct shim_chan *ch, struct iovec *req, int nreq, void *out,
 			 size_t out_size, const struct iovec *payload, int npayload)
@@ -261,12 +324,32 @@ static ssize_t ring_call(struct shim_chan *ch, struct iovec *req, int nreq, void
 	    process_vm_readv(ch->pid, &dst, 1, req + 2, nreq - 2, 0) != (ssize_t)dst.iov_len)
 		return -EFAULT; /* a bad caller buffer: nothing was sent */
 	seq = ++ch->ring_seq;
-	__atomic_store_n(&r->req_seq, seq, __ATOMIC_RELEASE);
-	futex(&r->req_seq, FUTEX_WAKE, 1, NULL);
+	if (ch->ring_waiters) {
+		uint32_t me = proto_ring_cpu(), peer;
+		bool caught = false;
+
+		__atomic_store_n(&r->cli_cpu, me, __ATOMIC_RELAXED);
+		__atomic_store_n(&r->req_seq, seq, __ATOMIC_SEQ_CST);
+		peer = __atomic_load_n(&r->srv_cpu, __ATOMIC_RELAXED);
+		if (__atomic_load_n(&r->srv_sleep, __ATOMIC_SEQ_CST))
+			futex(&r->req_seq, FUTEX_WAKE, 1, NULL);
+		else if (ch->spin_ns && peer && peer != me && !ring_spin(ch, seq, &caught) &&
+			 caught) {
+			interrupted = true;
+			send_interrupt(fd, in->unique);
+		}
+	} else {
+		__atomic_store_n(&r->req_seq, seq, __ATOMIC_RELEASE);
+		futex(&r->req_seq, FUTEX_WAKE, 1, NULL);
+	}
 	for (;;) {
-		uint32_t now = __atomic_load_n(&r->rep_seq, __ATOMIC_ACQUIRE);
+		uint32_t now;
 		struct timespec ts = {0, 100 * 1000000L};
 
+		/* say we sleep, then look: the driver wakes us only if we do */
+		if (ch->ring_waiters)
+			__atomic_store_n(&r->cli_sleep, 1, __ATOMIC_SEQ_CST);
+		now = __atomic_load_n(&r->rep_seq, __ATOMIC_SEQ_CST);
 		if (now == seq)
 			break;
 		/* with a timeout, a handler's signal ends the wait (EINTR)
@@ -281,6 +364,8 @@ static ssize_t ring_call(struct shim_chan *ch, struct iovec *req, int nreq, void
 			return -ECONNABORTED; /* the driver died with our request */
 		}
 	}
+	if (ch->ring_waiters)
+		__atomic_store_n(&r->cli_sleep, 0, __ATOMIC_RELAXED);
 	memcpy(&hdr, rep, sizeof(hdr));
 	if (hdr.unique != in->unique || hdr.len < sizeof(hdr) || hdr.len > CUSESHIM_MAX_MSG) {
 		shim_log("malformed reply from %s; dropping the connection\n", ch->dev->name);
@@ -315,6 +400,20 @@ static ssize_t ring_call(struct shim_chan *ch, struct iovec *req, int nreq, void
 static ssize_t chan_call(struct shim_chan *ch, struct iovec *req, int nreq, int sendfd, void *out,
 			 size_t out_size, const struct iovec *payload, int npayload);
 
+/* How long a client thread waits awake for a ring reply from a driver on
+ * another CPU (CUSESHIM_SPIN_US, as libcused reads it). */
+static uint64_t spin_ns(void)
+{
+	const char *s = getenv("CUSESHIM_SPIN_US");
+	uint64_t ns;
+
+	if (proto_spin_ns(s, &ns))
+		shim_log("CUSESHIM_SPIN_US=%s is not a number of microseconds up to 1000000; "
+			 "using %d\n",
+			 s, CUSESHIM_SPIN_US_DEFAULT);
+	return ns;
+}
+
 /* A request ring for @ch (mapped at ch->ring) and its memfd to pass in
  * RING, or -1 to go without (CUSESHIM_NO_RING=1, or no memory). */
 static int ring_create(struct shim_chan *ch)
@@ -344,6 +443,10 @@ static int ring_create(struct shim_chan *ch)
 		return -1;
 	}
 	ch->ring = mem;
+	/* we keep cli_sleep and cli_cpu (1.3); the driver looks once */
+	ch->ring->flags = CUSESHIM_RING_WAITERS;
+	ch->ring_waiters = ch->hello.features & CUSESHIM_FEAT_RING_WAITERS;
+	ch->spin_ns = spin_ns();
 	return fd;
 }
 

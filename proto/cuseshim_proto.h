@@ -13,6 +13,10 @@
  *        supervises).
  *   1.2  the request ring: RING brings a shared memory area, in which
  *        READ, WRITE and IOCTL then travel (struct cuseshim_ring).
+ *   1.3  ring waiters: each side says when it sleeps, so that the other
+ *        wakes it only then, and where it runs, so that the other spins
+ *        instead of sleeping when they are on different CPUs
+ *        (CUSESHIM_FEAT_RING_WAITERS, CUSESHIM_RING_WAITERS).
  *
  * Version rule: the client sends its major.minor in HELLO/OPEN; the driver
  * refuses a different major (EPROTO) and answers with its own minor.  Each
@@ -63,7 +67,7 @@
 #include <sys/uio.h>
 
 #define CUSESHIM_PROTO_MAJOR 1
-#define CUSESHIM_PROTO_MINOR 2
+#define CUSESHIM_PROTO_MINOR 3
 #define CUSESHIM_MAGIC	     0x43555345u /* "CUSE" */
 
 /* Our own opcodes live far above FUSE's. */
@@ -109,6 +113,8 @@ struct cuseshim_hello_out {
 
 /* The driver takes RING (1.2). */
 #define CUSESHIM_FEAT_RING 1u
+/* The driver keeps srv_sleep and srv_cpu of its rings (1.3). */
+#define CUSESHIM_FEAT_RING_WAITERS 2u
 
 /*
  * The request ring of a control connection (1.2).  One request and its
@@ -127,15 +133,32 @@ struct cuseshim_hello_out {
  * the driver copies it out, checks it as any request, and answers at
  * CUSESHIM_RING_REP (fuse_out_header ...), storing rep_seq = req_seq and
  * waking rep_seq.  Both futexes are shared ones (not FUTEX_PRIVATE).
+ *
+ * Waiters (1.3).  A client that sets CUSESHIM_RING_WAITERS in flags before
+ * RING, talking to a driver with CUSESHIM_FEAT_RING_WAITERS, keeps
+ * cli_sleep and cli_cpu; the driver keeps srv_sleep and srv_cpu.  A side
+ * about to sleep stores its *_sleep = 1 and then looks at the sequence
+ * number once more before FUTEX_WAIT; a side that stores a sequence number
+ * then wakes the other only if the other's *_sleep is 1 (both orders
+ * sequentially consistent: no lost wake-up).  *_cpu is the CPU a side
+ * last ran on, plus one (0: unknown); a side may spin for a while rather
+ * than sleep when the other is on another CPU.  Neither side trusts the
+ * other's words for anything but whether to wake or to spin.
  */
 struct cuseshim_ring {
 	uint32_t req_seq;
 	uint32_t rep_seq;
-	uint32_t reserved[14];
+	uint32_t flags;	    /* CUSESHIM_RING_*, set by the client before RING */
+	uint32_t srv_sleep; /* 1.3: the driver sleeps on req_seq */
+	uint32_t cli_sleep; /* 1.3: the client sleeps on rep_seq */
+	uint32_t srv_cpu;   /* 1.3: the driver's ring thread's CPU + 1 */
+	uint32_t cli_cpu;   /* 1.3: the client thread's CPU + 1 */
+	uint32_t reserved[9];
 };
-#define CUSESHIM_RING_REQ  4096u
-#define CUSESHIM_RING_REP  (CUSESHIM_RING_REQ + CUSESHIM_MAX_MSG)
-#define CUSESHIM_RING_SIZE (CUSESHIM_RING_REP + CUSESHIM_MAX_MSG)
+#define CUSESHIM_RING_WAITERS 1u
+#define CUSESHIM_RING_REQ     4096u
+#define CUSESHIM_RING_REP     (CUSESHIM_RING_REQ + CUSESHIM_MAX_MSG)
+#define CUSESHIM_RING_SIZE    (CUSESHIM_RING_REP + CUSESHIM_MAX_MSG)
 
 /* OPEN: fuse_in_header + cuseshim_open_in, SCM_RIGHTS = the client's end. */
 struct cuseshim_open_in {
@@ -232,6 +255,17 @@ size_t proto_next_chunk(const struct iovec *iov, int iovcnt, size_t skip, size_t
  */
 int proto_ioctl_retry(const struct fuse_ioctl_out *out, const void *arr, size_t n, struct iovec *in,
 		      size_t *in_size, struct iovec *outv, size_t *out_size);
+
+/* The ring's *_cpu word for the CPU the caller runs on (1.3). */
+uint32_t proto_ring_cpu(void);
+/* CLOCK_MONOTONIC in nanoseconds, for bounding a spin. */
+uint64_t proto_now_ns(void);
+/* How long a side of a ring waits awake for the other on another CPU:
+ * CUSESHIM_SPIN_US (@s, may be NULL) in nanoseconds, 50 us when unset.
+ * Returns -1, with the default in *@ns, when @s is not a number of
+ * microseconds up to a second (the caller says so in its log). */
+#define CUSESHIM_SPIN_US_DEFAULT 50
+int proto_spin_ns(const char *s, uint64_t *ns);
 
 /* The segments of @iov covering bytes [@skip, @skip + @len), at most @max
  * of them, into @out; returns how many. */

@@ -2,11 +2,14 @@
 /* Validation and request splitting for the cuseshim wire protocol. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include "cuseshim_proto.h"
 
@@ -326,4 +329,35 @@ unsigned proto_drain_mirror(int fd, proto_recvmmsg_fn rmm)
 			total += (unsigned)n;
 	} while (n == BATCH);
 	return total;
+}
+
+uint32_t proto_ring_cpu(void)
+{
+	int cpu = sched_getcpu();
+
+	return cpu < 0 ? 0 : (uint32_t)cpu + 1;
+}
+
+uint64_t proto_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int proto_spin_ns(const char *s, uint64_t *ns)
+{
+	unsigned long us;
+	char *end;
+
+	*ns = CUSESHIM_SPIN_US_DEFAULT * 1000u;
+	if (!s || !*s)
+		return 0;
+	errno = 0;
+	us = strtoul(s, &end, 10);
+	if (*end || errno || us > 1000000 || *s == '-')
+		return -1;
+	*ns = (uint64_t)us * 1000u;
+	return 0;
 }

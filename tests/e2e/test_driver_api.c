@@ -235,6 +235,47 @@ Test(driver_api, request_ring_and_socket_agree)
 	cr_expect_eq(err_lines(&d, "RING: request ring for pid"), 1, "request rings started");
 }
 
+/*
+ * With the driver's ring thread and the client on different CPUs, each
+ * side waits awake for the other (protocol 1.3); a signal that comes
+ * while the client waits awake for a blocked read still interrupts it.
+ * Spins of a whole second on both sides put the alarm inside one; a
+ * client that missed the signal would wait for the read forever.
+ */
+Test(driver_api, a_signal_interrupts_a_ring_wait_across_cpus)
+{
+	static const char *const steps[] = {"open:/dev/rs:rw", "write:4", "read:1",
+					    "read:1",	       "read:1",  "read:1",
+					    "alarm:300",       "read:9",  "alarms"};
+	const char *argv[32] = {"env", "CUSESHIM_SPIN_US=1000000", "taskset", "-c",
+				"0",   h_stage("rwprobe")};
+	char logarg[600], pid[16], *out = NULL;
+	struct h_driver d;
+	size_t i;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		cr_skip_test("needs two CPUs");
+	snprintf(logarg, sizeof(logarg), "--log=%s/rs.log", h_dir());
+	cr_assert_eq(h_driver_start_argv(&d, "rs",
+					 (const char *const[]){"/usr/bin/env",
+							       "CUSESHIM_SPIN_US=1000000",
+							       h_stage("bufdev"), "-f", "--name=rs",
+							       logarg, "-d", NULL},
+					 0),
+		     0);
+	/* every thread of the driver, and those it starts, on CPU 1 */
+	snprintf(pid, sizeof(pid), "%d", (int)d.pid);
+	cr_assert_eq(H_RUN(0, NULL, "taskset", "-a", "-p", "-c", "1", pid), 0);
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+		argv[6 + i] = steps[i];
+	cr_assert_eq(h_run(H_SHIM, NULL, &out, NULL, argv), 0);
+	cr_expect_str_eq(out, "open=3\nwrite=4\nread=1 data=a\nread=1 data=a\nread=1 data=a\n"
+			      "read=1 data=a\nread=-1 errno=EINTR\nalarms=1\n");
+	free(out);
+	cr_expect_eq(h_log_count(&d, "interrupt fh=1"), 1, "%s", h_log(&d));
+	cr_expect_eq(err_lines(&d, "RING: request ring for pid"), 1, "request rings started");
+}
+
 /* cuse_lowlevel_setup twice in one process: two devices, two loops. */
 Test(driver_api, two_devices_in_one_process)
 {

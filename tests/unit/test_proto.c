@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -1502,4 +1503,41 @@ Test(ring, layout)
 	cr_expect_eq(CUSESHIM_RING_REP, 4096 + CUSESHIM_MAX_MSG);
 	cr_expect_eq(CUSESHIM_RING_SIZE, 4096 + 2 * CUSESHIM_MAX_MSG);
 	cr_expect_eq(CUSESHIM_RING_SIZE % 4096, 0);
+	/* 1.3: the waiters' words, where 1.2 had reserved zeros */
+	cr_expect_eq(offsetof(struct cuseshim_ring, flags), 8);
+	cr_expect_eq(offsetof(struct cuseshim_ring, srv_sleep), 12);
+	cr_expect_eq(offsetof(struct cuseshim_ring, cli_sleep), 16);
+	cr_expect_eq(offsetof(struct cuseshim_ring, srv_cpu), 20);
+	cr_expect_eq(offsetof(struct cuseshim_ring, cli_cpu), 24);
+	cr_expect_eq(CUSESHIM_RING_WAITERS, 1);
+	cr_expect_eq(CUSESHIM_FEAT_RING_WAITERS, 2);
+}
+
+/* CUSESHIM_SPIN_US: microseconds up to a second; anything else is the
+ * default, and says so. */
+Test(ring, spin_option)
+{
+	static const struct {
+		const char *s;
+		int rc;
+		uint64_t ns;
+	} cases[] = {
+		{NULL, 0, 50000},
+		{"", 0, 50000},
+		{"0", 0, 0},
+		{"7", 0, 7000},
+		{"1000000", 0, 1000000000},
+		{"1000001", -1, 50000},
+		{"-1", -1, 50000},
+		{"12x", -1, 50000},
+		{"99999999999999999999", -1, 50000},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint64_t ns = 1;
+
+		cr_expect_eq(proto_spin_ns(cases[i].s, &ns), cases[i].rc, "%s", cases[i].s);
+		cr_expect_eq(ns, cases[i].ns, "%s", cases[i].s);
+	}
 }

@@ -36,6 +36,7 @@ struct shim_chan {
 	uint64_t unique;
 	struct cuseshim_hello_out hello;
 	struct cuseshim_ring *ring; /* the driver serves it (ring_on) */
+	_Atomic int ring_fd;	    /* its memfd (internal), for preadv/pwritev */
 	bool ring_on;
 	bool ring_waiters; /* both sides keep the *_sleep and *_cpu words */
 	uint32_t ring_seq;
@@ -124,9 +125,15 @@ int shim_make_internal_fd(int fd)
 	return fd;
 }
 
-/* The mapping only: a fork child's copy is its parent's ring. */
+/* Our mapping and memfd (a fork child's copies of its parent's). */
 static void ring_drop(struct shim_chan *ch)
 {
+	int fd = atomic_exchange(&ch->ring_fd, -1);
+
+	if (fd >= 0) {
+		mark_internal(fd, false);
+		shim_sys_close(fd);
+	}
 	if (ch->ring)
 		munmap(ch->ring, CUSESHIM_RING_SIZE);
 	ch->ring = NULL;
@@ -288,11 +295,34 @@ static bool ring_spin(struct shim_chan *ch, uint32_t seq, bool *caught)
 }
 
 /*
+ * Copy @len bytes between the caller's buffers @user and the ring at
+ * @off, into the ring (@in) or out of it, as the kernel copies: a bad
+ * buffer is false (EFAULT), never a crash.  Through the ring's memfd,
+ * which costs half of process_vm_readv/writev on ourselves, the way left
+ * when a dup2 over the memfd's number could not move it.
+ */
+static bool ring_copy(struct shim_chan *ch, bool in, const struct iovec *user, int n, size_t off,
+		      size_t len)
+{
+	int fd = atomic_load(&ch->ring_fd);
+	struct iovec mine = {(char *)ch->ring + off, len};
+	long done;
+
+	if (fd >= 0)
+		done = shim_raw_syscall(in ? SYS_pwritev : SYS_preadv, fd, user, n, off, 0);
+	else if (in)
+		done = process_vm_readv(ch->pid, &mine, 1, user, (unsigned long)n, 0);
+	else
+		done = process_vm_writev(ch->pid, &mine, 1, user, (unsigned long)n, 0);
+	return done == (long)len;
+}
+
+/*
  * One request and its reply through the channel's ring (protocol 1.2),
  * with chan_call's results.  @req[0] and @req[1] (header, arguments) and
  * @out are ours; the caller's buffers (the rest of @req, @payload) are
- * copied with process_vm_readv/writev on ourselves, so a bad one is
- * EFAULT, as the socket would say, never a crash.  While we wait, a signal handler that
+ * copied by the kernel (ring_copy), so a bad one is EFAULT, as the socket
+ * would say, never a crash.  While we wait, a signal handler that
  * ran sends FUSE_INTERRUPT on the socket, and every 100 ms we look at the
  * socket for the driver's death.  With waiters (1.3) each side wakes the
  * other only when it sleeps, and we wait awake for a while when the
@@ -304,24 +334,22 @@ static ssize_t ring_call(struct shim_chan *ch, struct iovec *req, int nreq, void
 	const struct fuse_in_header *in = req[0].iov_base;
 	struct cuseshim_ring *r = ch->ring;
 	char *rep = (char *)r + CUSESHIM_RING_REP;
-	struct iovec dst = {(char *)r + CUSESHIM_RING_REQ, 0}, src, back[40];
+	struct iovec back[40];
 	struct fuse_out_header hdr;
 	bool interrupted = false;
-	size_t room = 0, body;
+	size_t room = 0, body, len = 0, head = req[0].iov_len + req[1].iov_len, back_len;
 	uint32_t seq;
 	int fd = atomic_load(&ch->fd), i, nback = 0, saved = errno;
 
 	for (i = 0; i < nreq; i++)
-		dst.iov_len += req[i].iov_len;
-	if (dst.iov_len > CUSESHIM_MAX_MSG || npayload > 40 || nreq < 2)
+		len += req[i].iov_len;
+	if (len > CUSESHIM_MAX_MSG || npayload > 40 || nreq < 2)
 		return -EINVAL;
 	/* header and arguments are ours; what follows may be the caller's */
-	memcpy(dst.iov_base, req[0].iov_base, req[0].iov_len);
-	memcpy((char *)dst.iov_base + req[0].iov_len, req[1].iov_base, req[1].iov_len);
-	dst.iov_len -= req[0].iov_len + req[1].iov_len;
-	dst.iov_base = (char *)dst.iov_base + req[0].iov_len + req[1].iov_len;
-	if (dst.iov_len &&
-	    process_vm_readv(ch->pid, &dst, 1, req + 2, nreq - 2, 0) != (ssize_t)dst.iov_len)
+	memcpy((char *)r + CUSESHIM_RING_REQ, req[0].iov_base, req[0].iov_len);
+	memcpy((char *)r + CUSESHIM_RING_REQ + req[0].iov_len, req[1].iov_base, req[1].iov_len);
+	if (len > head &&
+	    !ring_copy(ch, true, req + 2, nreq - 2, CUSESHIM_RING_REQ + head, len - head))
 		return -EFAULT; /* a bad caller buffer: nothing was sent */
 	seq = ++ch->ring_seq;
 	if (ch->ring_waiters) {
@@ -383,18 +411,18 @@ static ssize_t ring_call(struct shim_chan *ch, struct iovec *req, int nreq, void
 		return -EIO; /* shorter or longer than asked */
 	if (out_size)
 		memcpy(out, rep + sizeof(hdr), out_size);
-	src = (struct iovec){rep + sizeof(hdr) + out_size, body - out_size};
-	for (i = 0, room = src.iov_len; i < npayload && room; i++) {
+	back_len = body - out_size;
+	for (i = 0, room = back_len; i < npayload && room; i++) {
 		back[nback] = payload[i];
 		if (back[nback].iov_len > room)
 			back[nback].iov_len = room;
 		room -= back[nback++].iov_len;
 	}
-	if (src.iov_len &&
-	    process_vm_writev(ch->pid, &src, 1, back, nback, 0) != (ssize_t)src.iov_len)
+	if (back_len && !ring_copy(ch, false, back, nback,
+				   CUSESHIM_RING_REP + sizeof(hdr) + out_size, back_len))
 		return -EFAULT;
 	errno = saved; /* the futex waits' EAGAIN and ETIMEDOUT are not the caller's */
-	return (ssize_t)src.iov_len;
+	return (ssize_t)back_len;
 }
 
 static ssize_t chan_call(struct shim_chan *ch, struct iovec *req, int nreq, int sendfd, void *out,
@@ -443,6 +471,9 @@ static int ring_create(struct shim_chan *ch)
 		return -1;
 	}
 	ch->ring = mem;
+	fd = place_high(fd);
+	mark_internal(fd, true);
+	atomic_store(&ch->ring_fd, fd);
 	/* we keep cli_sleep and cli_cpu (1.3); the driver looks once */
 	ch->ring->flags = CUSESHIM_RING_WAITERS;
 	ch->ring_waiters = ch->hello.features & CUSESHIM_FEAT_RING_WAITERS;
@@ -469,8 +500,7 @@ static void ring_ask(struct shim_chan *ch)
 	if (chan_call(ch, req, 1, memfd, NULL, 0, NULL, 0) == 0)
 		ch->ring_on = true;
 	else
-		ring_drop(ch);
-	shim_sys_close(memfd);
+		ring_drop(ch); /* and the memfd, which we keep for ring_copy */
 }
 
 static ssize_t chan_call(struct shim_chan *ch, struct iovec *req, int nreq, int sendfd, void *out,
@@ -649,6 +679,7 @@ static int chan_get(struct shim_dev *dev, bool poll, struct shim_chan **out)
 		ch->dev = dev;
 		ch->poll = poll;
 		ch->fd = -1;
+		ch->ring_fd = -1;
 		ch->pid = pid;
 		ch->next = tls_chans;
 		tls_chans = ch;
@@ -694,6 +725,7 @@ int shim_chan_new_watch(struct shim_dev *dev, struct shim_chan **out)
 	ch->dev = dev;
 	ch->poll = true;
 	ch->fd = -1;
+	ch->ring_fd = -1;
 	pthread_mutex_lock(&all_lock);
 	ch->all_next = all_chans;
 	all_chans = ch;
@@ -813,17 +845,21 @@ void shim_move_internal_fd(int fd)
 	if (!shim_is_internal_fd(fd))
 		return;
 	pthread_mutex_lock(&all_lock);
-	for (ch = all_chans; ch; ch = ch->all_next)
-		if (atomic_load(&ch->fd) == fd) {
-			int hi = shim_sys_fcntl(fd, F_DUPFD_CLOEXEC, high_base());
+	for (ch = all_chans; ch; ch = ch->all_next) {
+		_Atomic int *at = atomic_load(&ch->fd) == fd	    ? &ch->fd
+				  : atomic_load(&ch->ring_fd) == fd ? &ch->ring_fd
+								    : NULL;
+		int hi;
 
-			if (hi >= 0) {
-				mark_internal(hi, true);
-				atomic_store(&ch->fd, hi);
-			} else {
-				atomic_store(&ch->fd, -1);
-			}
-			mark_internal(fd, false);
-		}
+		if (!at)
+			continue;
+		/* -1 when it cannot move: a ring copies another way, and a
+		 * connection is gone */
+		hi = shim_sys_fcntl(fd, F_DUPFD_CLOEXEC, high_base());
+		if (hi >= 0)
+			mark_internal(hi, true);
+		atomic_store(at, hi < 0 ? -1 : hi);
+		mark_internal(fd, false);
+	}
 	pthread_mutex_unlock(&all_lock);
 }

@@ -22,7 +22,8 @@
  *     popenr:PATH         popen("cat PATH", "r"), read, pclose
  *     fdopenclose         fdopen the fd, fclose, then close(2) the number
  *     nofile:N            the soft RLIMIT_NOFILE
- *     internal            sockets in /proc/self/fd this program did not open
+ *     internal            sockets and ring memfds in /proc/self/fd this
+ *                         program did not open
  *                         -> "internal=none|some high=yes|no"
  *     dup2internal        dup2 /dev/null onto each of them; each must then
  *                         be the program's: /dev/null, and closable
@@ -252,7 +253,21 @@ static int nofile(void)
 	return (int)rl.rlim_cur;
 }
 
-/* Sockets in /proc/self/fd that this program did not open. */
+/* A request ring's memfd (the shim's too, once a thread is busy). */
+static bool ring_memfd(int i)
+{
+	char path[64], target[128];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", i);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return false;
+	target[n] = '\0';
+	return !strncmp(target, "/memfd:cuseshim-ring", strlen("/memfd:cuseshim-ring"));
+}
+
+/* Sockets and ring memfds in /proc/self/fd that this program did not open. */
 static int internal_fds(int *out, int max)
 {
 	DIR *d = opendir("/proc/self/fd");
@@ -268,7 +283,7 @@ static int internal_fds(int *out, int max)
 		if (e->d_name[0] < '0' || e->d_name[0] > '9' || i == dirfd(d) ||
 		    (i < MAX_FDS && mine[i]))
 			continue;
-		if (!fstat(i, &st) && S_ISSOCK(st.st_mode) && n < max)
+		if (!fstat(i, &st) && (S_ISSOCK(st.st_mode) || ring_memfd(i)) && n < max)
 			out[n++] = i;
 	}
 	closedir(d);

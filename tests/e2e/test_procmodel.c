@@ -210,6 +210,20 @@ Test(procmodel, dup2_onto_the_shims_own_fds)
 	expect_balanced(1);
 }
 
+/* The same once the thread is busy enough for a request ring, whose
+ * memfd the shim keeps high too: its connection and the memfd move, and
+ * reads and writes through the ring go on. */
+Test(procmodel, dup2_onto_the_shims_own_fds_with_a_ring)
+{
+	start();
+	PROC("nofile=0\nopen=3\nwrite=1\nwrite=1\nwrite=1\nwrite=1\nwrite=1\n"
+	     "internal=some high=yes\ndup2internal=2 owned=2\ninternal=some high=yes\n"
+	     "write=1\nread=6 data=aaaaab\n",
+	     "nofile:256", "open:" DEV ":rw", "write:a", "write:a", "write:a", "write:a", "write:a",
+	     "internal", "dup2internal", "internal", "write:b", "read:10");
+	expect_balanced(1);
+}
+
 Test(procmodel, closing_and_dup2ing_every_fd_number_under_a_low_limit)
 {
 	start();

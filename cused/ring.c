@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -46,11 +47,11 @@ struct cused_ring {
 };
 
 /*
- * After a reply, a ring thread whose client runs on another CPU waits
- * awake this long for the next request before it sleeps: waking a
- * sleeping thread on another CPU costs tens of microseconds on a VM whose
- * idle CPUs halt, several times a request's own cost.  On the client's
- * CPU spinning would only keep the client from running.
+ * After a reply, a ring thread waits awake this long for the next request
+ * before it sleeps (ring_spin): waking a sleeping thread on another CPU
+ * costs tens of microseconds on a VM whose idle CPUs halt, several times
+ * a request's own cost, and even on one CPU a futex sleep and wake-up
+ * cost more than handing the CPU over.
  */
 uint64_t cused_spin_ns(void)
 {
@@ -83,23 +84,32 @@ static void futex_wait_ms(uint32_t *word, uint32_t old, long ms)
 	syscall(SYS_futex, word, FUTEX_WAIT, old, ms ? &ts : NULL, NULL, 0);
 }
 
-/* Wait awake for a request after @seen while the client is on another
- * CPU, at most spin_ns; true if one came (or we are told to stop). */
+/*
+ * Wait awake for a request after @seen, at most spin_ns; true if one came
+ * (or we are told to stop).  With the client on another CPU we spin; on
+ * ours we yield the CPU to it at each look, which hands it over as fast
+ * as a futex wake-up would and without one (the client does not wake us
+ * when we do not sleep).
+ */
 static bool ring_spin(struct cused_ring *r, uint32_t seen)
 {
 	uint32_t peer = __atomic_load_n(&r->mem->cli_cpu, __ATOMIC_RELAXED);
+	bool yield = peer == proto_ring_cpu();
 	uint64_t end;
 	unsigned i;
 
-	if (!r->waiters || !r->spin_ns || !peer || peer == proto_ring_cpu())
+	if (!r->waiters || !r->spin_ns || !peer)
 		return false;
 	end = proto_now_ns() + r->spin_ns;
 	for (i = 1;; i++) {
 		if (__atomic_load_n(&r->mem->req_seq, __ATOMIC_ACQUIRE) != seen ||
 		    atomic_load(&r->stop))
 			return true;
-		__builtin_ia32_pause();
-		if (!(i % 64) && proto_now_ns() > end)
+		if (yield)
+			sched_yield();
+		else
+			__builtin_ia32_pause();
+		if ((yield || !(i % 64)) && proto_now_ns() > end)
 			return false;
 	}
 }

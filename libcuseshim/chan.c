@@ -259,13 +259,14 @@ static bool handler_for(uint64_t set)
 }
 
 /*
- * Wait awake, at most spin_ns, for the ring's reply @seq from a driver
- * running on another CPU: true if it came.  Signals are blocked meanwhile,
- * so that one that arrives is not handled unseen: a signal with a handler
- * ends the wait, and *@caught says so, which interrupts the request as
- * the futex wait's EINTR would.
+ * Wait awake, at most spin_ns, for the ring's reply @seq: true if it came.
+ * Spinning when the driver runs on another CPU; yielding the CPU at each
+ * look (@yield) when it may need ours, on which it then runs at once.
+ * Signals are blocked meanwhile, so that one that arrives is not handled
+ * unseen: a signal with a handler ends the wait, and *@caught says so,
+ * which interrupts the request as the futex wait's EINTR would.
  */
-static bool ring_spin(struct shim_chan *ch, uint32_t seq, bool *caught)
+static bool ring_spin(struct shim_chan *ch, uint32_t seq, bool yield, bool *caught)
 {
 	/* all but glibc's own SIGCANCEL and SIGSETXID (32, 33) */
 	uint64_t all = ~((1ull << 31) | (1ull << 32)), old, pending;
@@ -281,10 +282,13 @@ static bool ring_spin(struct shim_chan *ch, uint32_t seq, bool *caught)
 			got = true;
 			break;
 		}
-		__builtin_ia32_pause();
+		if (yield)
+			shim_raw_syscall(SYS_sched_yield);
+		else
+			__builtin_ia32_pause();
 		/* now and then: the time, and a signal that came (which ends
 		 * the wait at once, to interrupt the request without delay) */
-		if (!(i % 64) &&
+		if (!(i % (yield ? 4 : 64)) &&
 		    (proto_now_ns() > end ||
 		     (!shim_raw_syscall(SYS_rt_sigpending, &pending, sizeof(pending)) &&
 		      (pending & ~old) && (*caught = handler_for(pending & ~old)))))
@@ -325,8 +329,8 @@ static bool ring_copy(struct shim_chan *ch, bool in, const struct iovec *user, i
  * would say, never a crash.  While we wait, a signal handler that
  * ran sends FUSE_INTERRUPT on the socket, and every 100 ms we look at the
  * socket for the driver's death.  With waiters (1.3) each side wakes the
- * other only when it sleeps, and we wait awake for a while when the
- * driver is on another CPU (ring_spin).
+ * other only when it sleeps, and each waits awake for a while first
+ * (ring_spin).
  */
 static ssize_t ring_call(struct shim_chan *ch, struct iovec *req, int nreq, void *out,
 			 size_t out_size, const struct iovec *payload, int npayload)
@@ -356,13 +360,17 @@ static ssize_t ring_call(struct shim_chan *ch, struct iovec *req, int nreq, void
 		uint32_t me = proto_ring_cpu(), peer;
 		bool caught = false;
 
+		bool woke = false;
+
 		__atomic_store_n(&r->cli_cpu, me, __ATOMIC_RELAXED);
 		__atomic_store_n(&r->req_seq, seq, __ATOMIC_SEQ_CST);
 		peer = __atomic_load_n(&r->srv_cpu, __ATOMIC_RELAXED);
-		if (__atomic_load_n(&r->srv_sleep, __ATOMIC_SEQ_CST))
+		if (__atomic_load_n(&r->srv_sleep, __ATOMIC_SEQ_CST)) {
 			futex(&r->req_seq, FUTEX_WAKE, 1, NULL);
-		else if (ch->spin_ns && peer && peer != me && !ring_spin(ch, seq, &caught) &&
-			 caught) {
+			woke = true; /* it may be put on our CPU */
+		}
+		if (ch->spin_ns && !ring_spin(ch, seq, woke || !peer || peer == me, &caught) &&
+		    caught) {
 			interrupted = true;
 			send_interrupt(fd, in->unique);
 		}
@@ -471,6 +479,8 @@ static int ring_create(struct shim_chan *ch)
 		return -1;
 	}
 	ch->ring = mem;
+	/* ring_copy's reads need not touch the memfd's atime */
+	shim_sys_fcntl(fd, F_SETFL, O_NOATIME);
 	fd = place_high(fd);
 	mark_internal(fd, true);
 	atomic_store(&ch->ring_fd, fd);

@@ -236,19 +236,19 @@ Test(driver_api, request_ring_and_socket_agree)
 }
 
 /*
- * With the driver's ring thread and the client on different CPUs, each
- * side waits awake for the other (protocol 1.3); a signal that comes
- * while the client waits awake for a blocked read still interrupts it.
- * Spins of a whole second on both sides put the alarm inside one; a
- * client that missed the signal would wait for the read forever.
+ * While a client waits awake for a ring reply (protocol 1.3: spinning
+ * when the driver is on another CPU, yielding to it on the same one), a
+ * signal still interrupts a blocked read.  Spins of a whole second on
+ * both sides put the alarm inside one; a client that missed the signal
+ * would wait for the read forever.
  */
-Test(driver_api, a_signal_interrupts_a_ring_wait_across_cpus)
+static void ring_wait_interrupted(const char *driver_cpu, const char *client_cpu)
 {
 	static const char *const steps[] = {"open:/dev/rs:rw", "write:4", "read:1",
 					    "read:1",	       "read:1",  "read:1",
 					    "alarm:300",       "read:9",  "alarms"};
-	const char *argv[32] = {"env", "CUSESHIM_SPIN_US=1000000", "taskset", "-c",
-				"0",   h_stage("rwprobe")};
+	const char *argv[32] = {"env",	    "CUSESHIM_SPIN_US=1000000", "taskset", "-c",
+				client_cpu, h_stage("rwprobe")};
 	char logarg[600], pid[16], *out = NULL;
 	struct h_driver d;
 	size_t i;
@@ -263,9 +263,9 @@ Test(driver_api, a_signal_interrupts_a_ring_wait_across_cpus)
 							       logarg, "-d", NULL},
 					 0),
 		     0);
-	/* every thread of the driver, and those it starts, on CPU 1 */
+	/* every thread of the driver, and those it starts, on @driver_cpu */
 	snprintf(pid, sizeof(pid), "%d", (int)d.pid);
-	cr_assert_eq(H_RUN(0, NULL, "taskset", "-a", "-p", "-c", "1", pid), 0);
+	cr_assert_eq(H_RUN(0, NULL, "taskset", "-a", "-p", "-c", driver_cpu, pid), 0);
 	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
 		argv[6 + i] = steps[i];
 	cr_assert_eq(h_run(H_SHIM, NULL, &out, NULL, argv), 0);
@@ -274,6 +274,16 @@ Test(driver_api, a_signal_interrupts_a_ring_wait_across_cpus)
 	free(out);
 	cr_expect_eq(h_log_count(&d, "interrupt fh=1"), 1, "%s", h_log(&d));
 	cr_expect_eq(err_lines(&d, "RING: request ring for pid"), 1, "request rings started");
+}
+
+Test(driver_api, a_signal_interrupts_a_ring_wait_across_cpus)
+{
+	ring_wait_interrupted("1", "0");
+}
+
+Test(driver_api, a_signal_interrupts_a_ring_wait_on_one_cpu)
+{
+	ring_wait_interrupted("0", "0");
 }
 
 /* cuse_lowlevel_setup twice in one process: two devices, two loops. */

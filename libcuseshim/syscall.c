@@ -40,7 +40,73 @@ static bool dev_fd(long fd)
 	return fd >= 0 && fd <= INT32_MAX && shim_fd_get((int)fd) != NULL;
 }
 
+/*
+ * The system calls that may reach a device: by a path, or by an fd as
+ * first argument (mmap: the fifth).  Every other one goes straight to the
+ * kernel, without a look at its arguments.
+ */
+#define SYSCALL_TABLE 512
+__attribute__((visibility("hidden"), used)) const unsigned char shim_syscall_ours[SYSCALL_TABLE] = {
+	[SYS_open] = 1,	       [SYS_creat] = 1,	    [SYS_openat] = 1,	  [SYS_openat2] = 1,
+	[SYS_stat] = 1,	       [SYS_lstat] = 1,	    [SYS_newfstatat] = 1, [SYS_statx] = 1,
+	[SYS_access] = 1,      [SYS_faccessat] = 1, [SYS_faccessat2] = 1, [SYS_close] = 1,
+	[SYS_close_range] = 1, [SYS_read] = 1,	    [SYS_write] = 1,	  [SYS_pread64] = 1,
+	[SYS_pwrite64] = 1,    [SYS_readv] = 1,	    [SYS_writev] = 1,	  [SYS_ioctl] = 1,
+	[SYS_fstat] = 1,       [SYS_lseek] = 1,	    [SYS_fcntl] = 1,	  [SYS_dup] = 1,
+	[SYS_dup2] = 1,	       [SYS_dup3] = 1,	    [SYS_fsync] = 1,	  [SYS_fdatasync] = 1,
+	[SYS_mmap] = 1,
+};
+
+_Static_assert(SYSCALL_TABLE == 512, "the assembly below says 512");
+long shim_syscall_slow(long nr, ...);
+long shim_syscall_fail(int err);
+
+#if defined(__x86_64__)
+/*
+ * syscall() itself, in assembly as glibc's is: a number not in the table
+ * is one `syscall` instruction with the arguments moved into place, and
+ * -1/errno for an error (shim_syscall_fail); one in the table goes, every
+ * register as the caller left it (%al included, for the variadic call),
+ * to shim_syscall_slow.  That keeps the non-device call at glibc's cost.
+ */
+__asm__(".text\n"
+	".globl syscall\n"
+	".type syscall, @function\n"
+	"syscall:\n"
+#ifdef __CET__
+	"	endbr64\n"
+#endif
+	"	cmpq $512, %rdi\n" /* SYSCALL_TABLE */
+	"	jae 1f\n"
+	"	leaq shim_syscall_ours(%rip), %r11\n"
+	"	cmpb $0, (%r11,%rdi)\n"
+	"	jne shim_syscall_slow\n"
+	"1:	movq %rdi, %rax\n"
+	"	movq %rsi, %rdi\n"
+	"	movq %rdx, %rsi\n"
+	"	movq %rcx, %rdx\n"
+	"	movq %r8, %r10\n"
+	"	movq %r9, %r8\n"
+	"	movq 8(%rsp), %r9\n"
+	"	syscall\n"
+	"	cmpq $-4095, %rax\n"
+	"	jae 2f\n"
+	"	ret\n"
+	"2:	negl %eax\n"
+	"	movl %eax, %edi\n"
+	"	jmp shim_syscall_fail\n"
+	".size syscall, .-syscall\n");
+
+__attribute__((visibility("hidden"), used)) long shim_syscall_fail(int err)
+{
+	errno = err;
+	return -1;
+}
+
+__attribute__((visibility("hidden"), used)) TAKES_SIX_ARGS long shim_syscall_slow(long nr, ...)
+#else
 SHIM_EXPORT TAKES_SIX_ARGS long syscall(long nr, ...)
+#endif
 {
 	va_list ap;
 	long a[6];

@@ -440,6 +440,27 @@ Test(seccomp, busybox_tools)
 	cr_expect_eq(h_log_count(&drv, "read fh=2 size=4 off=0"), 1, "%s", h_log(&drv));
 }
 
+/* A device call that waits for the driver holds up nothing else: while
+ * head waits in its read, the supervisor receives the shell's calls (the
+ * open and write that feed head) in another thread. */
+Test(seccomp, a_waiting_device_call_holds_up_nothing_else)
+{
+	need_busybox();
+	cr_assert_eq(h_driver_start_blocking(&drv, "sdev", NULL), 0, "bufdev did not start");
+	expect_sup(
+		"late\ndone\n",
+		(const char *const[]){BUSYBOX, "sh", "-c",
+				      "busybox head -c 5 /dev/sdev & busybox sleep 0.3; "
+				      "[ -c /dev/sdev ] && echo late > /dev/sdev; wait; echo done",
+				      NULL});
+	expect_balanced(2);
+	/* head's one read waited, and the shell's write answered it */
+	cr_expect_eq(h_log_count(&drv, "read fh=1 size=4096 off=0 flags=0100000 -> parked"), 1,
+		     "%s", h_log(&drv));
+	cr_expect_eq(h_log_count(&drv, "read fh=1 size=4096 -> 5 (from a writer)"), 1, "%s",
+		     h_log(&drv));
+}
+
 /* The supervisor serves orphaned descendants too, and waits for them. */
 Test(seccomp, orphans_are_served)
 {

@@ -127,24 +127,30 @@ static void ring_sleep(struct cused_ring *r, uint32_t seen, long ms)
 	__atomic_store_n(&mem->srv_sleep, 0, __ATOMIC_RELAXED);
 }
 
-/* A dispatch may start only while a loop runs; counted, for quiesce. */
+/* A dispatch may start only while a loop runs, with one of the loop's
+ * callback slots (as cused_slot_take); counted, for quiesce. */
 static bool ring_enter(struct fuse_session *se)
 {
 	bool ok;
 
 	pthread_mutex_lock(&se->ring_lock);
-	ok = se->in_loop && !fuse_session_exited(se);
-	if (ok)
+	while ((ok = se->in_loop && !fuse_session_exited(se)) && se->slots == 0)
+		pthread_cond_wait(&se->ring_cond, &se->ring_lock);
+	if (ok) {
+		se->slots--;
 		se->ring_busy++;
+	}
 	pthread_mutex_unlock(&se->ring_lock);
 	return ok;
 }
 
+/* The dispatch is done: its slot back, and a loop leaving may go on. */
 static void ring_leave(struct fuse_session *se)
 {
 	pthread_mutex_lock(&se->ring_lock);
-	if (--se->ring_busy == 0)
-		pthread_cond_broadcast(&se->ring_cond);
+	se->slots++;
+	se->ring_busy--;
+	pthread_cond_broadcast(&se->ring_cond);
 	pthread_mutex_unlock(&se->ring_lock);
 }
 
@@ -154,6 +160,8 @@ void cused_ring_loop(struct fuse_session *se, bool running, unsigned slots)
 	se->in_loop = running;
 	if (running)
 		se->slots = slots ? slots : 1;
+	/* rings waiting for a slot look at in_loop again */
+	pthread_cond_broadcast(&se->ring_cond);
 	while (!running && se->ring_busy)
 		pthread_cond_wait(&se->ring_cond, &se->ring_lock);
 	pthread_mutex_unlock(&se->ring_lock);
@@ -217,9 +225,7 @@ static void serve_one(struct cused_ring *r, struct cused_msg *m, uint32_t seq)
 	m->len = len;
 	r->pending_seq = seq;
 	atomic_store(&r->pending, in->unique);
-	cused_slot_take(se);
-	cused_dispatch(se, m, sizeof(*m) + len);
-	cused_slot_give(se);
+	cused_dispatch(se, m, sizeof(*m) + len); /* in ring_enter's slot */
 }
 
 static void *ring_thread(void *arg)

@@ -434,49 +434,72 @@ Test(driver_api, garbage_from_a_client_is_dropped)
 	cr_expect_eq(h_log_count(&d, "read "), 2, "a driver callback ran for bad input");
 }
 
-/* Four reads that can only be answered together. */
-static const char *barrier_script = "import os, threading\n"
-				    "res = []\n"
-				    "def r():\n"
-				    "    fd = os.open('/dev/lp', os.O_RDONLY)\n"
-				    "    try:\n"
-				    "        res.append(os.read(fd, 5))\n"
-				    "    except OSError as e:\n"
-				    "        res.append(e.errno)\n"
-				    "ts = [threading.Thread(target=r) for _ in range(4)]\n"
-				    "[t.start() for t in ts]; [t.join(20) for t in ts]\n"
-				    "print(sorted(map(str, res)))\n";
-
-static char *barrier_run(const char *const extra_opt)
+/* Four reads that can only be answered together, from four threads that
+ * have made @warm reads of their file each first (from the fourth on,
+ * through its request ring).  Prints the sorted results. */
+static char *barrier_run(int warm, const char *const extra_opt)
 {
+	static const char *const script = "import os, sys, threading\n"
+					  "res = []\n"
+					  "def r():\n"
+					  "    fd = os.open('/dev/lp', os.O_RDONLY)\n"
+					  "    for _ in range(int(sys.argv[1])):\n"
+					  "        assert os.read(fd, 16) == b'data:ok'\n"
+					  "    try:\n"
+					  "        res.append(os.read(fd, 5))\n"
+					  "    except OSError as e:\n"
+					  "        res.append(e.errno)\n"
+					  "ts = [threading.Thread(target=r) for _ in range(4)]\n"
+					  "[t.start() for t in ts]; [t.join(20) for t in ts]\n"
+					  "print(sorted(map(str, res)))\n";
 	struct h_driver d;
-	char logpath[600], *out = NULL;
+	char logpath[600], n[16], *out = NULL;
 
 	snprintf(logpath, sizeof(logpath), "%s/lp.log", h_dir());
+	snprintf(n, sizeof(n), "%d", warm);
 	cr_assert_eq(
 		h_driver_start_argv(&d, "lp",
 				    (const char *const[]){"loopdrv312", "lp", logpath, "main", "-f",
 							  extra_opt ? "-o" : NULL, extra_opt, NULL},
 				    0),
 		0);
-	cr_assert_eq(H_RUN(H_SHIM, &out, "python3", "-c", barrier_script), 0);
+	cr_assert_eq(H_RUN(H_SHIM, &out, "python3", "-c", script, n), 0, "%s", out);
 	return out;
 }
 
+#define ALL_MET "[\"b'met!\\\\n'\", \"b'met!\\\\n'\", \"b'met!\\\\n'\", \"b'met!\\\\n'\"]\n"
+
 Test(driver_api, mt_loop_runs_callbacks_concurrently)
 {
-	char *out = barrier_run(NULL);
+	char *out = barrier_run(0, NULL);
 
-	cr_expect_str_eq(out, "[\"b'met!\\\\n'\", \"b'met!\\\\n'\", \"b'met!\\\\n'\", "
-			      "\"b'met!\\\\n'\"]\n");
+	cr_expect_str_eq(out, ALL_MET);
 	free(out);
 }
 
 Test(driver_api, max_threads_option_limits_the_workers)
 {
-	char *out = barrier_run("max_threads=2");
+	char *out = barrier_run(0, "max_threads=2");
 
 	/* never four callbacks at once: every read times out with EIO */
+	cr_expect_str_eq(out, "['5', '5', '5', '5']\n");
+	free(out);
+}
+
+/* Through request rings, callbacks run concurrently too, and the rings
+ * share the loop's max_threads. */
+Test(driver_api, rings_run_callbacks_concurrently)
+{
+	char *out = barrier_run(4, NULL);
+
+	cr_expect_str_eq(out, ALL_MET);
+	free(out);
+}
+
+Test(driver_api, rings_share_the_loops_max_threads)
+{
+	char *out = barrier_run(4, "max_threads=3");
+
 	cr_expect_str_eq(out, "['5', '5', '5', '5']\n");
 	free(out);
 }

@@ -108,7 +108,7 @@ static bool ring_spin(struct cused_ring *r, uint32_t seen)
 		if (yield)
 			sched_yield();
 		else
-			__builtin_ia32_pause();
+			proto_cpu_relax();
 		if ((yield || !(i % 64)) && proto_now_ns() > end)
 			return false;
 	}

@@ -285,7 +285,7 @@ static bool ring_spin(struct shim_chan *ch, uint32_t seq, bool yield, bool *caug
 		if (yield)
 			shim_raw_syscall(SYS_sched_yield);
 		else
-			__builtin_ia32_pause();
+			proto_cpu_relax();
 		/* now and then: the time, and a signal that came (which ends
 		 * the wait at once, to interrupt the request without delay) */
 		if (!(i % (yield ? 4 : 64)) &&

@@ -258,6 +258,15 @@ int proto_ioctl_retry(const struct fuse_ioctl_out *out, const void *arr, size_t 
 
 /* The ring's *_cpu word for the CPU the caller runs on (1.3). */
 uint32_t proto_ring_cpu(void);
+/* One turn of a spin-wait: the CPU's pause hint where it has one. */
+static inline void proto_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield");
+#endif
+}
 /* CLOCK_MONOTONIC in nanoseconds, for bounding a spin. */
 uint64_t proto_now_ns(void);
 /* How long a side of a ring waits awake for the other on another CPU:

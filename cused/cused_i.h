@@ -112,7 +112,10 @@ struct cused_msg {
 	struct cused_file *file; /* internal RELEASE: holds a reference */
 	int fd;			 /* SCM_RIGHTS fd that came with it, or -1 */
 	uint32_t len;
-	uint64_t pad;
+	/* a write that bypassed the shim: its connection, whose one-shot
+	 * event stays unarmed until the driver has taken the data, so the
+	 * next write cannot overtake it */
+	struct cused_conn *raw_conn;
 };
 #define CUSED_MSG_DATA(m) ((void *)((struct cused_msg *)(m) + 1))
 
@@ -182,6 +185,7 @@ struct fuse_req {
 	uint32_t size; /* READ/WRITE: bytes asked */
 	char *raw;     /* a write that bypassed the shim: our copy */
 	size_t raw_len;
+	struct cused_conn *raw_conn; /* rearmed when the write is done */
 	struct fuse_ctx ctx;
 	struct fuse_file_info fi;
 	unsigned refs; /* under se->lock: the reply, an interrupt */
@@ -208,6 +212,7 @@ struct cused_conn *cused_conn_get(struct cused_conn *c);
 void cused_conn_close(struct fuse_session *se, struct cused_conn *c);
 void cused_file_put(struct fuse_session *se, struct cused_file *f);
 int cused_rearm(struct fuse_session *se, struct cused_conn *c);
+void cused_raw_done(struct fuse_session *se, struct cused_conn *c);
 int cused_publish(struct fuse_session *se);
 void cused_unpublish(struct fuse_session *se);
 /* dispatch.c */

@@ -689,6 +689,8 @@ static void do_raw(struct dispatch_ctx *d)
 	req->raw_len = wi->size;
 	req->file = f;
 	d->m->file = NULL;
+	req->raw_conn = d->m->raw_conn;
+	d->m->raw_conn = NULL;
 	req->fi.fh = f->fh;
 	req->fi.flags = wi->flags;
 	cused_raw_write(d->se, req);
@@ -1019,6 +1021,8 @@ void cused_dispatch(struct fuse_session *se, void *mem, size_t size)
 		cused_file_put(se, m->file);
 	}
 	m->file = NULL;
+	cused_raw_done(se, m->raw_conn);
+	m->raw_conn = NULL;
 	cused_conn_put(m->conn);
 	m->conn = NULL;
 }

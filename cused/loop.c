@@ -190,18 +190,16 @@ static ssize_t raw_write(struct fuse_session *se, struct cused_conn *c, struct c
 		f = NULL;
 	}
 	pthread_mutex_unlock(&se->lock);
-	if (cused_rearm(se, c)) {
-		if (f) {
-			cused_file_unbusy(se, f, false);
-			cused_file_put(se, f);
-		}
-		return -1;
-	}
 	if (!f)
-		return 0;
+		return cused_rearm(se, c) ? -1 : 0;
+	/* The writer went on at once, and its next write may already wait
+	 * in the socket: this connection is read again only when the driver
+	 * has taken this one (cused_raw_done), as a device's writes from one
+	 * thread reach the driver in order. */
 	memset(m, 0, sizeof(*m));
 	m->fd = -1;
 	m->file = f;
+	m->raw_conn = cused_conn_get(c);
 	m->len = sizeof(*in) + sizeof(*arg) + n;
 	memset(in, 0, sizeof(*in) + sizeof(*arg));
 	in->len = m->len;

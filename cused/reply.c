@@ -81,6 +81,7 @@ static void req_destroy(struct fuse_req *req)
 	struct cused_file *f = req->file;
 
 	free(req->raw);
+	cused_raw_done(se, req->raw_conn);
 	if (f && req->opcode != FUSE_OPEN && req->opcode != FUSE_RELEASE)
 		cused_file_unbusy(se, f, req->answering);
 	if (f)

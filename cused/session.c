@@ -132,6 +132,17 @@ int cused_rearm(struct fuse_session *se, struct cused_conn *c)
 	return epoll_ctl(se->epfd, EPOLL_CTL_MOD, c->fd, &ev) ? -errno : 0;
 }
 
+/* The driver has taken (or refused) a write that bypassed the shim on @c:
+ * read the connection again, and drop the write's reference to it. */
+void cused_raw_done(struct fuse_session *se, struct cused_conn *c)
+{
+	if (!c)
+		return;
+	if (cused_rearm(se, c))
+		cused_conn_close(se, c);
+	cused_conn_put(c);
+}
+
 static int mkdir_p(const char *path, mode_t mode)
 {
 	char buf[PATH_MAX];

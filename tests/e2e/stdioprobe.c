@@ -23,6 +23,8 @@
  *     fputs:TEXT           -> "fputs=R"
  *     fwrite:N[:CH]        N bytes of CH (default 'a') -> "fwrite=R"
  *     fflush               -> "fflush=R"
+ *     lines:N              fprintf and fflush of "I\n" for I in 1..N, each
+ *                          its own write -> "lines=N" or the failed one
  *     setvbuf:n|l|f[:SIZE] -> "setvbuf=R"
  *     fileno               -> "fileno=N"
  *     fionread             ioctl(fileno, FIONREAD) -> "fionread=N"
@@ -232,6 +234,13 @@ static void step(char *s)
 		free(buf);
 	} else if (!strcmp(s, "fflush")) {
 		result("fflush", fflush(fp));
+	} else if (!strcmp(s, "lines")) {
+		long i;
+
+		for (i = 1; i <= a; i++)
+			if (fprintf(fp, "%ld\n", i) < 0 || fflush(fp))
+				break;
+		result("lines", i > a ? a : -1);
 	} else if (!strcmp(s, "setvbuf")) {
 		int mode = arg[0] == 'n' ? _IONBF : arg[0] == 'l' ? _IOLBF : _IOFBF;
 

@@ -282,6 +282,29 @@ Test(stdio, freopen_stdout_onto_the_device)
 	expect_balanced(2);
 }
 
+/* Each of those writes returns before the driver has seen it; still the
+ * driver gets them one after another, in order, as from a real device. */
+Test(stdio, writes_past_the_shim_arrive_in_order)
+{
+	enum { LINES = 300 };
+	char *out = NULL, *want, *p;
+	int i;
+
+	start();
+	PROBE("freopen=same fileno=1\nlines=300\n", "std:out", "freopen:" DEV ":w", "lines:300");
+	cr_assert(h_log_wait(&drv, "write ", LINES, 10000), "%s", h_log(&drv));
+	want = malloc(LINES * 5);
+	cr_assert(want);
+	for (p = want, i = 1; i <= LINES; i++)
+		p += sprintf(p, "%d\n", i);
+	cr_assert_eq(H_RUN(H_SHIM, &out, "cat", DEV), 0);
+	cr_expect_str_eq(out, want);
+	cr_expect_eq(h_log_count(&drv, "write "), LINES);
+	free(out);
+	free(want);
+	expect_balanced(2);
+}
+
 Test(stdio, freopen_stdin_onto_the_device_reads)
 {
 	start();

@@ -134,6 +134,7 @@
 #define MAX_IOV	  FUSE_IOCTL_MAX_IOV
 #define IDLE_MAX  4
 #define WAIT_POLL 50 /* ms between checks of a waiting target for signals */
+#define LAZY_US	  20 /* a driver's answer awaited before handing off receiving */
 
 static int listener = -1;
 static uint32_t native_arch; /* AUDIT_ARCH_* of the supervised programs */
@@ -800,6 +801,7 @@ struct sv_conn {
 
 /* Before a wait for a driver: another thread receives meanwhile. */
 static void recv_handoff(void);
+static void recv_handoff_lazy(int fd);
 
 static int send_msg(int fd, struct iovec *iov, int n, int sendfd)
 {
@@ -858,7 +860,6 @@ static ssize_t conn_call_raw(struct sv_conn *c, const struct seccomp_notif *n, s
 	bool interrupted = false;
 	int i, nv = 0, err;
 
-	recv_handoff(); /* the driver may take its time */
 	if (c->fd < 0)
 		return -ENOTCONN;
 	if (npayload > MAX_SEGS)
@@ -875,8 +876,13 @@ static ssize_t conn_call_raw(struct sv_conn *c, const struct seccomp_notif *n, s
 		v[nv++] = payload[i];
 	for (;;) {
 		struct msghdr mh = {.msg_iov = v, .msg_iovlen = nv};
+		ssize_t r;
+
+		/* the driver may take its time: if it does not answer at
+		 * once, let another receiver take the next notification */
+		recv_handoff_lazy(c->fd);
 		/* SO_RCVTIMEO (conn_connect) ends the wait every WAIT_POLL ms */
-		ssize_t r = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC);
+		r = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC);
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -1629,7 +1635,11 @@ static long run_job(const struct seccomp_notif *n, int kind, struct sv_file *f, 
 			   .fd = fd,
 			   .flags = flags};
 
-	recv_handoff(); /* the driver may take its time */
+	/* an open waits for the driver in job_open; the rest of the jobs
+	 * wait only in conn_call_raw, which hands off when the driver takes
+	 * longer than LAZY_US */
+	if (run == job_open)
+		recv_handoff();
 	return run(&j);
 }
 
@@ -2164,9 +2174,10 @@ static void handle_notification(struct seccomp_notif *n)
  * (each notification wakes every thread waiting there) and handles what
  * it takes itself, so a call answered at once costs no hand-off between
  * threads.  Before anything that may wait for a driver (recv_handoff, in
- * run_job, conn_connect and conn_call_raw) it gives the turn to receive
- * to a parked receiver, or starts one: a device call may block for ever,
- * so receivers are not capped.  After that call it parks until the turn
+ * run_job for an open and in conn_connect; in conn_call_raw once the
+ * driver has not answered within LAZY_US, recv_handoff_lazy) it gives the
+ * turn to receive to a parked receiver, or starts one: a device call may
+ * block for ever, so receivers are not capped.  After that call it parks until the turn
  * comes back; more than RECEIVERS_IDLE_MAX parked ones end.
  */
 #define RECEIVERS_IDLE_MAX 8
@@ -2218,6 +2229,21 @@ static void recv_handoff(void)
 		recv_taken = true;
 		pthread_mutex_unlock(&recv_lock);
 	}
+}
+
+/*
+ * Before waiting for a driver's answer on @fd: hand off the turn to
+ * receive (recv_handoff) unless the answer comes within LAZY_US.  A call
+ * the driver answers at once then costs no thread hand-off; one that
+ * waits holds up the next notification for at most that long.
+ */
+static void recv_handoff_lazy(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	const struct timespec lazy = {0, LAZY_US * 1000};
+
+	if (recv_turn && ppoll(&p, 1, &lazy, NULL) <= 0)
+		recv_handoff();
 }
 
 static void *receiver(void *arg)

@@ -742,48 +742,57 @@ static void notdev_add(uint64_t ino)
 
 /* Is the target's @fd a device file?  The file, or NULL for anything else
  * (including a closed fd: the kernel then answers EBADF itself). */
-static struct sv_file *classify(const struct seccomp_notif *n, int fd)
+/*
+ * The open file of ours behind the target's @fd, or NULL when it is none
+ * (or the fd is gone).  The target's fd is looked at through our copy of
+ * it, so that what we classify is what we then use: with @copy, a file's
+ * copy is left there for the caller to use and close (else -1).
+ */
+static struct sv_file *classify_copy(const struct seccomp_notif *n, int fd, int *copy)
 {
-	char link[128];
 	struct sockaddr_un sa;
 	socklen_t len = sizeof(sa);
 	struct sv_file *f;
 	struct sv_dev *dev;
-	unsigned long long ino;
 	struct stat st;
-	int copy;
+	int c;
 
-	if (fd < 0 || proc_fd_link(n->pid, fd, link, sizeof(link)) < 0 ||
-	    sscanf(link, "socket:[%llu]", &ino) != 1)
+	if (copy)
+		*copy = -1;
+	if (fd < 0 || (c = target_fd_copy(n, fd)) < 0)
 		return NULL;
-	f = file_find(ino);
-	if (f)
-		return f;
-	if (notdev_has(ino))
-		return NULL;
-	copy = target_fd_copy(n, fd);
-	if (copy < 0)
-		return NULL;
-	memset(&sa, 0, sizeof(sa));
-	if (fstat(copy, &st) || st.st_ino != ino ||
-	    getpeername(copy, (struct sockaddr *)&sa, &len) || sa.sun_family != AF_UNIX ||
-	    len <= offsetof(struct sockaddr_un, sun_path) || !sa.sun_path[0]) {
-		close(copy);
-		notdev_add(ino);
+	if (fstat(c, &st) || !S_ISSOCK(st.st_mode)) {
+		close(c); /* no socket, so none of ours */
 		return NULL;
 	}
-	close(copy);
-	sa.sun_path[sizeof(sa.sun_path) - 1] = '\0';
-	dev = dev_by_peer(sa.sun_path);
-	if (!dev || dev_refresh(dev)) {
-		notdev_add(ino);
-		return NULL;
+	f = file_find(st.st_ino);
+	if (!f && !notdev_has(st.st_ino)) {
+		memset(&sa, 0, sizeof(sa));
+		if (getpeername(c, (struct sockaddr *)&sa, &len) || sa.sun_family != AF_UNIX ||
+		    len <= offsetof(struct sockaddr_un, sun_path) || !sa.sun_path[0]) {
+			notdev_add(st.st_ino);
+		} else {
+			sa.sun_path[sizeof(sa.sun_path) - 1] = '\0';
+			dev = dev_by_peer(sa.sun_path);
+			if (!dev || dev_refresh(dev))
+				notdev_add(st.st_ino);
+			else
+				f = file_add(st.st_ino, dev, false, 0);
+			if (f && cfg.debug)
+				sv_trace("cuse-run: pid %d fd %d is an inherited open file of %s\n",
+					 (int)n->pid, fd, dev->name);
+		}
 	}
-	f = file_add(ino, dev, false, 0);
-	if (f && cfg.debug)
-		sv_trace("cuse-run: pid %d fd %d is an inherited open file of %s\n", (int)n->pid,
-			 fd, dev->name);
+	if (f && copy)
+		*copy = c;
+	else
+		close(c);
 	return f;
+}
+
+static struct sv_file *classify(const struct seccomp_notif *n, int fd)
+{
+	return classify_copy(n, fd, NULL);
 }
 
 /* ------------------------------------------------- control connections */
@@ -1091,6 +1100,7 @@ struct sv_job {
 	struct sv_file *file;
 	struct sv_dev *dev;
 	int fd;	   /* the target's fd */
+	int copy;  /* our copy of it from classify_copy, or -1 */
 	int flags; /* open flags, for opens */
 	int kind;
 };
@@ -1108,12 +1118,17 @@ static long op_begin(struct sv_job *j, struct sv_op *op)
 	int err;
 
 	op->conn = NULL;
-	op->copy = target_fd_copy(&j->n, j->fd);
-	if (op->copy < 0)
-		return op->copy == -EBADF ? -EBADF : -ENOENT;
-	if (fstat(op->copy, &st) || st.st_ino != j->file->ino) {
-		close(op->copy); /* another thread reused the number meanwhile */
-		return SV_CONTINUE;
+	if (j->copy >= 0) {
+		op->copy = j->copy; /* classified as j->file already */
+		j->copy = -1;
+	} else {
+		op->copy = target_fd_copy(&j->n, j->fd);
+		if (op->copy < 0)
+			return op->copy == -EBADF ? -EBADF : -ENOENT;
+		if (fstat(op->copy, &st) || st.st_ino != j->file->ino) {
+			close(op->copy); /* another thread reused the number meanwhile */
+			return SV_CONTINUE;
+		}
 	}
 	err = conn_get(j->file->dev, &op->conn);
 	if (!err) {
@@ -1624,7 +1639,7 @@ static long job_getfl(struct sv_job *j)
 /* A device operation, run by the receiver that took its notification
  * (see serve): it may wait for the driver as long as the driver likes. */
 static long run_job(const struct seccomp_notif *n, int kind, struct sv_file *f, struct sv_dev *dev,
-		    int fd, int flags, long (*run)(struct sv_job *))
+		    int fd, int copy, int flags, long (*run)(struct sv_job *))
 {
 	struct sv_job j = {.n = *n,
 			   .kind = kind,
@@ -1633,14 +1648,19 @@ static long run_job(const struct seccomp_notif *n, int kind, struct sv_file *f, 
 				  : f ? f->dev
 				      : NULL,
 			   .fd = fd,
+			   .copy = copy,
 			   .flags = flags};
+	long r;
 
 	/* an open waits for the driver in job_open; the rest of the jobs
 	 * wait only in conn_call_raw, which hands off when the driver takes
 	 * longer than LAZY_US */
 	if (run == job_open)
 		recv_handoff();
-	return run(&j);
+	r = run(&j);
+	if (j.copy >= 0)
+		close(j.copy); /* the job ended before it used it */
+	return r;
 }
 
 /* ------------------------------------------------ notification handlers */
@@ -1746,17 +1766,17 @@ static long on_open(struct seccomp_notif *n, int kind)
 		       dev->name);
 		return -EOPNOTSUPP;
 	}
-	return run_job(n, kind, NULL, dev, -1, flags, job_open);
+	return run_job(n, kind, NULL, dev, -1, -1, flags, job_open);
 }
 
 static long on_rw(struct seccomp_notif *n, int kind)
 {
-	int fd = (int)(unsigned)n->data.args[0];
-	struct sv_file *f = classify(n, fd);
+	int fd = (int)(unsigned)n->data.args[0], copy;
+	struct sv_file *f = classify_copy(n, fd, &copy);
 
 	if (!f)
 		return SV_CONTINUE;
-	return run_job(n, kind, f, NULL, fd, 0, job_rw);
+	return run_job(n, kind, f, NULL, fd, copy, 0, job_rw);
 }
 
 static struct sv_dev *fd_dev(struct seccomp_notif *n, int fd)
@@ -1889,7 +1909,7 @@ static long on_fcntl(struct seccomp_notif *n, int kind)
 	if (!f)
 		return SV_CONTINUE;
 	if (cmd == F_GETFL)
-		return run_job(n, kind, f, NULL, fd, 0, job_getfl);
+		return run_job(n, kind, f, NULL, fd, -1, 0, job_getfl);
 	/* CUSE files have no fasync: O_ASYNC is accepted and dropped. */
 	copy = target_fd_copy(n, fd);
 	if (copy < 0)
@@ -1913,33 +1933,48 @@ static long on_splice(struct seccomp_notif *n, int kind)
 	return SV_CONTINUE;
 }
 
-/* The ioctls the VFS answers for every file (fs/ioctl.c do_vfs_ioctl). */
+/* The ioctls the VFS answers for every file (fs/ioctl.c do_vfs_ioctl):
+ * true with the answer in *@r; false for the rest, which reach the driver. */
+static bool vfs_ioctl(struct seccomp_notif *n, unsigned cmd, uint64_t arg, long *r)
+{
+	struct sv_creds c;
+	int v;
+
+	switch (cmd) {
+	case FIOASYNC:
+		*r = mem_read(n->pid, arg, &v, sizeof(v)) ? -EFAULT : v ? -ENOTTY : 0;
+		return true;
+	case FIOQSIZE: *r = -ENOTTY; return true;
+	case FIGETBSZ:
+		v = 4096;
+		*r = mem_write(n->pid, arg, &v, sizeof(v));
+		return true;
+	case FIFREEZE:
+	case FITHAW:
+		*r = !target_creds(n->pid, &c) && c.euid == 0 ? -EOPNOTSUPP : -EPERM;
+		return true;
+	case FS_IOC_FIEMAP: *r = -EOPNOTSUPP; return true;
+	default: return false;
+	}
+}
+
 static long on_ioctl(struct seccomp_notif *n, int kind)
 {
-	int fd = (int)(unsigned)n->data.args[0];
+	int fd = (int)(unsigned)n->data.args[0], copy;
 	unsigned cmd = (unsigned)n->data.args[1];
-	uint64_t arg = n->data.args[2];
-	struct sv_creds c;
 	struct sv_file *f;
-	int v;
+	long r;
 
 	if (cmd == FIOCLEX || cmd == FIONCLEX || cmd == FIONBIO)
 		return SV_CONTINUE; /* per fd / per open file: right on our socket */
-	f = classify(n, fd);
+	f = classify_copy(n, fd, &copy);
 	if (!f)
 		return SV_CONTINUE;
-	switch (cmd) {
-	case FIOASYNC:
-		if (mem_read(n->pid, arg, &v, sizeof(v)))
-			return -EFAULT;
-		return v ? -ENOTTY : 0;
-	case FIOQSIZE: return -ENOTTY;
-	case FIGETBSZ: v = 4096; return mem_write(n->pid, arg, &v, sizeof(v));
-	case FIFREEZE:
-	case FITHAW: return !target_creds(n->pid, &c) && c.euid == 0 ? -EOPNOTSUPP : -EPERM;
-	case FS_IOC_FIEMAP: return -EOPNOTSUPP;
-	default: return run_job(n, kind, f, NULL, fd, 0, job_ioctl);
+	if (vfs_ioctl(n, cmd, n->data.args[2], &r)) {
+		close(copy);
+		return r;
 	}
+	return run_job(n, kind, f, NULL, fd, copy, 0, job_ioctl);
 }
 
 struct sv_call {

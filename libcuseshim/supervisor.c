@@ -740,13 +740,13 @@ static void notdev_add(uint64_t ino)
 	pthread_mutex_unlock(&notdev_lock);
 }
 
-/* Is the target's @fd a device file?  The file, or NULL for anything else
- * (including a closed fd: the kernel then answers EBADF itself). */
 /*
- * The open file of ours behind the target's @fd, or NULL when it is none
- * (or the fd is gone).  The target's fd is looked at through our copy of
- * it, so that what we classify is what we then use: with @copy, a file's
- * copy is left there for the caller to use and close (else -1).
+ * Is the target's @fd a device file?  The file, or NULL for anything else
+ * (including a closed fd: the kernel then answers EBADF itself).  We look
+ * through our own copy of the fd, so that what is classified is what a
+ * job then uses even if another thread reuses the number meanwhile: with
+ * @copy, a device file's copy is left in *@copy for the caller to close
+ * (else -1).
  */
 static struct sv_file *classify_copy(const struct seccomp_notif *n, int fd, int *copy)
 {
@@ -1114,22 +1114,11 @@ struct sv_op {
 
 static long op_begin(struct sv_job *j, struct sv_op *op)
 {
-	struct stat st;
 	int err;
 
 	op->conn = NULL;
-	if (j->copy >= 0) {
-		op->copy = j->copy; /* classified as j->file already */
-		j->copy = -1;
-	} else {
-		op->copy = target_fd_copy(&j->n, j->fd);
-		if (op->copy < 0)
-			return op->copy == -EBADF ? -EBADF : -ENOENT;
-		if (fstat(op->copy, &st) || st.st_ino != j->file->ino) {
-			close(op->copy); /* another thread reused the number meanwhile */
-			return SV_CONTINUE;
-		}
-	}
+	op->copy = j->copy; /* the job's now: classify_copy found it j->file */
+	j->copy = -1;
 	err = conn_get(j->file->dev, &op->conn);
 	if (!err) {
 		err = conn_attach(op->conn, &j->n, op->copy, j->file, &op->handle);
@@ -1905,15 +1894,12 @@ static long on_fcntl(struct seccomp_notif *n, int kind)
 
 	if (cmd != F_GETFL && !(cmd == F_SETFL && (n->data.args[2] & O_ASYNC)))
 		return SV_CONTINUE;
-	f = classify(n, fd);
+	f = classify_copy(n, fd, &copy);
 	if (!f)
 		return SV_CONTINUE;
 	if (cmd == F_GETFL)
-		return run_job(n, kind, f, NULL, fd, -1, 0, job_getfl);
+		return run_job(n, kind, f, NULL, fd, copy, 0, job_getfl);
 	/* CUSE files have no fasync: O_ASYNC is accepted and dropped. */
-	copy = target_fd_copy(n, fd);
-	if (copy < 0)
-		return copy;
 	r = fcntl(copy, F_SETFL, (int)(n->data.args[2] & ~(uint64_t)O_ASYNC)) ? -errno : 0;
 	close(copy);
 	return r;

@@ -93,6 +93,7 @@ struct cused_file {
 	uint64_t kh;		      /* the kernel's poll handle id */
 	unsigned busy;		      /* requests in flight on this file */
 	unsigned answering;	      /* ...of which answered, or being answered */
+	unsigned raw;		      /* ...of which writes past the shim (raw_write) */
 	bool release_pending;	      /* last close seen while busy */
 	/* POLLIN mirrored on the client's end for callers the shim cannot
 	 * wrap (Go's netpoller, io_uring, seccomp): a read answered EAGAIN
@@ -223,6 +224,7 @@ void cused_start_release(struct fuse_session *se, struct cused_file *f);
 /* reply.c: a request on @f (@answered: counted in f->answering) is over;
  * starts the release if it was due. */
 void cused_file_unbusy(struct fuse_session *se, struct cused_file *f, bool answered);
+void cused_file_raw_unbusy(struct fuse_session *se, struct cused_file *f);
 /* reply.c, under se->lock: a pending release whose last request has ended
  * and whose client end is gone becomes due (state RELEASING, a reference
  * for the message); true if the caller must hand it to

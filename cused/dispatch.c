@@ -597,14 +597,17 @@ static void do_closed(struct dispatch_ctx *d)
 	for (f = se->files; f; f = f->next)
 		if (f->ino == ci->ino && f->state != FILE_RELEASED)
 			break;
-	if (f && f->state == FILE_OPEN && f->busy == f->answering) {
+	/* Writes past the shim were made before this close, and returned at
+	 * once: they hold the file no more than a queued one does. */
+	if (f && f->state == FILE_OPEN && f->busy == f->answering + f->raw) {
 		struct pollfd p = {.fd = f->conn ? f->conn->fd : -1, .events = POLLIN | POLLRDHUP};
 
 		/* no connection left, or its peer gone: that was the last close */
 		if (!f->conn || (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLRDHUP)))) {
-			if (f->conn && (p.revents & POLLIN)) {
-				/* data written past the shim still queued: the
-				 * loop takes it, then starts the release at EOF */
+			if (f->conn && ((p.revents & POLLIN) || f->raw)) {
+				/* data written past the shim still queued or on
+				 * its way to the driver: the loop takes it, then
+				 * starts the release at EOF */
 				f->release_pending = true;
 				eof_first = true;
 			} else if (!f->busy) {
@@ -1017,7 +1020,7 @@ void cused_dispatch(struct fuse_session *se, void *mem, size_t size)
 	if (m->file) {
 		/* a write that bypassed the shim and was never taken */
 		if (!m->conn && d.in->opcode == FUSE_WRITE)
-			cused_file_unbusy(se, m->file, false);
+			cused_file_raw_unbusy(se, m->file);
 		cused_file_put(se, m->file);
 	}
 	m->file = NULL;

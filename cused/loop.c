@@ -186,6 +186,7 @@ static ssize_t raw_write(struct fuse_session *se, struct cused_conn *c, struct c
 	if (f->state == FILE_OPEN) {
 		f->refs++;
 		f->busy++; /* in flight: the release waits for it */
+		f->raw++;
 	} else {
 		f = NULL;
 	}

@@ -56,7 +56,7 @@ bool cused_release_due_locked(struct cused_file *f)
 	return true;
 }
 
-void cused_file_unbusy(struct fuse_session *se, struct cused_file *f, bool answered)
+static void unbusy(struct fuse_session *se, struct cused_file *f, bool answered, bool raw)
 {
 	bool release = false;
 
@@ -67,12 +67,25 @@ void cused_file_unbusy(struct fuse_session *se, struct cused_file *f, bool answe
 		f->busy--;
 	if (answered && f->answering)
 		f->answering--;
+	if (raw && f->raw)
+		f->raw--;
 	release = cused_release_due_locked(f);
 	pthread_mutex_unlock(&se->lock);
 	/* Not from inside the driver's reply call: its callback may still
 	 * use the file's state, or hold its own lock. */
 	if (release)
 		cused_defer_release(se, f);
+}
+
+void cused_file_unbusy(struct fuse_session *se, struct cused_file *f, bool answered)
+{
+	unbusy(se, f, answered, false);
+}
+
+/* The end of a write that bypassed the shim (raw_write counted it). */
+void cused_file_raw_unbusy(struct fuse_session *se, struct cused_file *f)
+{
+	unbusy(se, f, false, true);
 }
 
 static void req_destroy(struct fuse_req *req)
@@ -82,7 +95,9 @@ static void req_destroy(struct fuse_req *req)
 
 	free(req->raw);
 	cused_raw_done(se, req->raw_conn);
-	if (f && req->opcode != FUSE_OPEN && req->opcode != FUSE_RELEASE)
+	if (f && req->raw)
+		cused_file_raw_unbusy(se, f);
+	else if (f && req->opcode != FUSE_OPEN && req->opcode != FUSE_RELEASE)
 		cused_file_unbusy(se, f, req->answering);
 	if (f)
 		cused_file_put(se, f);

@@ -203,6 +203,28 @@ Test(e2e, close_waits_for_release)
 	cr_expect_eq(h_log_count(&drv, "release fh=2 "), 1, "%s", h_log(&drv));
 }
 
+/* bash's own stdout writes past the shim while it points at the device;
+ * the restoring dup2 is still the last close, and waits for the release
+ * that follows those writes, before the next command runs. */
+Test(e2e, builtin_redirection_waits_for_release)
+{
+	/* taking the bytes one at a time keeps the first write in flight */
+	const char *extra[] = {"--release-delay=200", "--write-cap=1", NULL};
+	char *log, *rel, *open2;
+
+	start_with("dev0", extra);
+	cr_assert_eq(H_RUN(H_SHIM, NULL, "bash", "-c",
+			   "printf '%0400d\\n' 0 > /dev/dev0; echo again > /dev/dev0"),
+		     0);
+	cr_assert(h_log_wait(&drv, "release ", 2, 5000), "%s", h_log(&drv));
+	log = h_log(&drv);
+	rel = strstr(log, "release fh=1 ");
+	open2 = strstr(log, "open fh=2 ");
+	cr_expect_eq(h_log_count(&drv, "write fh=1 "), 401, "log:\n%s", log);
+	cr_expect(rel && open2 && rel < open2, "the second open came before the release:\n%s", log);
+	free(log);
+}
+
 Test(e2e, inherited_fd_after_exec)
 {
 	char *out = NULL;

@@ -93,12 +93,12 @@ static void req_destroy(struct fuse_req *req)
 	struct fuse_session *se = req->se;
 	struct cused_file *f = req->file;
 
-	free(req->raw);
 	cused_raw_done(se, req->raw_conn);
 	if (f && req->raw)
 		cused_file_raw_unbusy(se, f);
 	else if (f && req->opcode != FUSE_OPEN && req->opcode != FUSE_RELEASE)
 		cused_file_unbusy(se, f, req->answering);
+	free(req->raw);
 	if (f)
 		cused_file_put(se, f);
 	cused_conn_put(req->conn);

@@ -86,6 +86,7 @@ struct cused_file {
 	uint32_t last_flags; /* f_flags of the latest request, for RELEASE */
 	enum cused_file_state state;
 	bool no_release; /* opened while the driver's open is ENOSYS */
+	bool releasing;	 /* its RELEASE is with the driver (se->releasing) */
 	unsigned refs;	 /* under se->lock */
 	struct cused_conn *conn;
 	struct cused_waiter *waiters; /* CLOSED requests waiting for RELEASE */
@@ -163,6 +164,10 @@ struct fuse_session {
 	 * progress; whether one of our loops runs; the callbacks that may run
 	 * at once (1 for the single-threaded loop, max_threads for the other),
 	 * which the loop's workers and the rings share. */
+	/* RELEASEs with the driver; an open waits for them (do_open) */
+	unsigned releasing;
+	pthread_cond_t released;
+
 	pthread_mutex_t ring_lock;
 	pthread_cond_t ring_cond;
 	unsigned rings, ring_busy;

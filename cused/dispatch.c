@@ -359,6 +359,30 @@ static int verify_peer(struct cused_conn *c, int fd, uint64_t *ino)
 	return 0;
 }
 
+/*
+ * Before an open reaches the driver: let the RELEASEs it is working on
+ * finish, for at most RELEASE_WAIT_MS.  In the kernel the process whose
+ * last close (or exit) caused one waits for it, so a program that opens
+ * the device after that process is done gets there after the release;
+ * ours do not wait when they exit, or close behind the shim's back, so
+ * the next open does.  Only releases already with the driver are waited
+ * for: one still queued may need this very thread.
+ */
+#define RELEASE_WAIT_MS 1000
+
+static void wait_for_releases(struct fuse_session *se)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += RELEASE_WAIT_MS / 1000;
+	pthread_mutex_lock(&se->lock);
+	while (se->releasing && !fuse_session_exited(se) &&
+	       pthread_cond_timedwait(&se->released, &se->lock, &until) != ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&se->lock);
+}
+
 static void do_open(struct dispatch_ctx *d)
 {
 	const struct cuseshim_open_in *oi = d->arg;
@@ -390,6 +414,7 @@ static void do_open(struct dispatch_ctx *d)
 		cused_conn_close(se, c);
 		return;
 	}
+	wait_for_releases(se);
 	f = calloc(1, sizeof(*f));
 	if (!f) {
 		reply_now(d, -ENOMEM, NULL, 0);
@@ -557,6 +582,10 @@ void cused_start_release(struct fuse_session *se, struct cused_file *f)
 	req->file = f;
 	req->fi.fh = f->fh;
 	req->fi.flags = f->last_flags;
+	pthread_mutex_lock(&se->lock);
+	f->releasing = true;
+	se->releasing++;
+	pthread_mutex_unlock(&se->lock);
 	se->op.release(req, &req->fi);
 }
 
@@ -566,6 +595,11 @@ void cused_release_done(struct fuse_session *se, struct cused_file *f)
 
 	pthread_mutex_lock(&se->lock);
 	f->state = FILE_RELEASED;
+	if (f->releasing) {
+		f->releasing = false;
+		se->releasing--;
+		pthread_cond_broadcast(&se->released);
+	}
 	w = f->waiters;
 	f->waiters = NULL;
 	pollers = f->pollers;

@@ -513,6 +513,14 @@ struct fuse_session *cuse_lowlevel_new(struct fuse_args *args, const struct cuse
 	pthread_mutex_init(&se->lock, NULL);
 	pthread_mutex_init(&se->ring_lock, NULL);
 	pthread_cond_init(&se->ring_cond, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&se->released, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	se->spin_ns = cused_spin_ns();
 	if (!find_devname(ci, &se->devname) || !se->devname[0]) {
 		cused_log(FUSE_LOG_ERR, "cuse: DEVNAME unspecified\n");
@@ -646,6 +654,7 @@ void fuse_session_destroy(struct fuse_session *se)
 	pthread_mutex_destroy(&se->lock);
 	pthread_mutex_destroy(&se->ring_lock);
 	pthread_cond_destroy(&se->ring_cond);
+	pthread_cond_destroy(&se->released);
 	free(se->devname);
 	free(se);
 }

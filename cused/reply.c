@@ -817,7 +817,16 @@ int fuse_lowlevel_notify_poll(struct fuse_pollhandle *ph)
 	cused_debug(se, "   NOTIFY_POLL: kh %llu\n", (unsigned long long)ph->kh);
 	cused_notify_pollers(se, w, ph->kh);
 	if (f) {
-		cused_mirror_fire(se, f);
+		bool ask;
+
+		/* A notify only says "ask again", as for every poller: the
+		 * mirror's own poll sets the fd readable if POLLIN is there
+		 * now, not a read that took the data meanwhile. */
+		pthread_mutex_lock(&se->lock);
+		ask = f->mirror_wanted;
+		pthread_mutex_unlock(&se->lock);
+		if (ask)
+			cused_mirror_queue(se, f);
 		cused_file_put(se, f);
 	}
 	return 0;

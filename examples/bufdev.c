@@ -6,7 +6,8 @@
  * answered from the writer's callback), fails EAGAIN with O_NONBLOCK, and
  * ends with EINTR if the caller is interrupted; --eof makes an empty queue
  * read as end of file instead.  poll reports POLLIN while there is data
- * and notifies waiters when data arrives.  ioctls: FIONREAD, BUFDEV_CLEAR.
+ * and notifies waiters when data arrives.  ioctls: FIONREAD, BUFDEV_CLEAR,
+ * BUFDEV_NOTIFY (wakes pollers with no new data).
  * --per-open gives every open file a queue of its own; --ignore-interrupts
  * keeps interrupted reads parked (a writer answers them late).
  * BUFDEV_WAIT (an ioctl) waits for data like a read.
@@ -65,6 +66,9 @@ static unsigned long next_fh = 1;
 #define BUFDEV_CLEAR _IO('B', 1)
 /* BUFDEV_WAIT waits until the queue has data; returns its length. */
 #define BUFDEV_WAIT _IO('B', 2)
+/* BUFDEV_NOTIFY wakes the pollers with nothing new to read (a driver may
+ * notify whenever it likes; the poller must ask again). */
+#define BUFDEV_NOTIFY _IO('B', 3)
 
 /* A read waiting for data. */
 struct parked {
@@ -277,12 +281,29 @@ static void bufdev_read(fuse_req_t req, size_t size, off_t off, struct fuse_file
 /* Within bufdev_write's answering of parked reads, on this thread. */
 static __thread int in_write;
 
+/* Wake every poller (their handles are used up). */
+static void notify_pollers(void)
+{
+	struct fuse_pollhandle **ph;
+	size_t nph, i;
+
+	pthread_mutex_lock(&lock);
+	ph = handles;
+	nph = nhandles;
+	handles = NULL;
+	nhandles = 0;
+	pthread_mutex_unlock(&lock);
+	for (i = 0; i < nph; i++) {
+		fuse_lowlevel_notify_poll(ph[i]);
+		fuse_pollhandle_destroy(ph[i]);
+	}
+	free(ph);
+}
+
 /* Data arrived in @q: answer its parked reads, oldest first, and wake
  * pollers. */
 static void data_arrived(struct queue *q)
 {
-	struct fuse_pollhandle **ph;
-	size_t nph, i;
 
 	for (;;) {
 		struct parked *p;
@@ -324,17 +345,7 @@ static void data_arrived(struct queue *q)
 		free(out);
 		free(p);
 	}
-	pthread_mutex_lock(&lock);
-	ph = handles;
-	nph = nhandles;
-	handles = NULL;
-	nhandles = 0;
-	pthread_mutex_unlock(&lock);
-	for (i = 0; i < nph; i++) {
-		fuse_lowlevel_notify_poll(ph[i]);
-		fuse_pollhandle_destroy(ph[i]);
-	}
-	free(ph);
+	notify_pollers();
 }
 
 static void bufdev_poll(fuse_req_t req, struct fuse_file_info *fi, struct fuse_pollhandle *ph)
@@ -414,6 +425,10 @@ static void bufdev_ioctl(fuse_req_t req, int cmd, void *arg, struct fuse_file_in
 		fuse_req_interrupt_func(req, bufdev_interrupted, p);
 		return;
 	}
+	case BUFDEV_NOTIFY:
+		fuse_reply_ioctl(req, 0, NULL, 0);
+		notify_pollers();
+		return;
 	case BUFDEV_CLEAR:
 		pthread_mutex_lock(&lock);
 		if (queue_of(fi->fh))

@@ -566,8 +566,8 @@ const char *h_with_uid(const char *tmpl)
 	return out;
 }
 
-pid_t h_write_after(const struct h_driver *d, const char *prefix, int delay_ms, const char *path,
-		    const char *text)
+pid_t h_run_after(const struct h_driver *d, const char *prefix, int delay_ms,
+		  const char *const argv[])
 {
 	pid_t pid = fork();
 
@@ -575,9 +575,17 @@ pid_t h_write_after(const struct h_driver *d, const char *prefix, int delay_ms, 
 	if (pid == 0) {
 		if (h_log_wait(d, prefix, 1, 20000))
 			h_msleep(delay_ms);
-		_exit(H_RUN(H_SHIM, NULL, "sh", "-c", "printf %s \"$1\" > \"$0\"", path, text));
+		_exit(h_run(H_SHIM, NULL, NULL, NULL, argv));
 	}
 	return pid;
+}
+
+pid_t h_write_after(const struct h_driver *d, const char *prefix, int delay_ms, const char *path,
+		    const char *text)
+{
+	return h_run_after(
+		d, prefix, delay_ms,
+		(const char *const[]){"sh", "-c", "printf %s \"$1\" > \"$0\"", path, text, NULL});
 }
 
 bool h_sanitizers(void)

@@ -82,9 +82,12 @@ const char *h_preload_var(char *buf, size_t size, const char *libs);
 /* ASAN_OPTIONS for env(1) and programs under an instrumented shim: their
  * own leaks are not ours (harmless in other builds). */
 #define H_CLIENT_ASAN "ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0"
-/* Fork a writer that waits for a line starting with @prefix in @d's log,
- * then @delay_ms more, and writes @text to @path from a shell under the
- * shim.  Returns its pid (wait for it). */
+/* Fork a child that waits for a line starting with @prefix in @d's log,
+ * then @delay_ms more, and runs @argv under the shim.  Returns its pid
+ * (wait for it). */
+pid_t h_run_after(const struct h_driver *d, const char *prefix, int delay_ms,
+		  const char *const argv[]);
+/* h_run_after of a shell that writes @text to @path. */
 pid_t h_write_after(const struct h_driver *d, const char *prefix, int delay_ms, const char *path,
 		    const char *text);
 

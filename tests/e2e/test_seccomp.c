@@ -295,6 +295,33 @@ Test(seccomp, pollin_mirrored_for_epoll)
 		     h_log(&drv));
 }
 
+/* A driver's notify only says "ask again": with nothing new to read the
+ * fd stays unreadable, as a kernel poll asks the driver after a wake-up.
+ * (bufdev's BUFDEV_NOTIFY, _IO('B', 3), notifies with no new data.) */
+Test(seccomp, a_notify_without_data_is_no_pollin)
+{
+	char *out = NULL;
+	pid_t notifier;
+	int rc;
+
+	cr_assert_eq(h_driver_start_blocking(&drv, "sdev", NULL), 0);
+	/* while the program waits in epoll_wait after its EAGAIN */
+	notifier = h_run_after(&drv, "read fh=1 size=10 off=0 flags=0104000 -> EAGAIN", 100,
+			       (const char *const[]){"python3", "-c",
+						     "import fcntl, os; fcntl.ioctl("
+						     "os.open('/dev/sdev', os.O_RDWR), 0x4203)",
+						     NULL});
+	rc = run_sup(&out, (const char *const[]){h_stage("staticprobe"), "open:/dev/sdev:rn",
+						 "read:10", "epollwait:1500", NULL});
+	waitpid(notifier, NULL, 0);
+	cr_expect_eq(rc, 0);
+	cr_expect_str_eq(out, "open=3\nread=-1 errno=EAGAIN\nepollwait=0 events=0x0\n", "%s",
+			 h_log(&drv));
+	/* the notify came, and the mirror asked the driver again */
+	cr_expect_eq(h_log_count(&drv, "ioctl fh=2 cmd=0x4203 "), 1, "%s", h_log(&drv));
+	cr_expect_geq(h_log_count(&drv, "poll fh=1 "), 2, "%s", h_log(&drv));
+}
+
 /* ...and level-triggered: readable from the open while the driver has
  * data, again after a read that left some, not once it is empty. */
 Test(seccomp, pollin_mirror_is_level_triggered)

@@ -164,8 +164,10 @@ struct fuse_session {
 	 * progress; whether one of our loops runs; the callbacks that may run
 	 * at once (1 for the single-threaded loop, max_threads for the other),
 	 * which the loop's workers and the rings share. */
-	/* RELEASEs with the driver; an open waits for them (do_open) */
+	/* RELEASEs with the driver, and when the last one started; an open
+	 * waits for them (do_open) */
 	unsigned releasing;
+	struct timespec release_started;
 	pthread_cond_t released;
 
 	pthread_mutex_t ring_lock;

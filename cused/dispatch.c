@@ -361,12 +361,14 @@ static int verify_peer(struct cused_conn *c, int fd, uint64_t *ino)
 
 /*
  * Before an open reaches the driver: let the RELEASEs it is working on
- * finish, for at most RELEASE_WAIT_MS.  In the kernel the process whose
- * last close (or exit) caused one waits for it, so a program that opens
- * the device after that process is done gets there after the release;
- * ours do not wait when they exit, or close behind the shim's back, so
- * the next open does.  Only releases already with the driver are waited
- * for: one still queued may need this very thread.
+ * finish, until RELEASE_WAIT_MS after the last of them started.  In the
+ * kernel the process whose last close (or exit) caused one waits for it,
+ * so a program that opens the device after that process is done gets
+ * there after the release; ours do not wait when they exit, or close
+ * behind the shim's back, so the next open does.  Only releases already
+ * with the driver are waited for (one still queued may need this very
+ * thread), and a release the driver never answers holds up no open for
+ * long.
  */
 #define RELEASE_WAIT_MS 1000
 
@@ -374,9 +376,9 @@ static void wait_for_releases(struct fuse_session *se)
 {
 	struct timespec until;
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += RELEASE_WAIT_MS / 1000;
 	pthread_mutex_lock(&se->lock);
+	until = se->release_started;
+	until.tv_sec += RELEASE_WAIT_MS / 1000;
 	while (se->releasing && !fuse_session_exited(se) &&
 	       pthread_cond_timedwait(&se->released, &se->lock, &until) != ETIMEDOUT)
 		;
@@ -585,6 +587,7 @@ void cused_start_release(struct fuse_session *se, struct cused_file *f)
 	pthread_mutex_lock(&se->lock);
 	f->releasing = true;
 	se->releasing++;
+	clock_gettime(CLOCK_MONOTONIC, &se->release_started);
 	pthread_mutex_unlock(&se->lock);
 	se->op.release(req, &req->fi);
 }

@@ -527,6 +527,15 @@ int h_log_count(const struct h_driver *d, const char *prefix)
 	return count;
 }
 
+bool h_log_before(const struct h_driver *d, const char *first, const char *then)
+{
+	char *log = h_log(d), *a = strstr(log, first);
+	bool yes = a && strstr(a + strlen(first), then);
+
+	free(log);
+	return yes;
+}
+
 bool h_log_wait(const struct h_driver *d, const char *prefix, int n, int timeout_ms)
 {
 	long deadline = now_ms() + timeout_ms;

@@ -54,6 +54,8 @@ pid_t h_registry_pid(const char *name);
 int h_driver_wait(struct h_driver *d, int timeout_ms);
 int h_log_count(const struct h_driver *d, const char *prefix);
 char *h_log(const struct h_driver *d);
+/* Does @d's log have @first, and @then somewhere after it? */
+bool h_log_before(const struct h_driver *d, const char *first, const char *then);
 
 /* Run @argv (NULL-terminated) with @flags; stdin from @in (may be NULL).
  * Returns the exit status (128+sig when killed, -1 on timeout); *out and

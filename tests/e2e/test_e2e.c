@@ -208,15 +208,10 @@ Test(e2e, close_waits_for_release)
  * open. */
 static void expect_release_before_reopen(const char *cmd)
 {
-	char *log, *rel, *open2;
-
 	cr_assert_eq(H_RUN(H_SHIM, NULL, "bash", "-c", cmd), 0);
 	cr_assert(h_log_wait(&drv, "release ", 2, 5000), "%s", h_log(&drv));
-	log = h_log(&drv);
-	rel = strstr(log, "release fh=1 ");
-	open2 = strstr(log, "open fh=2 ");
-	cr_expect(rel && open2 && rel < open2, "the second open came before the release:\n%s", log);
-	free(log);
+	cr_expect(h_log_before(&drv, "release fh=1 ", "open fh=2 "),
+		  "the second open came before the release:\n%s", h_log(&drv));
 }
 
 /* bash's own stdout writes past the shim while it points at the device;

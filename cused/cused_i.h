@@ -160,16 +160,16 @@ struct fuse_session {
 	bool aborted;
 	unsigned cmd_max_idle;
 
-	/* Request rings (ring.c): live ring threads, and their dispatches in
-	 * progress; whether one of our loops runs; the callbacks that may run
-	 * at once (1 for the single-threaded loop, max_threads for the other),
-	 * which the loop's workers and the rings share. */
 	/* RELEASEs with the driver, and when the last one started; an open
 	 * waits for them (do_open) */
 	unsigned releasing;
 	struct timespec release_started;
 	pthread_cond_t released;
 
+	/* Request rings (ring.c): live ring threads, and their dispatches in
+	 * progress; whether one of our loops runs; the callbacks that may run
+	 * at once (1 for the single-threaded loop, max_threads for the other),
+	 * which the loop's workers and the rings share. */
 	pthread_mutex_t ring_lock;
 	pthread_cond_t ring_cond;
 	unsigned rings, ring_busy;

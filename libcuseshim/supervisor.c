@@ -1099,8 +1099,7 @@ struct sv_job {
 	struct seccomp_notif n;
 	struct sv_file *file;
 	struct sv_dev *dev;
-	int fd;	   /* the target's fd */
-	int copy;  /* our copy of it from classify_copy, or -1 */
+	int copy;  /* our copy of the target's fd (classify_copy), or -1 */
 	int flags; /* open flags, for opens */
 	int kind;
 };
@@ -1628,7 +1627,7 @@ static long job_getfl(struct sv_job *j)
 /* A device operation, run by the receiver that took its notification
  * (see serve): it may wait for the driver as long as the driver likes. */
 static long run_job(const struct seccomp_notif *n, int kind, struct sv_file *f, struct sv_dev *dev,
-		    int fd, int copy, int flags, long (*run)(struct sv_job *))
+		    int copy, int flags, long (*run)(struct sv_job *))
 {
 	struct sv_job j = {.n = *n,
 			   .kind = kind,
@@ -1636,7 +1635,6 @@ static long run_job(const struct seccomp_notif *n, int kind, struct sv_file *f, 
 			   .dev = dev ? dev
 				  : f ? f->dev
 				      : NULL,
-			   .fd = fd,
 			   .copy = copy,
 			   .flags = flags};
 	long r;
@@ -1755,7 +1753,7 @@ static long on_open(struct seccomp_notif *n, int kind)
 		       dev->name);
 		return -EOPNOTSUPP;
 	}
-	return run_job(n, kind, NULL, dev, -1, -1, flags, job_open);
+	return run_job(n, kind, NULL, dev, -1, flags, job_open);
 }
 
 static long on_rw(struct seccomp_notif *n, int kind)
@@ -1765,7 +1763,7 @@ static long on_rw(struct seccomp_notif *n, int kind)
 
 	if (!f)
 		return SV_CONTINUE;
-	return run_job(n, kind, f, NULL, fd, copy, 0, job_rw);
+	return run_job(n, kind, f, NULL, copy, 0, job_rw);
 }
 
 static struct sv_dev *fd_dev(struct seccomp_notif *n, int fd)
@@ -1898,7 +1896,7 @@ static long on_fcntl(struct seccomp_notif *n, int kind)
 	if (!f)
 		return SV_CONTINUE;
 	if (cmd == F_GETFL)
-		return run_job(n, kind, f, NULL, fd, copy, 0, job_getfl);
+		return run_job(n, kind, f, NULL, copy, 0, job_getfl);
 	/* CUSE files have no fasync: O_ASYNC is accepted and dropped. */
 	r = fcntl(copy, F_SETFL, (int)(n->data.args[2] & ~(uint64_t)O_ASYNC)) ? -errno : 0;
 	close(copy);
@@ -1960,7 +1958,7 @@ static long on_ioctl(struct seccomp_notif *n, int kind)
 		close(copy);
 		return r;
 	}
-	return run_job(n, kind, f, NULL, fd, copy, 0, job_ioctl);
+	return run_job(n, kind, f, NULL, copy, 0, job_ioctl);
 }
 
 struct sv_call {

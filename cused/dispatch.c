@@ -659,13 +659,14 @@ static void do_closed(struct dispatch_ctx *d)
 			}
 		}
 	}
-	/* A release under way, or due once answered requests finish: the
-	 * closer waits for it, as close(2) waits for the last fput.  A file
+	/* A release under way, or due once answered requests and writes
+	 * past the shim finish (the loop may have seen the socket's end
+	 * already): the closer waits for it, as close(2) waits for the last fput.  A file
 	 * busy with an unanswered request (another thread's read, a poll) is
 	 * held by that request, as in the kernel, and the close returns at
 	 * once: its release follows the last answer. */
 	if (f && (f->state == FILE_RELEASING || eof_first ||
-		  (f->release_pending && f->busy && f->busy == f->answering))) {
+		  (f->release_pending && f->busy && f->busy == f->answering + f->raw))) {
 		w = malloc(sizeof(*w));
 		if (w) {
 			w->conn = cused_conn_get(d->m->conn);

@@ -18,7 +18,8 @@
  * --log appends one line per callback to FILE (what the tests read; an
  * open adds a "creds" line with the caller's uid, gid and groups);
  * --read-cap/--write-cap make replies short; --open-errno fails opens;
- * --release-delay=MS makes release slow (to see who waits for it).
+ * --release-delay=MS makes release slow (to see who waits for it);
+ * --write-delay=MS makes every write take that long before it is stored.
  */
 #define FUSE_USE_VERSION 31
 
@@ -43,6 +44,7 @@ struct bufdev_opts {
 	char *log;
 	unsigned read_cap, write_cap;
 	unsigned release_delay;
+	unsigned write_delay;
 	int eof;
 	int per_open;
 	int ignore_interrupts;
@@ -446,6 +448,8 @@ static void bufdev_write(fuse_req_t req, const char *buf, size_t size, off_t off
 	struct queue *q;
 	size_t n = size;
 
+	if (opts.write_delay)
+		usleep(opts.write_delay * 1000);
 	if (opts.write_cap && n > opts.write_cap)
 		n = opts.write_cap;
 	pthread_mutex_lock(&lock);
@@ -520,6 +524,7 @@ static const struct fuse_opt bufdev_optspec[] = {
 	OPT("--write-cap=%u", write_cap),
 	OPT("--open-errno=%i", open_errno),
 	OPT("--release-delay=%u", release_delay),
+	OPT("--write-delay=%u", write_delay),
 	OPT("--eof", eof),
 	OPT("--per-open", per_open),
 	OPT("--ignore-interrupts", ignore_interrupts),
@@ -536,7 +541,7 @@ static int bufdev_key(void *data, const char *arg, int key, struct fuse_args *ou
 		printf("usage: bufdev [-f] [-d] [-s] --name=NAME [--maj=N] [--min=N]\n"
 		       "              [--log=FILE] [--eof] [--per-open] [--read-cap=N] "
 		       "[--write-cap=N]"
-		       " [--open-errno=E] [--release-delay=MS]\n");
+		       " [--open-errno=E] [--release-delay=MS] [--write-delay=MS]\n");
 		exit(0);
 	}
 	return 1;

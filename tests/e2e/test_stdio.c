@@ -305,6 +305,21 @@ Test(stdio, writes_past_the_shim_arrive_in_order)
 	expect_balanced(2);
 }
 
+/* The driver is still in the write that went past the shim when the
+ * fclose comes: the close waits for the release that follows the write,
+ * as close(2) waits for the kernel's last fput. */
+Test(stdio, fclose_during_a_write_past_the_shim_waits_for_release)
+{
+	const char *extra[] = {"--write-delay=300", NULL};
+
+	cr_assert_eq(h_driver_start(&drv, "sdev0", extra), 0, "bufdev did not start");
+	PROBE("fopen=3\nfreopen=same fileno=3\nfwrite=4\nfflush=0\nfclose=0\n", "fopen:/dev/null:w",
+	      "freopen:" DEV ":w", "fwrite:4", "fflush", "fclose");
+	cr_expect_eq(h_log_count(&drv, "release fh=1 "), 1, "fclose returned first:\n%s",
+		     h_log(&drv));
+	cr_expect(h_log_before(&drv, "write fh=1 size=4 ", "release fh=1 "), "%s", h_log(&drv));
+}
+
 Test(stdio, freopen_stdin_onto_the_device_reads)
 {
 	start();

@@ -506,9 +506,19 @@ static void do_attach(struct dispatch_ctx *d)
 	struct stat st;
 	size_t i, slot = SIZE_MAX;
 	int err = 0;
+	bool bad;
 
-	if (c->kind != CONN_CONTROL || d->m->fd < 0 || fstat(d->m->fd, &st) ||
-	    !S_ISSOCK(st.st_mode)) {
+	bad = c->kind != CONN_CONTROL || d->m->fd < 0 || fstat(d->m->fd, &st) ||
+	      !S_ISSOCK(st.st_mode);
+
+	/* The client's end came only to name the file: close it before the
+	 * answer, or a close right after this request would not look like
+	 * the last one (do_closed looks for the socket's peer gone). */
+	if (d->m->fd >= 0) {
+		close(d->m->fd);
+		d->m->fd = -1;
+	}
+	if (bad) {
 		reply_now(d, -EBADF, NULL, 0);
 		return;
 	}

@@ -203,6 +203,32 @@ Test(e2e, close_waits_for_release)
 	cr_expect_eq(h_log_count(&drv, "release fh=2 "), 1, "%s", h_log(&drv));
 }
 
+/* The first write of each file brings the client's end of its socket to
+ * the driver (ATTACH); the close right after it is still the last close,
+ * and returns after the release, every time (the driver's copy of that
+ * end outlived the answer once in a few dozen closes under load). */
+Test(e2e, close_right_after_the_first_request_waits_for_release)
+{
+	static const char prog[] =
+		"import os, sys\n"
+		"dev, log = sys.argv[1], sys.argv[2]\n"
+		"late = 0\n"
+		"for i in range(300):\n"
+		"    fd = os.open(dev, os.O_RDWR)\n"
+		"    os.write(fd, b'x')\n"
+		"    os.close(fd)\n"
+		"    with open(log) as f:\n"
+		"        late += sum(l.startswith('release ') for l in f) != i + 1\n"
+		"print('late', late)\n";
+	char *out = NULL;
+
+	start("dev0");
+	cr_assert_eq(H_RUN(H_SHIM, &out, "python3", "-c", prog, "/dev/dev0", drv.log), 0);
+	cr_expect_str_eq(out, "late 0\n");
+	free(out);
+	expect_balanced(300);
+}
+
 /* `bash -c @cmd`, which opens the device twice, one file after the
  * other: the first file's release reaches the driver before the second
  * open. */

@@ -284,7 +284,15 @@ static ssize_t recv_conn(struct fuse_session *se, struct cused_conn *c, struct c
 	return n;
 }
 
-static int receive(struct fuse_session *se, struct fuse_buf *buf)
+/*
+ * The next message for the driver.  An event can end in no message (a
+ * new connection, a socket's end whose release is already under way, a
+ * datagram that was not one); our loops then wait for the next event.  A
+ * driver's own loop (@once) polled fuse_session_fd() and must not block
+ * here: it gets -EINTR, which it takes as libfuse's "nothing this time,
+ * call again".
+ */
+static int receive(struct fuse_session *se, struct fuse_buf *buf, bool once)
 {
 	struct cused_msg *m;
 
@@ -342,27 +350,31 @@ static int receive(struct fuse_session *se, struct fuse_buf *buf)
 				mirror_msg(m, mf);
 				break;
 			}
-			if (!deliver)
+			if (!deliver) {
+				if (once)
+					return -EINTR;
 				continue;
+			}
 			build_init(se, m);
 			break;
 		}
 		if (ev.data.ptr == EP_LISTEN) {
 			accept_conn(se);
-			continue;
+		} else {
+			c = ev.data.ptr;
+			n = recv_conn(se, c, m);
+			if (n > 0)
+				break;
+			if (n < 0 && c->kind == CONN_FILE && build_release(se, c, m)) {
+				/* The message holds the file; the connection can go. */
+				cused_conn_close(se, c);
+				break;
+			}
+			if (n < 0)
+				cused_conn_close(se, c);
 		}
-		c = ev.data.ptr;
-		n = recv_conn(se, c, m);
-		if (n > 0)
-			break;
-		if (n == 0)
-			continue;
-		if (c->kind == CONN_FILE && build_release(se, c, m)) {
-			/* The message holds the file; the connection can go. */
-			cused_conn_close(se, c);
-			break;
-		}
-		cused_conn_close(se, c);
+		if (once)
+			return -EINTR;
 	}
 	buf->size = sizeof(*m) + m->len;
 	buf->flags = 0;
@@ -372,7 +384,7 @@ static int receive(struct fuse_session *se, struct fuse_buf *buf)
 CUSED_EXPORT
 int fuse_session_receive_buf(struct fuse_session *se, struct fuse_buf *buf)
 {
-	return receive(se, buf);
+	return receive(se, buf, true);
 }
 
 CUSED_EXPORT
@@ -391,7 +403,7 @@ int fuse_session_loop(struct fuse_session *se)
 
 	cused_ring_loop(se, true, 1); /* request rings take turns with us */
 	while (!fuse_session_exited(se)) {
-		res = receive(se, &buf);
+		res = receive(se, &buf, false);
 		if (res == -EINTR)
 			continue;
 		if (res <= 0)
@@ -463,7 +475,7 @@ static void *mt_worker(void *arg)
 	struct fuse_buf buf = {0};
 
 	for (;;) {
-		int res = receive(se, &buf);
+		int res = receive(se, &buf, false);
 
 		pthread_mutex_lock(&mt->lock);
 		if (res == -EINTR) {

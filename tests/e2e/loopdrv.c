@@ -205,8 +205,15 @@ static int custom_loop(struct fuse_session *se)
 		if (poll(&p, 1, 200) <= 0)
 			continue;
 		res = fuse_session_receive_buf(se, &buf);
-		if (res == -EINTR)
+		if (res == -EINTR) {
+			/* nothing this time; but after a poll that saw the fd
+			 * readable the call must not have waited (for the
+			 * signal that ended the session) */
+			if (fuse_session_exited(se))
+				say("receive blocked until a signal\n");
+			res = 0;
 			continue;
+		}
 		if (res <= 0)
 			break;
 		fuse_session_process_buf(se, &buf);

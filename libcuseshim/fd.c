@@ -20,6 +20,31 @@ void shim_after_close(struct shim_file *f)
 	shim_file_put(f);
 }
 
+/*
+ * exit(): the kernel closes a process's files as it exits, and runs each
+ * last close's release before the parent can see the exit.  The shim's
+ * destructor (init.c) does the same for device fds: first what stdio still
+ * holds for them is written (glibc flushes only after the destructors,
+ * and the driver must get the data before the release), then each fd that
+ * still is the device is closed through close().  _exit, a fatal signal
+ * and exec do not come here: those releases follow the socket's end, and
+ * the device's next open waits for them.
+ */
+void shim_exit_files(void)
+{
+	int fd;
+
+	if (__builtin_expect(shim_fd_next(0) < 0, 1) || shim_shared_child())
+		return;
+	shim_stdio_exit_flush();
+	for (fd = shim_fd_next(0); fd >= 0; fd = shim_fd_next(fd + 1)) {
+		struct shim_file *f = shim_fd_get(fd);
+
+		if (f && !f->opath && shim_fd_verify(fd, f))
+			close(fd);
+	}
+}
+
 SHIM_EXPORT int close(int fd)
 {
 	struct shim_file *f;

@@ -133,6 +133,24 @@ struct shim_file *shim_fd_verify(int fd, struct shim_file *f)
 	return NULL;
 }
 
+int shim_fd_next(int from)
+{
+	unsigned fd = from < 0 ? 0 : (unsigned)from;
+
+	while (fd < NCHUNKS * CHUNK_SIZE) {
+		slot_t *c = atomic_load_explicit(&chunks[fd >> CHUNK_BITS], memory_order_acquire);
+
+		if (!c) {
+			fd = ((fd >> CHUNK_BITS) + 1) << CHUNK_BITS;
+			continue;
+		}
+		if (atomic_load_explicit(&c[fd & (CHUNK_SIZE - 1)], memory_order_acquire))
+			return (int)fd;
+		fd++;
+	}
+	return -1;
+}
+
 void shim_fd_take_range(unsigned first, unsigned last, void (*fn)(struct shim_file *))
 {
 	unsigned c, i;

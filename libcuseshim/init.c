@@ -252,3 +252,14 @@ __attribute__((constructor(101))) static void shim_init(void)
 {
 	shim_ensure_init();
 }
+
+/* The last of our destructors, so after the program's atexit handlers and
+ * C++ static destructors: the device fds it still holds are closed as the
+ * kernel's exit would (fd.c). */
+__attribute__((destructor(101))) static void shim_fini(void)
+{
+	int saved = errno;
+
+	shim_exit_files();
+	errno = saved;
+}

@@ -193,6 +193,8 @@ struct shim_file *shim_fd_take(int fd);
 /* Forget every fd in [first, last]; call @fn for each file it held. */
 void shim_fd_take_range(unsigned first, unsigned last, void (*fn)(struct shim_file *));
 void shim_fd_forget(int fd);
+/* The lowest fd at or after @from in the table, or -1. */
+int shim_fd_next(int from);
 
 /* ---- chan.c: per-thread control connections */
 struct shim_chan;
@@ -210,6 +212,9 @@ short shim_poll_query(struct shim_chan *ch, int fd, struct shim_file *f, short e
 /* ---- stdio.c: at start-up, device fds 0-2 get stdio streams that reach
  * the driver (glibc's own stdin/stdout/stderr use internal syscalls). */
 void shim_stdio_init(void);
+/* At exit, before device fds are closed: write out what stdio holds for
+ * them (glibc would only after the shim's destructor). */
+void shim_stdio_exit_flush(void);
 /* ---- epoll.c */
 bool shim_epoll_close(int fd);
 unsigned shim_chan_drain(struct shim_chan *ch);
@@ -241,6 +246,8 @@ void shim_closed(struct shim_file *f);
 struct shim_file *shim_fd_link(const char *path);
 /* ---- fd.c */
 void shim_after_close(struct shim_file *f);
+/* exit(): close device fds as close() would, waiting for the releases. */
+void shim_exit_files(void);
 /* ---- open.c */
 int shim_open_device(struct shim_dev *dev, int flags);
 /* ---- rw.c */

@@ -655,6 +655,42 @@ SHIM_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *fp)
 	return do_freopen(REAL(freopen64), path, mode, fp);
 }
 
+/* ---------------------------------------------------------------- exit */
+
+/* glibc's list of every FILE, with its lock (exported by libc; the links
+ * are struct FILE's public _chain).  The list's type is glibc's
+ * struct _IO_FILE_plus, which begins with the FILE. */
+extern FILE *_IO_list_all;
+void _IO_list_lock(void);
+void _IO_list_unlock(void);
+
+/*
+ * Output buffered for a device fd, in our streams or glibc's (stdout after
+ * a dup2 of the device onto fd 1), is written now, while the fd is still
+ * open.  A stream another thread has locked (blocked in a read, say) is
+ * left alone: waiting for it could hang the exit.
+ */
+void shim_stdio_exit_flush(void)
+{
+	FILE *fp;
+
+	_IO_list_lock();
+	for (fp = _IO_list_all; fp; fp = fp->_chain) {
+		if (fp->_fileno < 0 || !shim_fd_get(fp->_fileno) ||
+		    fp->_IO_write_ptr <= fp->_IO_write_base)
+			continue;
+		if (ftrylockfile(fp)) {
+			shim_log("exit: fd %d's stdio stream is in use by another thread; its "
+				 "buffered output may not reach the device\n",
+				 fp->_fileno);
+			continue;
+		}
+		fflush_unlocked(fp);
+		funlockfile(fp);
+	}
+	_IO_list_unlock();
+}
+
 /* ---------------------------------------------------------------- start-up */
 
 void shim_stdio_init(void)

@@ -10,6 +10,7 @@
  *     fopen64:PATH:MODE    fopen64
  *     open:PATH:FLAGS      open(2), FLAGS from r w rw -> "open=FD"
  *     fd:N                 use fd N for fdopen from now on
+ *     dup2:N               dup2 of that fd onto N -> "dup2=N"
  *     fdopen:MODE          fdopen of that fd -> "fdopen=FILENO"
  *     freopen:PATH:MODE    freopen onto the current stream; PATH "-" is
  *     freopen64:PATH:MODE  NULL -> "freopen=same|new|std fileno=N"
@@ -183,6 +184,8 @@ static void step(char *s)
 		result("open", fd);
 	} else if (!strcmp(s, "fd")) {
 		fd = (int)a;
+	} else if (!strcmp(s, "dup2")) {
+		result("dup2", dup2(fd, (int)a));
 	} else if (!strcmp(s, "fdopen")) {
 		fp = fdopen(fd, arg ? arg : "r");
 		print_stream("fdopen", fp);

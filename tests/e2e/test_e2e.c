@@ -253,6 +253,25 @@ Test(e2e, builtin_redirection_waits_for_release)
 	cr_expect_eq(h_log_count(&drv, "write fh=1 "), 401, "log:\n%s", h_log(&drv));
 }
 
+/* A program that exits with the device open: the exit closes it, and
+ * waits for the release, before the parent sees the exit; one that ends
+ * by _exit leaves the release to the driver's loop, which still makes it. */
+Test(e2e, exit_waits_for_release)
+{
+	const char *extra[] = {"--release-delay=300", NULL};
+
+	start_with("dev0", extra);
+	cr_assert_eq(H_RUN(H_SHIM, NULL, h_stage("rwprobe"), "open:/dev/dev0:w", "write:3", "dup"),
+		     0);
+	cr_expect_eq(h_log_count(&drv, "release fh=1 "), 1, "%s", h_log(&drv));
+	cr_expect(h_log_before(&drv, "write fh=1 size=3 ", "release fh=1 "), "%s", h_log(&drv));
+	cr_assert_eq(
+		H_RUN(H_SHIM, NULL, "python3", "-c",
+		      "import os; os.write(os.open('/dev/dev0', os.O_WRONLY), b'x'); os._exit(0)"),
+		0);
+	cr_expect(h_log_wait(&drv, "release fh=2 ", 1, 5000), "%s", h_log(&drv));
+}
+
 /* true's stdout is the device and it exits without the shim seeing a
  * close: the release comes from the driver's loop.  The next open, made
  * while that release is still with the driver, reaches the driver after

@@ -320,6 +320,51 @@ Test(stdio, fclose_during_a_write_past_the_shim_waits_for_release)
 	cr_expect(h_log_before(&drv, "write fh=1 size=4 ", "release fh=1 "), "%s", h_log(&drv));
 }
 
+/* The probe exits with @data unwritten in a stream on the device: the
+ * exit writes it out, then the last close waits for the (slow) release,
+ * as the kernel's exit does before the parent sees it. */
+static void expect_flushed_at_exit(const char *expect, const char *const steps[], int size)
+{
+	const char *extra[] = {"--release-delay=300", NULL};
+	const char *argv[16] = {h_stage("stdioprobe")};
+	char write_line[64];
+	size_t i;
+
+	for (i = 0; steps[i] && i < 14; i++)
+		argv[i + 1] = steps[i];
+	cr_assert_eq(h_driver_start(&drv, "sdev0", extra), 0, "bufdev did not start");
+	expect_run(H_SHIM, expect, argv);
+	snprintf(write_line, sizeof(write_line), "write fh=1 size=%d ", size);
+	cr_expect_eq(h_log_count(&drv, "release fh=1 "), 1, "the exit did not wait:\n%s",
+		     h_log(&drv));
+	cr_expect(h_log_before(&drv, write_line, "release fh=1 "), "%s", h_log(&drv));
+	cr_expect_eq(h_log_count(&drv, "write "), 1, "%s", h_log(&drv));
+}
+
+/* glibc's stdout, on the device by a dup2 behind stdio's back */
+Test(stdio, exit_writes_stdout_out_before_the_release)
+{
+	expect_flushed_at_exit("open=3\ndup2=1\nfprintf=6\n",
+			       (const char *const[]){"open:" DEV ":w", "dup2:1", "std:out",
+						     "fprintf:hello\\n", NULL},
+			       6);
+}
+
+Test(stdio, exit_writes_a_freopened_stdout_out_before_the_release)
+{
+	expect_flushed_at_exit(
+		"freopen=same fileno=1\nfprintf=5\n",
+		(const char *const[]){"std:out", "freopen:" DEV ":w", "fprintf:bye\\n\\n", NULL},
+		5);
+}
+
+/* a stream of ours, never closed */
+Test(stdio, exit_writes_an_fopened_stream_out_before_the_release)
+{
+	expect_flushed_at_exit("fopen=3\nfwrite=100\n",
+			       (const char *const[]){"fopen:" DEV ":w", "fwrite:100", NULL}, 100);
+}
+
 Test(stdio, freopen_stdin_onto_the_device_reads)
 {
 	start();

@@ -266,6 +266,36 @@ Test(fdtab, fds_in_different_chunks)
 	cr_assert_eq(log_count, 0);
 }
 
+/* shim_fd_next walks the held fds in order, across chunks and gaps of
+ * unallocated chunks, and ends with -1. */
+Test(fdtab, next_walks_the_held_fds)
+{
+	static const int fds[] = {0, 5, 1023, 1024, 500000, FD_LIMIT - 1};
+	enum { N = sizeof(fds) / sizeof(fds[0]) };
+	struct shim_file *f = shim_file_new(&dev_a, 1);
+	int fd, i = 0;
+
+	cr_assert_eq(shim_fd_next(0), -1, "an empty table");
+	for (int k = 0; k < N; k++)
+		shim_fd_set(fds[k], f);
+	for (fd = shim_fd_next(0); fd >= 0; fd = shim_fd_next(fd + 1), i++) {
+		cr_assert_lt(i, N, "fd %d beyond the held ones", fd);
+		cr_assert_eq(fd, fds[i]);
+	}
+	cr_assert_eq(i, N);
+	cr_assert_eq(shim_fd_next(-7), 0, "a negative start is 0");
+	cr_assert_eq(shim_fd_next(6), 1023);
+	cr_assert_eq(shim_fd_next(FD_LIMIT), -1);
+	cr_assert_eq(shim_fd_next(INT_MAX), -1);
+	shim_fd_forget(5);
+	cr_assert_eq(shim_fd_next(1), 1023, "a forgotten fd is skipped");
+	for (int k = 0; k < N; k++)
+		shim_fd_forget(fds[k]);
+	cr_assert_eq(shim_fd_next(0), -1);
+	cr_assert_eq(refs(f), 1);
+	shim_file_put(f);
+}
+
 /* fds the table cannot hold: refused with one log line, nothing stored, no
  * reference taken. */
 Test(fdtab, fd_beyond_table)

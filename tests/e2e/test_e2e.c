@@ -284,6 +284,25 @@ Test(e2e, an_open_waits_for_the_release_under_way)
 	expect_release_before_reopen("/bin/true > /dev/dev0; sleep 0.1; echo again > /dev/dev0");
 }
 
+/* That wait is bounded: a release still running a second after it began
+ * no longer holds the next open back (a hung release must not hang every
+ * open).  The release takes 3 s here, so the open reaches the driver
+ * first. */
+Test(e2e, an_open_waits_for_a_slow_release_only_a_second)
+{
+	const char *extra[] = {"--release-delay=3000", NULL};
+
+	start_with("dev0", extra);
+	cr_assert_eq(H_RUN(H_SHIM, NULL, "bash", "-c",
+			   "python3 -c \"import os; os.open('/dev/dev0', os.O_WRONLY); "
+			   "os._exit(0)\"; echo again > /dev/dev0"),
+		     0);
+	cr_assert(h_log_wait(&drv, "release ", 2, 10000), "%s", h_log(&drv));
+	cr_expect(h_log_before(&drv, "open fh=2 ", "release fh=1 "),
+		  "the second open waited for the whole release:\n%s", h_log(&drv));
+	cr_expect(h_log_before(&drv, "write fh=2 ", "release fh=1 "), "%s", h_log(&drv));
+}
+
 Test(e2e, inherited_fd_after_exec)
 {
 	char *out = NULL;

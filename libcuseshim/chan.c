@@ -521,6 +521,7 @@ static ssize_t chan_call(struct shim_chan *ch, struct iovec *req, int nreq, int 
 	struct iovec v[2 + 40];
 	int fd = atomic_load(&ch->fd), i, nv = 0;
 	bool interrupted = false;
+	long result;
 	int err;
 
 	if (fd < 0)
@@ -571,30 +572,19 @@ static ssize_t chan_call(struct shim_chan *ch, struct iovec *req, int nreq, int 
 			chan_disconnect(ch);
 			return -ECONNABORTED; /* the driver died with our request */
 		}
-		if ((size_t)n < sizeof(hdr) || hdr.len != (uint32_t)n) {
-			if ((size_t)n >= sizeof(hdr) && hdr.unique == in->unique &&
-			    (mh.msg_flags & MSG_TRUNC))
-				return -EIO; /* longer than we asked for */
-			if ((size_t)n < sizeof(hdr) || !(mh.msg_flags & MSG_TRUNC)) {
-				shim_log("malformed reply from %s; dropping the connection\n",
-					 ch->dev->name);
-				chan_disconnect(ch);
-				return -EIO;
-			}
-		}
-		if (hdr.unique == 0 && hdr.error == FUSE_NOTIFY_POLL) {
+		switch (proto_reply_take(&hdr, (size_t)n, mh.msg_flags & MSG_TRUNC, in->unique,
+					 out_size, &result)) {
+		case PROTO_REPLY_DONE: return result;
+		case PROTO_REPLY_NOTIFY:
 			ch->notified++; /* a wakeup; only poll channels get them */
 			continue;
+		case PROTO_REPLY_LATE: continue; /* a request we gave up on */
+		case PROTO_REPLY_BROKEN:
+			shim_log("malformed reply from %s; dropping the connection\n",
+				 ch->dev->name);
+			chan_disconnect(ch);
+			return -EIO;
 		}
-		if (hdr.unique != in->unique)
-			continue; /* a late reply to a request we gave up on */
-		if (hdr.error > 0 || hdr.error <= -1000)
-			return -EIO;
-		if (hdr.error)
-			return n == sizeof(hdr) ? hdr.error : -EIO;
-		if ((size_t)n < sizeof(hdr) + out_size)
-			return -EIO;
-		return n - sizeof(hdr) - out_size;
 	}
 }
 

@@ -868,6 +868,7 @@ static ssize_t conn_call_raw(struct sv_conn *c, const struct seccomp_notif *n, s
 	struct iovec v[2 + MAX_SEGS];
 	bool interrupted = false;
 	int i, nv = 0, err;
+	long result;
 
 	if (c->fd < 0)
 		return -ENOTCONN;
@@ -914,26 +915,17 @@ static ssize_t conn_call_raw(struct sv_conn *c, const struct seccomp_notif *n, s
 			conn_break(c);
 			return -ECONNABORTED; /* the driver died with our request */
 		}
-		if ((size_t)r < sizeof(hdr) || hdr.len != (uint32_t)r) {
-			if ((size_t)r >= sizeof(hdr) && hdr.unique == in->unique &&
-			    (mh.msg_flags & MSG_TRUNC))
-				return -EIO;
-			if ((size_t)r < sizeof(hdr) || !(mh.msg_flags & MSG_TRUNC)) {
-				conn_break(c);
-				return -EIO;
-			}
+		switch (proto_reply_take(&hdr, (size_t)r, mh.msg_flags & MSG_TRUNC, in->unique,
+					 out_size, &result)) {
+		case PROTO_REPLY_DONE: return result;
+		case PROTO_REPLY_NOTIFY:
+		case PROTO_REPLY_LATE: continue; /* a late reply to a request given up on */
+		case PROTO_REPLY_BROKEN:
+			sv_log("cuse-run: malformed reply from a driver; dropping the "
+			       "connection\n");
+			conn_break(c);
+			return -EIO;
 		}
-		if (hdr.unique == 0 && hdr.error == FUSE_NOTIFY_POLL)
-			continue;
-		if (hdr.unique != in->unique)
-			continue; /* a late reply to a request given up on */
-		if (hdr.error > 0 || hdr.error <= -1000)
-			return -EIO;
-		if (hdr.error)
-			return r == sizeof(hdr) ? hdr.error : -EIO;
-		if ((size_t)r < sizeof(hdr) + out_size)
-			return -EIO;
-		return r - sizeof(hdr) - out_size;
 	}
 }
 

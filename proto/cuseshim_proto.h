@@ -62,6 +62,7 @@
 #define CUSESHIM_PROTO_H
 
 #include <linux/fuse.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -255,6 +256,22 @@ size_t proto_next_chunk(const struct iovec *iov, int iovcnt, size_t skip, size_t
  */
 int proto_ioctl_retry(const struct fuse_ioctl_out *out, const void *arr, size_t n, struct iovec *in,
 		      size_t *in_size, struct iovec *outv, size_t *out_size);
+
+/*
+ * What a datagram is to a caller waiting for the answer to request
+ * @unique.  It was received as a fuse_out_header @hdr, then the request's
+ * fixed out struct (@out_size bytes), then the payload: @n bytes in all,
+ * @trunc when the kernel cut it (MSG_TRUNC).
+ *   PROTO_REPLY_DONE    the answer: *@result is the payload length, or
+ *                       -errno (the driver's error; -EIO for one out of
+ *                       range, a short or an over-long answer)
+ *   PROTO_REPLY_NOTIFY  a FUSE_NOTIFY_POLL wakeup
+ *   PROTO_REPLY_LATE    another request's answer (one given up on)
+ *   PROTO_REPLY_BROKEN  not a message at all: drop the connection
+ */
+enum proto_reply { PROTO_REPLY_DONE, PROTO_REPLY_NOTIFY, PROTO_REPLY_LATE, PROTO_REPLY_BROKEN };
+enum proto_reply proto_reply_take(const struct fuse_out_header *hdr, size_t n, bool trunc,
+				  uint64_t unique, size_t out_size, long *result);
 
 /* The ring's *_cpu word for the CPU the caller runs on (1.3). */
 uint32_t proto_ring_cpu(void);

@@ -140,6 +140,34 @@ int proto_check_reply(const void *msg, size_t n, uint32_t opcode, size_t max_pay
 	return 0;
 }
 
+enum proto_reply proto_reply_take(const struct fuse_out_header *hdr, size_t n, bool trunc,
+				  uint64_t unique, size_t out_size, long *result)
+{
+	*result = -EIO;
+	if (n < sizeof(*hdr) || hdr->len != n) {
+		/* longer than the caller's buffers: its answer fails, another
+		 * one is skipped; anything else is garbage */
+		if (n < sizeof(*hdr) || !trunc)
+			return PROTO_REPLY_BROKEN;
+		if (hdr->unique == unique)
+			return PROTO_REPLY_DONE;
+	}
+	if (hdr->unique == 0 && hdr->error == FUSE_NOTIFY_POLL)
+		return PROTO_REPLY_NOTIFY;
+	if (hdr->unique != unique)
+		return PROTO_REPLY_LATE;
+	if (hdr->error > 0 || hdr->error <= -1000)
+		return PROTO_REPLY_DONE;
+	if (hdr->error) {
+		if (n == sizeof(*hdr))
+			*result = hdr->error;
+		return PROTO_REPLY_DONE;
+	}
+	if (n >= sizeof(*hdr) + out_size)
+		*result = (long)(n - sizeof(*hdr) - out_size);
+	return PROTO_REPLY_DONE;
+}
+
 size_t proto_next_chunk(const struct iovec *iov, int iovcnt, size_t skip, size_t max)
 {
 	size_t bytes = 0, pages = 0, off = skip;

@@ -578,6 +578,75 @@ Test(check_request, larger_than_max_msg)
 	cr_assert_eq(proto_check_request(&msg, CUSESHIM_MAX_MSG + 1), -EPROTO);
 }
 
+/* ---- proto_reply_take: a datagram received as header (16 bytes), fixed
+ * out struct and payload, for the caller waiting for request 42 */
+
+static enum proto_reply take(int32_t error, uint64_t unique, uint32_t len, size_t n, bool trunc,
+			     size_t out_size, long *result)
+{
+	struct fuse_out_header h = {.len = len, .error = error, .unique = unique};
+
+	*result = 12345;
+	return proto_reply_take(&h, n, trunc, 42, out_size, result);
+}
+
+Test(reply_take, answers)
+{
+	long r;
+
+	cr_assert_eq(take(0, 42, 16 + 8 + 100, 124, false, 8, &r), PROTO_REPLY_DONE);
+	cr_assert_eq(r, 100, "the payload length");
+	cr_assert_eq(take(0, 42, 16, 16, false, 0, &r), PROTO_REPLY_DONE);
+	cr_assert_eq(r, 0);
+	cr_assert_eq(take(-ENOTTY, 42, 16, 16, false, 8, &r), PROTO_REPLY_DONE);
+	cr_assert_eq(r, -ENOTTY, "the driver's error");
+}
+
+Test(reply_take, bad_answers_are_eio)
+{
+	long r;
+
+	cr_assert_eq(take(0, 42, 16 + 4, 20, false, 8, &r), PROTO_REPLY_DONE);
+	cr_assert_eq(r, -EIO, "shorter than the fixed out struct");
+	cr_assert_eq(take(-EIO, 42, 16 + 1, 17, false, 0, &r), PROTO_REPLY_DONE);
+	cr_assert_eq(r, -EIO, "an error with a body");
+	cr_assert_eq(take(1, 42, 16, 16, false, 0, &r), PROTO_REPLY_DONE);
+	cr_assert_eq(r, -EIO, "a positive error");
+	cr_assert_eq(take(-1000, 42, 16, 16, false, 0, &r), PROTO_REPLY_DONE);
+	cr_assert_eq(r, -EIO, "an error out of range");
+	cr_assert_eq(take(-999, 42, 16, 16, false, 0, &r), PROTO_REPLY_DONE);
+	cr_assert_eq(r, -999, "the last error in range");
+	cr_assert_eq(take(0, 42, 16 + 8 + 5000, 16 + 8 + 4096, true, 8, &r), PROTO_REPLY_DONE);
+	cr_assert_eq(r, -EIO, "longer than the caller's buffers");
+}
+
+Test(reply_take, wakeups_and_late_replies_are_skipped)
+{
+	long r;
+
+	cr_assert_eq(take(FUSE_NOTIFY_POLL, 0, 24, 24, false, 8, &r), PROTO_REPLY_NOTIFY);
+	cr_assert_eq(take(0, 40, 16 + 8, 24, false, 8, &r), PROTO_REPLY_LATE);
+	cr_assert_eq(take(-EINTR, 41, 16, 16, false, 8, &r), PROTO_REPLY_LATE);
+	cr_assert_eq(take(0, 40, 16 + 8 + 9000, 16 + 8 + 4096, true, 8, &r), PROTO_REPLY_LATE,
+		     "another request's answer, cut");
+	cr_assert_eq(take(0, 0, 16, 16, false, 0, &r), PROTO_REPLY_LATE,
+		     "unique 0 that is no wakeup");
+}
+
+Test(reply_take, garbage_breaks_the_connection)
+{
+	long r;
+
+	cr_assert_eq(take(0, 42, 16, 15, false, 0, &r), PROTO_REPLY_BROKEN, "short of a header");
+	cr_assert_eq(r, -EIO);
+	cr_assert_eq(take(0, 42, 16, 0, false, 0, &r), PROTO_REPLY_BROKEN, "empty");
+	cr_assert_eq(take(0, 42, 16, 15, true, 0, &r), PROTO_REPLY_BROKEN, "cut short of a header");
+	cr_assert_eq(take(0, 42, 99, 24, false, 8, &r), PROTO_REPLY_BROKEN,
+		     "len disagrees, not cut");
+	cr_assert_eq(take(0, 40, 10, 24, false, 8, &r), PROTO_REPLY_BROKEN,
+		     "len disagrees on another unique");
+}
+
 /* ---- proto_check_reply */
 
 Test(check_reply, error_reply_header_only)

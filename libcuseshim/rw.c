@@ -277,3 +277,45 @@ PRWV2_WRAPPER(preadv2, false)
 PRWV2_WRAPPER(preadv64v2, false)
 PRWV2_WRAPPER(pwritev2, true)
 PRWV2_WRAPPER(pwritev64v2, true)
+
+/*
+ * sendfile, splice and copy_file_range with a device at either end: a CUSE
+ * file has no splice_read or splice_write and is not a regular file, so
+ * the kernel refuses them with EINVAL (programs such as Python's
+ * shutil.copyfile then fall back to read and write).  Made on our socket
+ * they would bypass the driver.  The supervisor does the same (on_splice).
+ */
+static bool dev_either(int a, int b)
+{
+	return shim_fd_dev(a) || shim_fd_dev(b);
+}
+
+SHIM_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t n)
+{
+	if (__builtin_expect(!shim_fd_get(out) && !shim_fd_get(in), 1) || !dev_either(out, in))
+		return REAL(sendfile)(out, in, off, n);
+	return shim_ret(-EINVAL);
+}
+
+SHIM_EXPORT ssize_t sendfile64(int out, int in, off64_t *off, size_t n)
+{
+	if (__builtin_expect(!shim_fd_get(out) && !shim_fd_get(in), 1) || !dev_either(out, in))
+		return REAL(sendfile64)(out, in, off, n);
+	return shim_ret(-EINVAL);
+}
+
+SHIM_EXPORT ssize_t splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t n,
+			   unsigned int flags)
+{
+	if (__builtin_expect(!shim_fd_get(out) && !shim_fd_get(in), 1) || !dev_either(out, in))
+		return REAL(splice)(in, off_in, out, off_out, n, flags);
+	return shim_ret(-EINVAL);
+}
+
+SHIM_EXPORT ssize_t copy_file_range(int in, off64_t *off_in, int out, off64_t *off_out, size_t n,
+				    unsigned int flags)
+{
+	if (__builtin_expect(!shim_fd_get(out) && !shim_fd_get(in), 1) || !dev_either(out, in))
+		return REAL(copy_file_range)(in, off_in, out, off_out, n, flags);
+	return shim_ret(-EINVAL);
+}

@@ -31,6 +31,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/select.h>
+#include <sys/sendfile.h>
 #include <termios.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>

@@ -54,7 +54,7 @@ __attribute__((visibility("hidden"), used)) const unsigned char shim_syscall_our
 	[SYS_pwrite64] = 1,    [SYS_readv] = 1,	    [SYS_writev] = 1,	  [SYS_ioctl] = 1,
 	[SYS_fstat] = 1,       [SYS_lseek] = 1,	    [SYS_fcntl] = 1,	  [SYS_dup] = 1,
 	[SYS_dup2] = 1,	       [SYS_dup3] = 1,	    [SYS_fsync] = 1,	  [SYS_fdatasync] = 1,
-	[SYS_mmap] = 1,
+	[SYS_mmap] = 1,	       [SYS_sendfile] = 1,  [SYS_splice] = 1,	  [SYS_copy_file_range] = 1,
 };
 
 _Static_assert(SYSCALL_TABLE == 512, "the assembly below says 512");
@@ -147,6 +147,13 @@ SHIM_EXPORT TAKES_SIX_ARGS long syscall(long nr, ...)
 				 nr == SYS_faccessat2 ? (int)a[3] : 0);
 	case SYS_close: return close((int)a[0]);
 	case SYS_close_range: return close_range((unsigned)a[0], (unsigned)a[1], (int)a[2]);
+	case SYS_sendfile: return sendfile((int)a[0], (int)a[1], (off_t *)a[2], (size_t)a[3]);
+	case SYS_splice:
+		return splice((int)a[0], (loff_t *)a[1], (int)a[2], (loff_t *)a[3], (size_t)a[4],
+			      (unsigned)a[5]);
+	case SYS_copy_file_range:
+		return copy_file_range((int)a[0], (off64_t *)a[1], (int)a[2], (off64_t *)a[3],
+				       (size_t)a[4], (unsigned)a[5]);
 	default: break;
 	}
 	if (dev_fd(a[0])) {

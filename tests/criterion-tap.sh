@@ -32,8 +32,10 @@ if [ -e "$b/cused/cused" ]; then
 	chmod -R a+rX "$stage"
 fi
 if [ -n "${CUSESHIM_SRCDIR:-}" ] && [ -e "$CUSESHIM_SRCDIR/tests/e2e/fakedrv.py" ]; then
-	cp "$CUSESHIM_SRCDIR/tests/e2e/fakedrv.py" "$stage/" || exit 99
-	chmod 644 "$stage/fakedrv.py"
+	for py in fakedrv.py spliceprobe.py; do
+		cp "$CUSESHIM_SRCDIR/tests/e2e/$py" "$stage/" || exit 99
+		chmod 644 "$stage/$py"
+	done
 fi
 CUSESHIM_STAGE=$stage
 export CUSESHIM_STAGE

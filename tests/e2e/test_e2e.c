@@ -303,6 +303,25 @@ Test(e2e, an_open_waits_for_a_slow_release_only_a_second)
 	cr_expect(h_log_before(&drv, "write fh=2 ", "release fh=1 "), "%s", h_log(&drv));
 }
 
+/* sendfile, splice and copy_file_range with the device at either end fail
+ * EINVAL, as the kernel's (no splice_read/splice_write, not a regular
+ * file), and put nothing past the driver; shutil.copyfile falls back to
+ * read and write. */
+Test(e2e, splice_family_fails_einval)
+{
+	char script[600], *out = NULL;
+
+	snprintf(script, sizeof(script), "%s/spliceprobe.py", getenv("CUSESHIM_STAGE"));
+	start("dev0");
+	cr_assert_eq(H_RUN(H_SHIM, &out, "python3", script, "/dev/dev0"), 0);
+	cr_expect_str_eq(
+		out, "copyfile ok\nsendfile-to EINVAL\nsendfile-from EINVAL\nsplice-to EINVAL\n"
+		     "splice-from EINVAL\ncopy_file_range-to EINVAL\ncopy_file_range-from EINVAL\n"
+		     "syscall-sendfile EINVAL\nsyscall-splice EINVAL\ncopied-by-shutil\n");
+	free(out);
+	cr_expect_eq(h_log_count(&drv, "write "), 1, "%s", h_log(&drv));
+}
+
 Test(e2e, inherited_fd_after_exec)
 {
 	char *out = NULL;

@@ -67,6 +67,21 @@ static void expect_balanced(int opens)
 	cr_expect_eq(h_log_count(&drv, "release "), opens, "releases in log:\n%s", h_log(&drv));
 }
 
+/* The supervisor's half of e2e::splice_family_fails_einval. */
+Test(seccomp, splice_family_fails_einval)
+{
+	char script[600], dev[160];
+
+	snprintf(script, sizeof(script), "%s/spliceprobe.py", getenv("CUSESHIM_STAGE"));
+	start(NULL);
+	snprintf(dev, sizeof(dev), "/dev/%s", drv.name);
+	expect_sup("copyfile ok\nsendfile-to EINVAL\nsendfile-from EINVAL\nsplice-to EINVAL\n"
+		   "splice-from EINVAL\ncopy_file_range-to EINVAL\ncopy_file_range-from EINVAL\n"
+		   "syscall-sendfile EINVAL\nsyscall-splice EINVAL\ncopied-by-shutil\n",
+		   (const char *const[]){"python3", script, dev, NULL});
+	cr_expect_eq(h_log_count(&drv, "write "), 1, "%s", h_log(&drv));
+}
+
 static void need_busybox(void)
 {
 	if (access(BUSYBOX, X_OK))

@@ -232,8 +232,11 @@ static int poll_items(struct ep_set *s, struct epoll_event *out, int max)
 			continue;
 		}
 		it->check = false;
-		rev = shim_poll_query(it->watch, it->fd, it->f,
-				      (short)(it->events & ~(EPOLLET | EPOLLONESHOT)), true);
+		/* epoll_ctl adds EPOLLERR|EPOLLHUP to every item's events */
+		rev = shim_poll_query(
+			it->watch, it->fd, it->f,
+			(short)((it->events & ~(EPOLLET | EPOLLONESHOT)) | EPOLLERR | EPOLLHUP),
+			true);
 		if (rev & POLLNVAL) {
 			*pp = it->next; /* the file is gone: the kernel drops it */
 			item_free(s, it);

@@ -38,14 +38,13 @@ static long now_ns(void)
 	return ts.tv_sec * 1000000000L + ts.tv_nsec;
 }
 
-short shim_poll_query(struct shim_chan *ch, int fd, struct shim_file *f, short events,
-		      bool schedule)
+short shim_poll_query(struct shim_chan *ch, int fd, struct shim_file *f, short key, bool schedule)
 {
 	struct fuse_in_header in = {0};
 	struct fuse_poll_in pi = {0};
 	struct fuse_poll_out po;
 	struct iovec req[2] = {{&in, sizeof(in)}, {&pi, sizeof(pi)}};
-	short mask = events | POLLERR | POLLHUP;
+	short mask = key;
 	uint64_t handle;
 	ssize_t n;
 
@@ -58,7 +57,6 @@ short shim_poll_query(struct shim_chan *ch, int fd, struct shim_file *f, short e
 	in.unique = shim_chan_unique(ch);
 	in.nodeid = handle;
 	pi.flags = schedule ? FUSE_POLL_SCHEDULE_NOTIFY : 0;
-	/* poll(2) always asks for POLLERR|POLLHUP too (fs/select.c). */
 	pi.events = (uint16_t)mask;
 	n = shim_chan_call(ch, req, 2, -1, &po, sizeof(po), NULL, 0);
 	if (n == -ENOSYS) {
@@ -71,17 +69,17 @@ short shim_poll_query(struct shim_chan *ch, int fd, struct shim_file *f, short e
 }
 
 /* FUSE_POLL for one entry of a poll set, on the thread's poll channel. */
-static short query(int fd, struct dev_poll *d, short events, bool schedule)
+static short query(int fd, struct dev_poll *d, short key, bool schedule)
 {
 	if (d->f->dev->no_poll)
-		return DEFAULT_POLLMASK & (events | POLLERR | POLLHUP);
+		return DEFAULT_POLLMASK & key;
 	if (!d->ch && shim_chan_get_poll(d->f->dev, &d->ch))
 		return POLLERR;
-	return shim_poll_query(d->ch, fd, d->f, events, schedule);
+	return shim_poll_query(d->ch, fd, d->f, key, schedule);
 }
 
 int shim_poll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
-	      const sigset_t *sigmask, bool is_ppoll)
+	      const sigset_t *sigmask, bool is_ppoll, bool select_key)
 {
 	struct dev_poll *devs;
 	struct pollfd *real;
@@ -118,7 +116,12 @@ int shim_poll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
 		for (k = 0; k < ndev; k++) {
 			struct pollfd *p = &fds[devs[k].index];
 
-			p->revents = query(p->fd, &devs[k], p->events, may_sleep);
+			/* the key the driver sees (fs/select.c): poll(2) always
+			 * asks for POLLERR|POLLHUP too; select's sets are the
+			 * key as they are */
+			short key = select_key ? p->events : p->events | POLLERR | POLLHUP;
+
+			p->revents = query(p->fd, &devs[k], key, may_sleep);
 			if (p->revents)
 				count++;
 		}
@@ -206,7 +209,7 @@ SHIM_EXPORT int poll(struct pollfd *fds, nfds_t nfds, int timeout)
 
 	if (__builtin_expect(!any_device(fds, nfds), 1))
 		return REAL(poll)(fds, nfds, timeout);
-	return (int)shim_ret(shim_poll(fds, nfds, timeout < 0 ? NULL : &ts, NULL, false));
+	return (int)shim_ret(shim_poll(fds, nfds, timeout < 0 ? NULL : &ts, NULL, false, false));
 }
 
 SHIM_EXPORT int __poll_chk(struct pollfd *fds, nfds_t nfds, int timeout, size_t fdslen)
@@ -224,7 +227,7 @@ SHIM_EXPORT int ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *ti
 	if (timeout &&
 	    (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000L))
 		return (int)shim_ret(-EINVAL);
-	return (int)shim_ret(shim_poll(fds, nfds, timeout, sigmask, true));
+	return (int)shim_ret(shim_poll(fds, nfds, timeout, sigmask, true, false));
 }
 
 SHIM_EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
@@ -241,7 +244,7 @@ SHIM_EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t nfds, const struct timesp
  */
 #define POLLIN_SET  (POLLRDNORM | POLLRDBAND | POLLIN | POLLHUP | POLLERR)
 #define POLLOUT_SET (POLLWRBAND | POLLWRNORM | POLLOUT | POLLERR)
-#define POLLEX_SET  (POLLPRI)
+#define POLLEX_SET  (POLLPRI | POLLNVAL)
 
 static bool select_has_device(int nfds, fd_set *r, fd_set *w, fd_set *e)
 {
@@ -277,7 +280,7 @@ static int do_select(int nfds, fd_set *r, fd_set *w, fd_set *e, const struct tim
 		if (ev)
 			fds[n++] = (struct pollfd){.fd = fd, .events = ev};
 	}
-	ret = shim_poll(fds, n, timeout, sigmask, is_pselect);
+	ret = shim_poll(fds, n, timeout, sigmask, is_pselect, true);
 	if (ret >= 0) {
 		int i;
 

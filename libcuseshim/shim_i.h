@@ -206,10 +206,10 @@ int shim_chan_get_poll(struct shim_dev *dev, struct shim_chan **out);
 int shim_chan_fd(struct shim_chan *ch);
 int shim_chan_new_watch(struct shim_dev *dev, struct shim_chan **out);
 void shim_chan_free(struct shim_chan *ch);
-/* FUSE_POLL of @f on @ch: the driver's revents masked by @events|ERR|HUP,
- * POLLERR if it is gone, the default mask if it has no poll op. */
-short shim_poll_query(struct shim_chan *ch, int fd, struct shim_file *f, short events,
-		      bool schedule);
+/* FUSE_POLL of @f on @ch asking for @key (the kernel's poll key: the
+ * caller adds the ERR|HUP the kernel would): the driver's revents masked
+ * by @key, POLLERR if it is gone, the default mask if it has no poll op. */
+short shim_poll_query(struct shim_chan *ch, int fd, struct shim_file *f, short key, bool schedule);
 /* ---- stdio.c: at start-up, device fds 0-2 get stdio streams that reach
  * the driver (glibc's own stdin/stdout/stderr use internal syscalls). */
 void shim_stdio_init(void);
@@ -259,8 +259,10 @@ int shim_ensure_flags(int fd, struct shim_file *f);
 /* ---- ioctl.c: @cmd on device file @f; result or -errno */
 long shim_dev_ioctl(int fd, struct shim_file *f, unsigned cmd, void *arg);
 /* ---- poll.c */
+/* @select_key: the events are select's key as it is, not poll(2)'s
+ * events to which the kernel adds POLLERR|POLLHUP. */
 int shim_poll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
-	      const sigset_t *sigmask, bool is_ppoll);
+	      const sigset_t *sigmask, bool is_ppoll, bool select_key);
 /* ---- stat.c */
 void shim_fill_stat(const struct shim_dev *dev, struct stat *st);
 

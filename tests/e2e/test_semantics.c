@@ -64,6 +64,12 @@ Test(semantics, select_wakes_on_late_data)
 			      "print(select.select([fd, r], [], [], 1)[0] == [r])\n"
 			      "print(select.select([], [fd], [], 0)[1] == [fd])\n",
 		  "([], [], [])\nTrue True\nb'late'\nTrue\nTrue\n");
+	/* the driver sees select's keys (fs/select.c): a read set is
+	 * POLLIN_SET|POLLEX_SET (0xfb), a write set POLLOUT_SET|POLLEX_SET
+	 * (0x32e), no POLLHUP added */
+	cr_expect_gt(h_log_count(&drv, "poll fh=1 events=0xfb "), 0, "%s", h_log(&drv));
+	cr_expect_gt(h_log_count(&drv, "poll fh=1 events=0x32e "), 0, "%s", h_log(&drv));
+	cr_expect_eq(h_log_count(&drv, "poll fh=1 events=0xdb "), 0, "%s", h_log(&drv));
 }
 
 Test(semantics, poll_wakes_on_late_data)
@@ -96,6 +102,9 @@ Test(semantics, epoll_level_triggered)
 			      "print(os.read(fd, 10)); q.wait()\n"
 			      "print(ep.poll(0.2))\n",
 		  "[]\nTrue\nTrue\nb'late'\n[]\n");
+	/* epoll_ctl adds EPOLLERR|EPOLLHUP: the driver sees 0x19 */
+	cr_expect_gt(h_log_count(&drv, "poll fh=1 events=0x19 "), 0, "%s", h_log(&drv));
+	cr_expect_eq(h_log_count(&drv, "poll fh=1 events=0x1 "), 0, "%s", h_log(&drv));
 }
 
 Test(semantics, epoll_edge_triggered)

@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <sys/file.h>
 
 #include "shim_i.h"
 
@@ -131,6 +133,50 @@ SHIM_EXPORT int dup3(int oldfd, int newfd, int flags)
 	return dup_to(oldfd, newfd, flags, true);
 }
 
+/*
+ * File locks.  The kernel keeps flock and fcntl locks on the device's
+ * inode, shared by every open of the node; each open of an emulated
+ * device is a socket of its own, so a lock taken on it excludes nobody.
+ * The call is made as asked (it succeeds), and the first one in a
+ * process says so, once.
+ */
+static void lock_unshared(struct shim_file *f, const char *call)
+{
+	static atomic_bool said;
+
+	if (!atomic_exchange(&said, true))
+		shim_log("%s on /dev/%s: locks on an emulated device are not shared between its "
+			 "opens, so this one excludes no other process (see README)\n",
+			 call, f->dev->name);
+}
+
+SHIM_EXPORT int flock(int fd, int op)
+{
+	struct shim_file *f = shim_fd_dev(fd);
+
+	if (__builtin_expect(f != NULL, 0))
+		lock_unshared(f, "flock");
+	return REAL(flock)(fd, op);
+}
+
+SHIM_EXPORT int lockf(int fd, int cmd, off_t len)
+{
+	struct shim_file *f = shim_fd_dev(fd);
+
+	if (__builtin_expect(f != NULL, 0) && cmd != F_TEST)
+		lock_unshared(f, "lockf");
+	return REAL(lockf)(fd, cmd, len);
+}
+
+SHIM_EXPORT int lockf64(int fd, int cmd, off64_t len)
+{
+	struct shim_file *f = shim_fd_dev(fd);
+
+	if (__builtin_expect(f != NULL, 0) && cmd != F_TEST)
+		lock_unshared(f, "lockf");
+	return REAL(lockf64)(fd, cmd, len);
+}
+
 static int do_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 {
 	struct shim_file *f = shim_fd_dev(fd);
@@ -159,6 +205,10 @@ static int do_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 	case F_SETFL:
 		/* CUSE files have no fasync: O_ASYNC is accepted and dropped. */
 		return real(fd, cmd, (void *)((long)arg & ~(long)O_ASYNC));
+	case F_SETLK:
+	case F_SETLKW:
+	case F_OFD_SETLK:
+	case F_OFD_SETLKW: lock_unshared(f, "fcntl"); return real(fd, cmd, arg);
 	default: return real(fd, cmd, arg);
 	}
 }

@@ -322,6 +322,43 @@ Test(e2e, splice_family_fails_einval)
 	cr_expect_eq(h_log_count(&drv, "write "), 1, "%s", h_log(&drv));
 }
 
+/* flock, lockf and fcntl locks on a device succeed but exclude nobody
+ * (README): the first in a process says so on stderr, once. */
+Test(e2e, locks_say_they_are_not_shared)
+{
+	char *out = NULL, *err = NULL;
+	const char *want = "locks on an emulated device are not shared between its opens";
+
+	start("dev0");
+	cr_assert_eq(h_run(H_SHIM, NULL, &out, &err,
+			   (const char *const[]){"python3", "-c",
+						 "import fcntl, os\n"
+						 "a = os.open('/dev/dev0', os.O_RDWR)\n"
+						 "b = os.open('/dev/dev0', os.O_RDWR)\n"
+						 "fcntl.flock(a, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+						 "fcntl.lockf(b, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+						 "fcntl.flock(a, fcntl.LOCK_UN)\n"
+						 "print('locked')\n",
+						 NULL}),
+		     0, "%s", err);
+	cr_expect_str_eq(out, "locked\n");
+	cr_expect(strstr(err, "flock on /dev/dev0: ") && strstr(err, want), "stderr: %s", err);
+	cr_expect(strstr(err, want) && !strstr(strstr(err, want) + 1, want),
+		  "said more than once: %s", err);
+	free(out);
+	free(err);
+	/* a lock on something else says nothing */
+	cr_assert_eq(h_run(H_SHIM, NULL, &out, &err,
+			   (const char *const[]){"python3", "-c",
+						 "import fcntl, sys\n"
+						 "fcntl.flock(sys.stdin, fcntl.LOCK_SH)\n",
+						 NULL}),
+		     0);
+	cr_expect_str_eq(err, "");
+	free(out);
+	free(err);
+}
+
 Test(e2e, inherited_fd_after_exec)
 {
 	char *out = NULL;

@@ -273,6 +273,7 @@ static void finish_open(struct fuse_req *req, const struct fuse_file_info *fi)
 	struct cused_file *f = req->file;
 	struct cuseshim_open_out out;
 	struct iovec iov = {&out, sizeof(out)};
+	bool early;
 
 	memset(&out, 0, sizeof(out));
 	out.hello.magic = CUSESHIM_MAGIC;
@@ -283,15 +284,25 @@ static void finish_open(struct fuse_req *req, const struct fuse_file_info *fi)
 	out.hello.max_write = se->max_write;
 	out.hello.dev_major = se->attr.major;
 	out.hello.dev_minor = se->attr.minor;
+	/* A driver without a poll op is always ready (DEFAULT_POLLMASK): its
+	 * POLLIN mirror byte follows the answer at once, and the answer says
+	 * so (the client waits for it); others are asked after the answer. */
+	early = req->mirror_after && !se->op.poll;
+	if (early)
+		out.hello.flags |= CUSESHIM_OPEN_MIRRORED;
 	pthread_mutex_lock(&se->lock);
 	f->fh = fi ? fi->fh : 0;
 	f->state = FILE_OPEN;
+	if (early)
+		f->mirror_wanted = true;
 	pthread_mutex_unlock(&se->lock);
 	cused_send(req->conn, req->unique, 0, &iov, 1);
+	if (early)
+		cused_mirror_fire(se, f);
 	/* From now on the connection only tells us about the last close. */
 	if (cused_rearm(se, req->conn))
 		cused_conn_close(se, req->conn);
-	else if (req->mirror_after)
+	else if (req->mirror_after && !early)
 		cused_mirror_queue(se, f);
 }
 

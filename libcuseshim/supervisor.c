@@ -1206,6 +1206,13 @@ static long job_open(struct sv_job *j)
 	err = recv_open_reply(fd, in.unique, &out);
 	if (err)
 		goto fail;
+	if (out.hello.flags & CUSESHIM_OPEN_MIRRORED) {
+		/* always ready: its mirror byte is on the way; the program's
+		 * first poll must see it */
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+
+		(void)poll(&p, 1, 1000);
+	}
 	if ((j->flags & (O_NONBLOCK | O_APPEND)) &&
 	    fcntl(fd, F_SETFL, j->flags & (O_NONBLOCK | O_APPEND))) {
 		err = -errno;

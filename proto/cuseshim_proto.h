@@ -17,6 +17,7 @@
  *        wakes it only then, and where it runs, so that the other spins
  *        instead of sleeping when they are on different CPUs
  *        (CUSESHIM_FEAT_RING_WAITERS, CUSESHIM_RING_WAITERS).
+ *   1.4  CUSESHIM_OPEN_MIRRORED in OPEN's answer: the mirror byte follows.
  *
  * Version rule: the client sends its major.minor in HELLO/OPEN; the driver
  * refuses a different major (EPROTO) and answers with its own minor.  Each
@@ -68,7 +69,7 @@
 #include <sys/uio.h>
 
 #define CUSESHIM_PROTO_MAJOR 1
-#define CUSESHIM_PROTO_MINOR 3
+#define CUSESHIM_PROTO_MINOR 4
 #define CUSESHIM_MAGIC	     0x43555345u /* "CUSE" */
 
 /* Our own opcodes live far above FUSE's. */
@@ -174,6 +175,11 @@ struct cuseshim_open_out {
 /* OPEN's fuse_open_in.open_flags: mirror POLLIN on the fd from the start
  * (the supervisor's programs wait on the fd itself: select, epoll). */
 #define CUSESHIM_OPEN_MIRROR (1u << 31)
+/* OPEN's answer, hello.flags (1.4): the driver has no poll op, so the
+ * file is always ready, and the POLLIN mirror's byte comes right after
+ * this answer on the same socket; a client that asked for the mirror
+ * waits for it before the program can poll. */
+#define CUSESHIM_OPEN_MIRRORED (1u << 31)
 /* READ's fuse_read_in.read_flags: the reader took a mirror byte first;
  * mirror the driver's readiness again after this read, so that the fd
  * stays readable while the driver has data (level-triggered). */

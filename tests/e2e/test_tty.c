@@ -177,6 +177,35 @@ Test(tty, busybox_stty_under_seccomp)
 	expect_balanced(&drv, 3);
 }
 
+/* ttydev has no poll op: its FUSE_POLL is answered ENOSYS, and from then
+ * on every poll of the device is DEFAULT_POLLMASK at once, as the
+ * kernel's no_poll.  Under the supervisor the first poll right after the
+ * open sees it too: the mirror byte comes with the open's answer. */
+Test(tty, a_driver_without_poll_is_always_ready)
+{
+	static const char script[] =
+		"import os, select, sys\n"
+		"fd = os.open(sys.argv[1], os.O_RDWR)\n"
+		"p = select.poll()\n"
+		"p.register(fd, select.POLLIN | select.POLLOUT)\n"
+		"print(p.poll(0), p.poll(1000))\n"
+		"print(select.select([fd], [fd], [], 0) == ([fd], [fd], []))\n";
+	const char *want = "[(3, 5)] [(3, 5)]\nTrue\n";
+	char *out = NULL;
+
+	start_tty();
+	cr_expect_eq(h_run(0, NULL, &out, NULL,
+			   (const char *const[]){h_stage("cuse-run"), "--seccomp", "--", "python3",
+						 "-c", script, TTY, NULL}),
+		     0);
+	cr_expect_str_eq(out, want, "under --seccomp: %s", out);
+	free(out);
+	out = py(script, TTY);
+	cr_expect_str_eq(out, want);
+	free(out);
+	expect_balanced(&drv, 2);
+}
+
 Test(tty, stty_on_a_device_that_is_no_tty)
 {
 	struct h_driver plain;

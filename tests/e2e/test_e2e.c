@@ -730,6 +730,23 @@ Test(e2e, driver_open_error)
 	cr_expect_eq(h_log_count(&drv, "release "), 0);
 }
 
+/* An open answered ENOSYS succeeds, as on kernels since 3.x (no_open):
+ * the file's fh is 0, the device's later opens skip the driver, and no
+ * file of it gets a RELEASE. */
+Test(e2e, driver_open_enosys_means_no_open)
+{
+	const char *extra[] = {"--open-errno=38", NULL};
+
+	start_with("dev0", extra);
+	expect_run(H_SHIM, "open=3\nwrite=2\nclose=0\nopen=3\nwrite=3\nclose=0\n",
+		   (const char *const[]){h_stage("rwprobe"), "open:/dev/dev0:w", "write:2", "close",
+					 "open:/dev/dev0:w", "write:3", "close", NULL});
+	cr_expect_eq(h_log_count(&drv, "open "), 1, "%s", h_log(&drv));
+	cr_expect_eq(h_log_count(&drv, "write fh=0 size=2 "), 1, "%s", h_log(&drv));
+	cr_expect_eq(h_log_count(&drv, "write fh=0 size=3 "), 1, "%s", h_log(&drv));
+	cr_expect_eq(h_log_count(&drv, "release "), 0, "%s", h_log(&drv));
+}
+
 Test(e2e, other_users_are_refused_by_mode)
 {
 	if (!h_root())

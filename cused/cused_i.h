@@ -102,6 +102,7 @@ struct cused_file {
 	 * sends one byte down the file connection. */
 	bool mirror_queued; /* in se->mirrors */
 	bool mirror_wanted; /* the next POLLIN or notify sends it */
+	int lock;	    /* flock(2): 0, LOCK_SH or LOCK_EX (dispatch.c, FLOCK) */
 	struct cused_file *next;
 	struct cused_file *next_deferred; /* in se->deferred */
 	struct cused_file *next_mirror;	  /* in se->mirrors */
@@ -152,6 +153,8 @@ struct fuse_session {
 	/* Files whose mirror poll is due (busy and answering for it); the
 	 * same kick byte stands for both lists. */
 	struct cused_file *mirrors;
+	/* FLOCK requests waiting for a lock, oldest first (dispatch.c) */
+	struct fuse_req *lock_waiters;
 	uint64_t next_unique;
 	uint64_t next_kh;
 	bool no_open;
@@ -207,6 +210,8 @@ struct fuse_req {
 	bool answering;	       /* counted in file->answering */
 	bool mirror;	       /* POLL of our own, for the mirror */
 	bool mirror_after;     /* OPEN/READ: arm the mirror once answered */
+	int lock_type;	       /* FLOCK waiting in se->lock_waiters: the lock */
+	struct fuse_req *next_lockwait;
 };
 
 struct fuse_pollhandle {

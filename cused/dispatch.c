@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -578,9 +579,21 @@ out:
 	reply_now(d, err, &out, err ? 0 : sizeof(out));
 }
 
+static void locks_changed(struct fuse_session *se);
+
 void cused_start_release(struct fuse_session *se, struct cused_file *f)
 {
 	struct fuse_req *req;
+	int had;
+
+	/* the file's lock goes as its release begins (__fput's
+	 * locks_remove_file, before ->release) */
+	pthread_mutex_lock(&se->lock);
+	had = f->lock;
+	f->lock = 0;
+	pthread_mutex_unlock(&se->lock);
+	if (had)
+		locks_changed(se);
 
 	if (f->no_release || !se->op.release) {
 		cused_release_done(se, f);
@@ -947,6 +960,124 @@ static void do_interrupt(struct dispatch_ctx *d)
 	/* no reply: the interrupted request answers */
 }
 
+/*
+ * FLOCK: flock(2) locks, kept as the kernel keeps them on the node's
+ * inode (fs/locks.c): one per open file, so that dup'd and inherited fds
+ * share it, shared or exclusive, dropped by LOCK_UN and when the file's
+ * release begins.  A conversion drops the old lock first, as flock(2)
+ * says.  A request that must wait stays in se->lock_waiters until the
+ * lock is free, or until an INTERRUPT (a signal in the caller, or its
+ * connection gone) ends it with EINTR.  The driver never sees any of it,
+ * as with the kernel's CUSE.
+ */
+static bool lock_conflicts(struct fuse_session *se, struct cused_file *f, int type)
+{
+	struct cused_file *g;
+
+	for (g = se->files; g; g = g->next)
+		if (g != f && g->state == FILE_OPEN && g->lock &&
+		    (type == LOCK_EX || g->lock == LOCK_EX))
+			return true;
+	return false;
+}
+
+/* Some lock went: grant, oldest first, what no longer conflicts. */
+static void locks_changed(struct fuse_session *se)
+{
+	struct fuse_req **pp, *req, *granted = NULL, **tail = &granted;
+
+	pthread_mutex_lock(&se->lock);
+	for (pp = &se->lock_waiters; (req = *pp);) {
+		if (lock_conflicts(se, req->file, req->lock_type)) {
+			pp = &req->next_lockwait;
+			continue;
+		}
+		req->file->lock = req->lock_type;
+		*pp = req->next_lockwait;
+		req->next_lockwait = NULL;
+		*tail = req;
+		tail = &req->next_lockwait;
+	}
+	pthread_mutex_unlock(&se->lock);
+	for (; granted; granted = req) {
+		req = granted->next_lockwait;
+		fuse_reply_err(granted, 0);
+	}
+}
+
+/* The INTERRUPT of a waiting FLOCK (cused_interrupt calls it). */
+static void lock_wait_interrupted(fuse_req_t req, void *data)
+{
+	struct fuse_session *se = req->se;
+	struct fuse_req **pp;
+	bool waiting = false;
+
+	(void)data;
+	pthread_mutex_lock(&se->lock);
+	for (pp = &se->lock_waiters; *pp; pp = &(*pp)->next_lockwait)
+		if (*pp == req) {
+			*pp = req->next_lockwait;
+			waiting = true;
+			break;
+		}
+	pthread_mutex_unlock(&se->lock);
+	if (waiting) /* else it was granted meanwhile, and answered */
+		fuse_reply_err(req, EINTR);
+}
+
+static void do_flock(struct dispatch_ctx *d)
+{
+	const struct cuseshim_flock_in *li = d->arg;
+	struct fuse_session *se = d->se;
+	int type = (int)(li->op & ~(uint32_t)LOCK_NB), err = 0;
+	struct cused_file *f;
+	struct fuse_req *req, **pp;
+	bool dropped = false, wait = false;
+
+	if (type != LOCK_SH && type != LOCK_EX && type != LOCK_UN) {
+		reply_now(d, -EINVAL, NULL, 0);
+		return;
+	}
+	f = lookup_handle(se, d->m->conn, d->in->nodeid);
+	if (!f) {
+		reply_now(d, -EBADF, NULL, 0);
+		return;
+	}
+	req = cused_req_new(se, d->m->conn, CUSESHIM_OP_FLOCK, d->in->unique);
+	if (!req) {
+		unbusy(se, f);
+		reply_now(d, -ENOMEM, NULL, 0);
+		return;
+	}
+	req->file = f;
+	pthread_mutex_lock(&se->lock);
+	if (f->lock && f->lock != type) {
+		f->lock = 0;
+		dropped = true;
+	}
+	if (type == LOCK_UN || f->lock == type) {
+		/* done */
+	} else if (!lock_conflicts(se, f, type)) {
+		f->lock = type;
+	} else if (li->op & LOCK_NB) {
+		err = -EWOULDBLOCK;
+	} else if (req->interrupted) {
+		err = -EINTR;
+	} else {
+		req->lock_type = type;
+		req->ifunc = lock_wait_interrupted;
+		for (pp = &se->lock_waiters; *pp; pp = &(*pp)->next_lockwait)
+			;
+		*pp = req;
+		wait = true;
+	}
+	pthread_mutex_unlock(&se->lock);
+	if (!wait)
+		fuse_reply_err(req, -err);
+	if (dropped)
+		locks_changed(se);
+}
+
 /* STATUS and ABORT: the kernel's /sys/class/cuse/NAME/{waiting,abort},
  * for the driver's own user and root only. */
 static bool admin_allowed(struct dispatch_ctx *d)
@@ -1027,6 +1158,7 @@ static const struct {
 	{CUSESHIM_OP_STATUS, do_status},
 	{CUSESHIM_OP_ABORT, do_abort},
 	{CUSESHIM_OP_RING, do_ring},
+	{CUSESHIM_OP_FLOCK, do_flock},
 };
 
 void cused_dispatch(struct fuse_session *se, void *mem, size_t size)

@@ -415,8 +415,11 @@ int fuse_reply_err(fuse_req_t req, int err)
 		cused_log(FUSE_LOG_ERR, "fuse: bad error value: %i\n", -err);
 		err = ERANGE;
 	}
-	if (err == 0 && req->opcode != FUSE_RELEASE && req->opcode != FUSE_READ)
-		return reject(req, 0); /* too short a reply: the caller sees EIO */
+	/* too short a reply: the caller sees EIO; FLOCK is our own, and
+	 * answered with the error alone */
+	if (err == 0 && req->opcode != FUSE_RELEASE && req->opcode != FUSE_READ &&
+	    req->opcode != CUSESHIM_OP_FLOCK)
+		return reject(req, 0);
 	return send_reply(req, -err, NULL, 0);
 }
 

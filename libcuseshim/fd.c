@@ -135,9 +135,11 @@ SHIM_EXPORT int dup3(int oldfd, int newfd, int flags)
 
 /*
  * File locks.  The kernel keeps flock and fcntl locks on the device's
- * inode, shared by every open of the node; each open of an emulated
- * device is a socket of its own, so a lock taken on it excludes nobody.
- * The call is made as asked (it succeeds), and the first one in a
+ * inode, shared by every open of the node.  flock locks are kept by the
+ * driver's libcused (FLOCK), per open file as the kernel's; a driver
+ * that predates them answers ENOSYS, and the lock is then taken on our
+ * socket.  lockf and fcntl (POSIX) locks are taken on the socket, which
+ * is of one open alone: they exclude nobody, and the first one in a
  * process says so, once.
  */
 static void lock_unshared(struct shim_file *f, const char *call)
@@ -150,13 +152,42 @@ static void lock_unshared(struct shim_file *f, const char *call)
 			 call, f->dev->name);
 }
 
+static int dev_flock(int fd, struct shim_file *f, int op)
+{
+	struct fuse_in_header in = {0};
+	struct cuseshim_flock_in li = {.op = (uint32_t)op};
+	struct iovec req[2] = {{&in, sizeof(in)}, {&li, sizeof(li)}};
+	struct shim_chan *ch;
+	uint64_t handle;
+	int err;
+
+	if (f->opath)
+		return -EBADF;
+	err = shim_chan_get(f->dev, &ch);
+	if (!err)
+		err = shim_chan_attach(ch, fd, f, &handle);
+	if (err)
+		return err;
+	in.len = sizeof(in) + sizeof(li);
+	in.opcode = CUSESHIM_OP_FLOCK;
+	in.unique = shim_chan_unique(ch);
+	in.nodeid = handle;
+	/* a signal ends the wait with EINTR (what flock(2) does without
+	 * SA_RESTART; with it the kernel would wait on) */
+	err = (int)shim_chan_call(ch, req, 2, -1, NULL, 0, NULL, 0);
+	if (err != -ENOSYS)
+		return err;
+	lock_unshared(f, "flock");
+	return REAL(flock)(fd, op) ? -errno : 0;
+}
+
 SHIM_EXPORT int flock(int fd, int op)
 {
 	struct shim_file *f = shim_fd_dev(fd);
 
-	if (__builtin_expect(f != NULL, 0))
-		lock_unshared(f, "flock");
-	return REAL(flock)(fd, op);
+	if (__builtin_expect(!f, 1))
+		return REAL(flock)(fd, op);
+	return (int)shim_ret(dev_flock(fd, f, op));
 }
 
 SHIM_EXPORT int lockf(int fd, int cmd, off_t len)

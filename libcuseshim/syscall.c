@@ -11,6 +11,7 @@
 #include <linux/openat2.h>
 #include <stdarg.h>
 #include <sys/ioctl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
 
@@ -55,6 +56,7 @@ __attribute__((visibility("hidden"), used)) const unsigned char shim_syscall_our
 	[SYS_fstat] = 1,       [SYS_lseek] = 1,	    [SYS_fcntl] = 1,	  [SYS_dup] = 1,
 	[SYS_dup2] = 1,	       [SYS_dup3] = 1,	    [SYS_fsync] = 1,	  [SYS_fdatasync] = 1,
 	[SYS_mmap] = 1,	       [SYS_sendfile] = 1,  [SYS_splice] = 1,	  [SYS_copy_file_range] = 1,
+	[SYS_flock] = 1,
 };
 
 _Static_assert(SYSCALL_TABLE == 512, "the assembly below says 512");
@@ -174,6 +176,7 @@ SHIM_EXPORT TAKES_SIX_ARGS long syscall(long nr, ...)
 		case SYS_dup3: return dup3((int)a[0], (int)a[1], (int)a[2]);
 		case SYS_fsync: return fsync((int)a[0]);
 		case SYS_fdatasync: return fdatasync((int)a[0]);
+		case SYS_flock: return flock((int)a[0], (int)a[1]);
 		default: break;
 		}
 	}

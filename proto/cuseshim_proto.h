@@ -18,6 +18,7 @@
  *        instead of sleeping when they are on different CPUs
  *        (CUSESHIM_FEAT_RING_WAITERS, CUSESHIM_RING_WAITERS).
  *   1.4  CUSESHIM_OPEN_MIRRORED in OPEN's answer: the mirror byte follows.
+ *   1.5  FLOCK: flock(2) locks, kept by the driver's library.
  *
  * Version rule: the client sends its major.minor in HELLO/OPEN; the driver
  * refuses a different major (EPROTO) and answers with its own minor.  Each
@@ -69,7 +70,7 @@
 #include <sys/uio.h>
 
 #define CUSESHIM_PROTO_MAJOR 1
-#define CUSESHIM_PROTO_MINOR 4
+#define CUSESHIM_PROTO_MINOR 5
 #define CUSESHIM_MAGIC	     0x43555345u /* "CUSE" */
 
 /* Our own opcodes live far above FUSE's. */
@@ -81,6 +82,7 @@ enum cuseshim_opcode {
 	CUSESHIM_OP_STATUS = 0x43530005, /* the driver's user: counts (waiting) */
 	CUSESHIM_OP_ABORT = 0x43530006,	 /* the driver's user: abort the device */
 	CUSESHIM_OP_RING = 0x43530007,	 /* memfd in SCM_RIGHTS -> a request ring */
+	CUSESHIM_OP_FLOCK = 0x43530008,	 /* flock(2) of a file (nodeid: its handle) */
 };
 
 /* Kernel CUSE limits (fs/fuse): at most 32 pinned user pages per request,
@@ -185,6 +187,14 @@ struct cuseshim_open_out {
  * stays readable while the driver has data (level-triggered). */
 #define CUSESHIM_READ_MIRROR (1u << 31)
 
+/* FLOCK: flock(2)'s operation, LOCK_SH, LOCK_EX or LOCK_UN, maybe with
+ * LOCK_NB.  The answer is the error alone: 0, EWOULDBLOCK, EINTR (an
+ * INTERRUPT ended the wait), EINVAL. */
+struct cuseshim_flock_in {
+	uint32_t op;
+	uint32_t padding;
+};
+
 /* ATTACH: fuse_in_header alone, SCM_RIGHTS = a device fd. */
 struct cuseshim_attach_out {
 	uint64_t handle;
@@ -214,6 +224,7 @@ _Static_assert(sizeof(struct cuseshim_hello_out) == 32, "hello_out");
 _Static_assert(sizeof(struct cuseshim_open_in) == 24, "open_in");
 _Static_assert(sizeof(struct cuseshim_attach_out) == 16, "attach_out");
 _Static_assert(sizeof(struct cuseshim_closed_in) == 8, "closed_in");
+_Static_assert(sizeof(struct cuseshim_flock_in) == 8, "flock_in");
 
 /*
  * Validation, used by both sides on every datagram before any field is

@@ -322,9 +322,72 @@ Test(e2e, splice_family_fails_einval)
 	cr_expect_eq(h_log_count(&drv, "write "), 1, "%s", h_log(&drv));
 }
 
-/* flock, lockf and fcntl locks on a device succeed but exclude nobody
- * (README): the first in a process says so on stderr, once. */
-Test(e2e, locks_say_they_are_not_shared)
+/* flock locks are the node's, as the kernel's: one per open file (a dup
+ * shares it), exclusive against every other open of the device in any
+ * process, shared with other shared ones, converted by dropping the old
+ * one first, waited for (until the holder's last close, or a signal),
+ * and never seen by the driver. */
+Test(e2e, flock_locks_are_the_nodes)
+{
+	static const char prog[] =
+		"import fcntl, os, signal, subprocess, sys, threading, time\n"
+		"EX, SH, NB, UN = fcntl.LOCK_EX, fcntl.LOCK_SH, fcntl.LOCK_NB, fcntl.LOCK_UN\n"
+		"def try_(fd, op):\n"
+		"    try:\n"
+		"        fcntl.flock(fd, op)\n"
+		"        return 'ok'\n"
+		"    except BlockingIOError:\n"
+		"        return 'busy'\n"
+		"a = os.open('/dev/dev0', os.O_RDWR)\n"
+		"b = os.open('/dev/dev0', os.O_RDWR)\n"
+		"d = os.dup(a)\n"
+		"print(try_(a, EX | NB), try_(b, EX | NB), try_(b, SH | NB), try_(d, EX | NB))\n"
+		"other = [sys.executable, '-c', 'import fcntl, os\\n"
+		"try:\\n    fcntl.flock(os.open(\"/dev/dev0\", os.O_RDONLY), 6)\\n    "
+		"print(\"ok\")\\n"
+		"except BlockingIOError:\\n    print(\"busy\")']\n"
+		"print('other', subprocess.run(other, capture_output=True, "
+		"text=True).stdout.strip())\n"
+		"fcntl.flock(a, UN)\n"
+		"print(try_(b, SH | NB), try_(a, SH | NB), try_(a, EX | NB), try_(a, SH | NB))\n"
+		"fcntl.flock(a, UN)\n"
+		"fcntl.flock(b, EX)\n"
+		"got = []\n"
+		"t = threading.Thread(target=lambda: (fcntl.flock(a, EX), "
+		"got.append(time.time())))\n"
+		"t.start(); time.sleep(0.3); closed = time.time(); os.close(b); t.join(5)\n"
+		"print('waited', bool(got) and got[0] >= closed)\n"
+		"c = os.open('/dev/dev0', os.O_RDWR)\n"
+		"def alarm(*_):\n"
+		"    raise TimeoutError\n"
+		"signal.signal(signal.SIGALRM, alarm); signal.setitimer(signal.ITIMER_REAL, 0.2)\n"
+		"try:\n"
+		"    fcntl.flock(c, EX)\n"
+		"    print('not interrupted')\n"
+		"except TimeoutError:\n"
+		"    print('interrupted', try_(c, SH | NB))\n"
+		"os.close(a)\n"
+		"print(try_(c, EX | NB), end=' ')\n"
+		"os.close(d)\n"
+		"print(try_(c, EX | NB))\n";
+	char *out = NULL, *err = NULL;
+
+	start("dev0");
+	cr_assert_eq(
+		h_run(H_SHIM, NULL, &out, &err, (const char *const[]){"python3", "-c", prog, NULL}),
+		0, "%s", err);
+	cr_expect_str_eq(out, "ok busy busy ok\nother busy\nok ok busy ok\nwaited True\n"
+			      "interrupted busy\nbusy ok\n");
+	cr_expect_str_eq(err, "");
+	free(out);
+	free(err);
+	cr_expect_eq(h_log_count(&drv, "open "), 4, "%s", h_log(&drv));
+	expect_balanced(4);
+}
+
+/* lockf and fcntl (POSIX) locks are not shared between opens (README):
+ * they succeed, exclude nobody, and the first in a process says so. */
+Test(e2e, posix_locks_say_they_are_not_shared)
 {
 	char *out = NULL, *err = NULL;
 	const char *want = "locks on an emulated device are not shared between its opens";
@@ -335,14 +398,13 @@ Test(e2e, locks_say_they_are_not_shared)
 						 "import fcntl, os\n"
 						 "a = os.open('/dev/dev0', os.O_RDWR)\n"
 						 "b = os.open('/dev/dev0', os.O_RDWR)\n"
-						 "fcntl.flock(a, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+						 "fcntl.lockf(a, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
 						 "fcntl.lockf(b, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
-						 "fcntl.flock(a, fcntl.LOCK_UN)\n"
 						 "print('locked')\n",
 						 NULL}),
 		     0, "%s", err);
 	cr_expect_str_eq(out, "locked\n");
-	cr_expect(strstr(err, "flock on /dev/dev0: ") && strstr(err, want), "stderr: %s", err);
+	cr_expect(strstr(err, "fcntl on /dev/dev0: ") && strstr(err, want), "stderr: %s", err);
 	cr_expect(strstr(err, want) && !strstr(strstr(err, want) + 1, want),
 		  "said more than once: %s", err);
 	free(out);
@@ -350,8 +412,9 @@ Test(e2e, locks_say_they_are_not_shared)
 	/* a lock on something else says nothing */
 	cr_assert_eq(h_run(H_SHIM, NULL, &out, &err,
 			   (const char *const[]){"python3", "-c",
-						 "import fcntl, sys\n"
-						 "fcntl.flock(sys.stdin, fcntl.LOCK_SH)\n",
+						 "import fcntl, tempfile\n"
+						 "fcntl.lockf(tempfile.TemporaryFile(), "
+						 "fcntl.LOCK_EX)\n",
 						 NULL}),
 		     0);
 	cr_expect_str_eq(err, "");

@@ -456,7 +456,7 @@ Test(check_request, unknown_opcode)
 		FUSE_POLL + 1,
 		CUSE_INIT, /* never travels on our sockets */
 		CUSESHIM_OP_HELLO - 1,
-		CUSESHIM_OP_RING + 1,
+		CUSESHIM_OP_FLOCK + 1,
 		0x80000000u,
 		UINT32_MAX,
 	};
@@ -803,6 +803,7 @@ static const struct op_expect ops[] = {
 	{CUSESHIM_OP_ATTACH, 0, 16, "ATTACH"},
 	{CUSESHIM_OP_CLOSED, 8, 0, "CLOSED"},
 	{CUSESHIM_OP_RING, 0, 0, "RING"},
+	{CUSESHIM_OP_FLOCK, 8, 0, "FLOCK"},
 };
 
 Test(opcodes, opcode_values)
@@ -829,8 +830,14 @@ Test(opcodes, known)
 Test(opcodes, unknown)
 {
 	static const uint32_t bad[] = {
-		0,	    FUSE_LOOKUP,	   FUSE_FLUSH,		 FUSE_POLL + 1,
-		1000,	    CUSESHIM_OP_HELLO - 1, CUSESHIM_OP_RING + 1, 0x7fffffffu,
+		0,
+		FUSE_LOOKUP,
+		FUSE_FLUSH,
+		FUSE_POLL + 1,
+		1000,
+		CUSESHIM_OP_HELLO - 1,
+		CUSESHIM_OP_FLOCK + 1,
+		0x7fffffffu,
 		UINT32_MAX,
 	};
 

@@ -584,15 +584,16 @@ static void locks_changed(struct fuse_session *se);
 void cused_start_release(struct fuse_session *se, struct cused_file *f)
 {
 	struct fuse_req *req;
-	int had;
+	bool wake;
 
 	/* the file's lock goes as its release begins (__fput's
-	 * locks_remove_file, before ->release) */
+	 * locks_remove_file, before ->release); a waiter may also have been
+	 * waiting for a lock lock_conflicts saw go at the close */
 	pthread_mutex_lock(&se->lock);
-	had = f->lock;
+	wake = f->lock || se->lock_waiters;
 	f->lock = 0;
 	pthread_mutex_unlock(&se->lock);
-	if (had)
+	if (wake)
 		locks_changed(se);
 
 	if (f->no_release || !se->op.release) {
@@ -974,10 +975,21 @@ static bool lock_conflicts(struct fuse_session *se, struct cused_file *f, int ty
 {
 	struct cused_file *g;
 
-	for (g = se->files; g; g = g->next)
-		if (g != f && g->state == FILE_OPEN && g->lock &&
-		    (type == LOCK_EX || g->lock == LOCK_EX))
-			return true;
+	for (g = se->files; g; g = g->next) {
+		struct pollfd p = {.fd = g->conn ? g->conn->fd : -1, .events = POLLRDHUP};
+
+		if (g == f || g->state != FILE_OPEN || !g->lock ||
+		    (type == LOCK_SH && g->lock == LOCK_SH))
+			continue;
+		/* Its last close was made (the socket's peer is gone) and its
+		 * release is on the way: the kernel dropped the lock at that
+		 * close already (a close under the supervisor does not wait). */
+		if (!g->conn || (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLRDHUP)))) {
+			g->lock = 0;
+			continue;
+		}
+		return true;
+	}
 	return false;
 }
 
@@ -1071,6 +1083,8 @@ static void do_flock(struct dispatch_ctx *d)
 		*pp = req;
 		wait = true;
 	}
+	if (se->lock_waiters && !wait)
+		dropped = true; /* lock_conflicts may have seen a lock go */
 	pthread_mutex_unlock(&se->lock);
 	if (!wait)
 		fuse_reply_err(req, -err);

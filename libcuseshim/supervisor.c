@@ -58,7 +58,7 @@
  * the supervised tree: open, openat, openat2, creat, stat, lstat,
  * newfstatat, statx, access, faccessat, faccessat2, read, write, readv,
  * writev, pread64, pwrite64, preadv, pwritev, preadv2, pwritev2, ioctl,
- * fstat, lseek, fcntl, fsync, fdatasync, sendfile, splice,
+ * fstat, lseek, fcntl, fsync, fdatasync, flock, sendfile, splice,
  * copy_file_range and file-backed mmap.  Non-device calls are answered CONTINUE at once (fcntl
  * other than F_GETFL/F_SETFL and the FIOCLEX/FIONCLEX/FIONBIO ioctls without even a readlink).
  * Everything else (close, dup*, poll, select, epoll, sockets, anonymous mmap, ...) costs only the
@@ -102,6 +102,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -846,9 +847,11 @@ static void conn_break(struct sv_conn *c)
 	c->fd = -1;
 }
 
+/* A request a signal in the target interrupts: the FUSE ones, and FLOCK's
+ * wait for a lock. */
 static bool is_fuse_op(uint32_t opcode)
 {
-	return opcode < CUSESHIM_OP_HELLO;
+	return opcode < CUSESHIM_OP_HELLO || opcode == CUSESHIM_OP_FLOCK;
 }
 
 /*
@@ -1623,6 +1626,28 @@ static long job_getfl(struct sv_job *j)
 	return r;
 }
 
+/* flock(2): the lock is the device node's, kept by libcused (see the
+ * shim's fd.c); a driver that predates FLOCK gets it on the socket. */
+static long job_flock(struct sv_job *j)
+{
+	struct cuseshim_flock_in li = {.op = (uint32_t)j->n.data.args[1]};
+	struct fuse_in_header in = {.len = sizeof(in) + sizeof(li), .opcode = CUSESHIM_OP_FLOCK};
+	struct iovec req[2] = {{&in, sizeof(in)}, {&li, sizeof(li)}};
+	struct sv_op op;
+	long r = op_begin(j, &op);
+
+	if (r)
+		return r;
+	in.unique = conn_unique(op.conn);
+	in.nodeid = op.handle;
+	in.pid = j->n.pid;
+	r = conn_call(op.conn, &j->n, req, 2, -1, NULL, 0, NULL, 0);
+	if (r == -ENOSYS)
+		r = flock(op.copy, (int)li.op) ? -errno : 0;
+	op_end(j, &op);
+	return r;
+}
+
 /* A device operation, run by the receiver that took its notification
  * (see serve): it may wait for the driver as long as the driver likes. */
 static long run_job(const struct seccomp_notif *n, int kind, struct sv_file *f, struct sv_dev *dev,
@@ -1902,6 +1927,16 @@ static long on_fcntl(struct seccomp_notif *n, int kind)
 	return r;
 }
 
+static long on_flock(struct seccomp_notif *n, int kind)
+{
+	int copy;
+	struct sv_file *f = classify_copy(n, (int)(unsigned)n->data.args[0], &copy);
+
+	if (!f)
+		return SV_CONTINUE;
+	return run_job(n, kind, f, NULL, copy, 0, job_flock);
+}
+
 /* sendfile, splice and copy_file_range: a CUSE file has no splice_read or
  * splice_write and is not a regular file, so the kernel refuses them with
  * EINVAL (and programs such as busybox cat fall back to read/write).
@@ -1998,6 +2033,7 @@ static const struct sv_call calls[] = {
 	{"sendfile", on_splice, K_SENDFILE},
 	{"splice", on_splice, K_SPLICE},
 	{"copy_file_range", on_splice, K_SPLICE},
+	{"flock", on_flock, K_NONE},
 };
 
 #define NR_MAX 1024

@@ -31,6 +31,10 @@ enum {
 	H_ANYPID = 512,		 /* driver in another pid namespace: any pid will do */
 };
 
+/* What flockprobe.py DEV prints when flock behaves as the kernel's. */
+#define FLOCKPROBE_OUT                                                                             \
+	"ok busy busy ok\nother busy\nok ok busy ok\nwaited True\ninterrupted busy\nbusy ok\n"
+
 /* Criterion fixture: .init = h_setup, .fini = h_teardown */
 void h_setup(void);
 void h_teardown(void);

@@ -82,6 +82,18 @@ Test(seccomp, splice_family_fails_einval)
 	cr_expect_eq(h_log_count(&drv, "write "), 1, "%s", h_log(&drv));
 }
 
+/* The supervisor's half of e2e::flock_locks_are_the_nodes. */
+Test(seccomp, flock_locks_are_the_nodes)
+{
+	char script[600], dev[160];
+
+	snprintf(script, sizeof(script), "%s/flockprobe.py", getenv("CUSESHIM_STAGE"));
+	start(NULL);
+	snprintf(dev, sizeof(dev), "/dev/%s", drv.name);
+	expect_sup(FLOCKPROBE_OUT, (const char *const[]){"python3", script, dev, NULL});
+	expect_balanced(4);
+}
+
 static void need_busybox(void)
 {
 	if (access(BUSYBOX, X_OK))

@@ -8,6 +8,7 @@
  * before it daemonizes.  The device becomes visible to clients only when
  * the CUSE_INIT "reply" is made (cused_publish), as with the kernel.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -397,31 +398,37 @@ static void registry_remove(struct fuse_session *se)
 	se->published = false;
 }
 
+/* [@s, @e) without the white space around it (the kernel's strstrip). */
+static void strip(const char **s, const char **e)
+{
+	while (*s < *e && isspace((unsigned char)**s))
+		(*s)++;
+	while (*e > *s && isspace((unsigned char)(*e)[-1]))
+		(*e)--;
+}
+
+/* DEVNAME from the "KEY=VALUE" strings, read as the kernel's
+ * cuse_parse_one does: key and value stripped of white space, the last
+ * DEVNAME winning, other keys ignored. */
 static const char *find_devname(const struct cuse_info *ci, char **out)
 {
-	const char *name = NULL;
+	const char *name = NULL, *name_end = NULL;
 	unsigned i;
 
 	for (i = 0; i < ci->dev_info_argc; i++) {
-		const char *s = ci->dev_info_argv[i];
+		const char *key = ci->dev_info_argv[i], *eq = strchr(key, '=');
+		const char *key_end = eq ? eq : key + strlen(key);
 
-		while (*s == ' ' || *s == '\t')
-			s++;
-		if (!strncmp(s, "DEVNAME=", 8))
-			name = s + 8; /* the last one wins, as in the kernel */
+		strip(&key, &key_end);
+		if (key_end - key == 7 && !memcmp(key, "DEVNAME", 7)) {
+			name = eq ? eq + 1 : key_end;
+			name_end = name + strlen(name);
+			strip(&name, &name_end);
+		}
 	}
 	if (!name)
 		return NULL;
-	while (*name == ' ' || *name == '\t')
-		name++;
-	*out = strdup(name);
-	if (*out) {
-		size_t n = strlen(*out);
-
-		while (n &&
-		       ((*out)[n - 1] == ' ' || (*out)[n - 1] == '\t' || (*out)[n - 1] == '\n'))
-			(*out)[--n] = '\0';
-	}
+	*out = strndup(name, (size_t)(name_end - name));
 	return *out;
 }
 

@@ -24,7 +24,9 @@
  * fuse_reply_data for reads of 3 bytes, fuse_reply_none for reads of 4);
  * every callback is logged, init_done with whether the device's registry
  * entry is already published.  With LOOPDRV_USE_IN_INIT_DONE=CMD set,
- * init_done runs CMD (system(3)) and logs its exit status.
+ * init_done runs CMD (system(3)) and logs its exit status.  With
+ * LOOPDRV_SPACED_DEVNAME set, the device info is "DEVNAME=not-this-one"
+ * and then " DEVNAME\t= NAME \n", which the kernel reads as NAME.
  */
 #include <cuse_lowlevel.h>
 #include <fuse_lowlevel.h>
@@ -326,6 +328,11 @@ int main(int argc, char **argv)
 	}
 	name = devname_ = argv[1];
 	snprintf(devname, sizeof(devname), "DEVNAME=%s", name);
+	if (getenv("LOOPDRV_SPACED_DEVNAME")) {
+		/* the kernel strips key and value, and the last one wins */
+		info[0] = "DEVNAME=not-this-one";
+		snprintf(devname, sizeof(devname), " DEVNAME\t= %s \n", name);
+	}
 	logf_ = fopen(argv[2], "a");
 	if (!logf_)
 		return 2;

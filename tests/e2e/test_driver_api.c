@@ -114,6 +114,26 @@ Test(driver_api, device_usable_from_init_done)
 	cr_expect_eq(h_log_count(&d, "open"), 1, "%s", h_log(&d));
 }
 
+/* DEVNAME is read as the kernel reads it: " DEVNAME\t= lp \n" after an
+ * earlier DEVNAME names /dev/lp. */
+Test(driver_api, devname_parsed_as_the_kernel)
+{
+	struct h_driver d;
+	char logpath[600], *out = NULL;
+
+	snprintf(logpath, sizeof(logpath), "%s/lp.log", h_dir());
+	cr_assert_eq(h_driver_start_argv(&d, "lp",
+					 (const char *const[]){"/usr/bin/env",
+							       "LOOPDRV_SPACED_DEVNAME=1",
+							       h_stage("loopdrv312"), "lp", logpath,
+							       "st", "-f", NULL},
+					 0),
+		     0);
+	cr_assert_eq(H_RUN(H_SHIM, &out, "head", "-c", "7", "/dev/lp"), 0);
+	cr_expect_str_eq(out, "data:ok");
+	free(out);
+}
+
 /* After bad input, the driver still serves @dev. */
 static void expect_alive(const char *dev)
 {

@@ -380,6 +380,36 @@ Test(e2e, posix_locks_say_they_are_not_shared)
 	free(err);
 }
 
+/* Device fds beyond 1024 once RLIMIT_NOFILE is raised: opened there,
+ * dup2'd far up, read, written, polled and closed (with its release). */
+Test(e2e, fds_beyond_1024)
+{
+	static const char prog[] =
+		"import os, resource, select\n"
+		"soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+		"limit = min(hard, 70000)\n"
+		"resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))\n"
+		"fillers = [os.open('/dev/null', os.O_RDONLY) for _ in range(1100)]\n"
+		"fd = os.open('/dev/dev0', os.O_RDWR)\n"
+		"print(fd > 1024, os.write(fd, b'high'))\n"
+		"hi = os.dup2(fd, limit - 5)\n"
+		"os.close(fd)\n"
+		"p = select.poll()\n"
+		"p.register(hi, select.POLLIN)\n"
+		"print(hi == limit - 5, p.poll(1000) == [(hi, select.POLLIN)], os.read(hi, 10))\n"
+		"os.close(hi)\n";
+	char *out = NULL, *err = NULL;
+
+	start("dev0");
+	cr_assert_eq(
+		h_run(H_SHIM, NULL, &out, &err, (const char *const[]){"python3", "-c", prog, NULL}),
+		0, "%s", err);
+	cr_expect_str_eq(out, "True 4\nTrue True b'high'\n");
+	free(out);
+	free(err);
+	expect_balanced(1);
+}
+
 Test(e2e, inherited_fd_after_exec)
 {
 	char *out = NULL;

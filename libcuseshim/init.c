@@ -211,12 +211,48 @@ static void adopt_inherited(void)
 	shim_sys_close(dfd);
 }
 
+/*
+ * A program's .preinit_array runs before libc's own initialiser, with
+ * environ still NULL: a device call from there would set the shim up
+ * without CUSE_DIR and the rest, for the whole process.  Give it the
+ * environment the kernel passed (/proc/self/environ); libc sets environ
+ * to the real one when its turn comes.
+ */
+static void early_environ(void)
+{
+	static char buf[256 * 1024];
+	static char *vec[4096];
+	size_t len = 0, n = 0, i;
+	int fd = (int)shim_raw_syscall(SYS_openat, AT_FDCWD, "/proc/self/environ",
+				       O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	while (len < sizeof(buf) - 1) {
+		long r = shim_raw_syscall(SYS_read, fd, buf + len, sizeof(buf) - 1 - len);
+
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+	}
+	shim_sys_close(fd);
+	buf[len] = '\0';
+	for (i = 0; i < len && n < sizeof(vec) / sizeof(vec[0]) - 1; i += strlen(buf + i) + 1)
+		vec[n++] = buf + i;
+	vec[n] = NULL;
+	environ = vec;
+}
+
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
 static void init_once_fn(void)
 {
 	int saved = errno;
-	const char *d = getenv("CUSESHIM_DEBUG");
+	const char *d;
+
+	if (!environ)
+		early_environ();
+	d = getenv("CUSESHIM_DEBUG");
 
 	shim_resolve();
 	setup_fork_page();

@@ -15,7 +15,7 @@ for f in cused/.libs/libcused.so.0 libcuseshim/.libs/libcuseshim.so cuse-run \
 	tests/e2e/loopdrv312 examples/ttydev examples/ptrdev tests/e2e/ioctlprobe \
 	tests/e2e/stress tests/e2e/stdioprobe tests/e2e/fstreamprobe tests/e2e/staticprobe \
 	tests/e2e/fortprobe tests/e2e/fort2probe tests/e2e/lfsprobe tests/e2e/goprobe \
-	tests/e2e/staticioctlprobe tests/e2e/sysprobe \
+	tests/e2e/staticioctlprobe tests/e2e/sysprobe tests/e2e/preinitprobe \
 	tests/e2e/procprobe tests/e2e/fortprocprobe tests/e2e/fort2procprobe tests/e2e/lfsprocprobe \
 	tests/e2e/fortstdioprobe tests/e2e/fort2stdioprobe tests/e2e/lfsstdioprobe \
 	tests/e2e/fortioctlprobe tests/e2e/fort2ioctlprobe tests/e2e/lfsioctlprobe \

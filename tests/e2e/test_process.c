@@ -566,8 +566,8 @@ Test(process, raw_syscall_calls_reach_the_device)
 
 /* Another preload library's constructor opens the device.  Which
  * constructor runs first is the loader's choice (here it runs ours first
- * in both orders, so this shows both orders work; the shim also
- * initialises itself on the first device call in case it has not run). */
+ * in both orders, so this shows both orders work; a call before ours is
+ * a_device_call_before_the_shims_constructor). */
 Test(process, another_preloads_constructor_opens_the_device)
 {
 	char o1[600], o2[600], libs[600], *out = NULL;
@@ -581,6 +581,20 @@ Test(process, another_preloads_constructor_opens_the_device)
 	cr_assert_eq(H_RUN(0, NULL, "env", o2, H_CLIENT_ASAN, "EARLY_DEV=/dev/pr", "true"), 0);
 	cr_assert_eq(H_RUN(H_SHIM, &out, "cat", "/dev/pr"), 0);
 	cr_expect_str_eq(out, "early\nearly\n");
+	free(out);
+}
+
+/* A device call before the shim's constructor has run: the program's
+ * .preinit_array comes before every library's initialiser, and the shim
+ * initialises itself on that first call. */
+Test(process, a_device_call_before_the_shims_constructor)
+{
+	char *out = NULL;
+
+	start();
+	cr_assert_eq(H_RUN(H_SHIM, NULL, h_stage("preinitprobe"), "/dev/pr"), 0);
+	cr_assert_eq(H_RUN(H_SHIM, &out, "cat", "/dev/pr"), 0);
+	cr_expect_str_eq(out, "preinit\nmain\n");
 	free(out);
 }
 

@@ -7,7 +7,8 @@
  *
  * which keeps the pid and the parent, puts the program under a detached
  * seccomp supervisor and execs it; its whole tree is served there.  The
- * check costs an open and four reads of the program's headers per exec.
+ * check costs an open, an fstat and four reads of the program's headers
+ * per exec.  A set-ID program is run as asked, with a log line.
  * CUSESHIM_NO_AUTO_SECCOMP=1 turns it off, as for cuse-run.
  *
  * Everything here may run in a vfork child (posix_spawn, system): no
@@ -22,6 +23,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 
 #include "elfkind.h"
 #include "shim_i.h"
@@ -35,6 +38,28 @@ static ssize_t raw_pread(int fd, void *buf, size_t n, off_t off)
 	return shim_raw_syscall(SYS_pread64, fd, buf, n, off);
 }
 
+/*
+ * A set-user-ID or set-group-ID program that changes our credentials runs
+ * in the loader's secure mode, which drops LD_PRELOAD, and a supervisor
+ * could follow it only by taking the privilege away (no_new_privs).  It
+ * runs as asked, without the devices; say so, or its ENOENT would be a
+ * mystery (`sudo cat /dev/foo`).
+ */
+static void say_if_setid(const char *path, int fd)
+{
+	struct stat st;
+	struct statfs sf;
+
+	if (shim_sys_fstat(fd, &st) || !(st.st_mode & (S_ISUID | S_ISGID)) ||
+	    shim_raw_syscall(SYS_fstatfs, fd, &sf) || (sf.f_flags & ST_NOSUID))
+		return;
+	if (((st.st_mode & S_ISUID) && st.st_uid != geteuid()) ||
+	    ((st.st_mode & S_ISGID) && st.st_gid != getegid()))
+		shim_log("%s is set-%s-ID: the loader drops LD_PRELOAD for it, so it will not "
+			 "see emulated devices (see README)\n",
+			 path, (st.st_mode & S_ISUID) && st.st_uid != geteuid() ? "user" : "group");
+}
+
 /* Why @path cannot take the shim, or NULL (also when it cannot be read:
  * the exec then fails, or succeeds, exactly as asked). */
 static const char *unreachable(const char *path)
@@ -43,13 +68,14 @@ static const char *unreachable(const char *path)
 	char *off;
 	int fd;
 
-	off = getenv("CUSESHIM_NO_AUTO_SECCOMP");
-	if (!path || (off && *off && strcmp(off, "0")))
+	if (!path)
 		return NULL;
 	fd = (int)shim_raw_syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return NULL;
-	why = elf_unreachable(fd, raw_pread);
+	say_if_setid(path, fd);
+	off = getenv("CUSESHIM_NO_AUTO_SECCOMP");
+	why = off && *off && strcmp(off, "0") ? NULL : elf_unreachable(fd, raw_pread);
 	shim_sys_close(fd);
 	return why;
 }

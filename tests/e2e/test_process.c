@@ -9,6 +9,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -596,6 +597,35 @@ Test(process, a_device_call_before_the_shims_constructor)
 	cr_assert_eq(H_RUN(H_SHIM, &out, "cat", "/dev/pr"), 0);
 	cr_expect_str_eq(out, "preinit\nmain\n");
 	free(out);
+}
+
+/* A set-user-ID program runs without LD_PRELOAD (the loader's secure
+ * mode), so without the devices: the exec says so instead of leaving an
+ * ENOENT to puzzle over; a plain program says nothing. */
+Test(process, exec_of_a_setuid_program_says_it_sees_no_devices)
+{
+	char prog[600], cmd[1300], *out = NULL, *err = NULL;
+	struct statvfs vfs;
+
+	if (!h_root())
+		cr_skip_test("needs root to make a set-user-ID program");
+	if (statvfs(h_dir(), &vfs) == 0 && (vfs.f_flag & ST_NOSUID))
+		cr_skip_test("the test directory is mounted nosuid");
+	snprintf(prog, sizeof(prog), "%s/suidtrue", h_dir());
+	snprintf(cmd, sizeof(cmd), "cp /bin/true '%s' && chmod 4755 '%s'", prog, prog);
+	cr_assert_eq(system(cmd), 0);
+	start();
+	cr_assert_eq(h_run(H_SHIM, NULL, &out, &err, (const char *const[]){"sh", "-c", prog, NULL}),
+		     0);
+	cr_expect(strstr(err, "suidtrue is set-user-ID: the loader drops LD_PRELOAD"), "%s", err);
+	free(out);
+	free(err);
+	cr_assert_eq(
+		h_run(H_SHIM, NULL, &out, &err, (const char *const[]){"sh", "-c", "true", NULL}),
+		0);
+	cr_expect_str_eq(err, "");
+	free(out);
+	free(err);
 }
 
 Test(process, closefrom_keeps_the_device_working)

@@ -761,6 +761,8 @@ static void do_raw(struct dispatch_ctx *d)
 	cused_raw_write(d->se, req);
 }
 
+#define WRITE_CALL_FLAGS (O_DSYNC | O_SYNC | O_APPEND)
+
 static void do_rw(struct dispatch_ctx *d)
 {
 	struct fuse_session *se = d->se;
@@ -784,7 +786,13 @@ static void do_rw(struct dispatch_ctx *d)
 	}
 	fill_ctx(d, req, c);
 	req->file = f;
-	f->last_flags = is_read ? ri->flags : wi->flags;
+	/* f_flags for the RELEASE; a WRITE's O_DSYNC, O_SYNC and O_APPEND may
+	 * be that call's alone (pwritev2's RWF_*), so those stay as they were */
+	if (is_read)
+		f->last_flags = ri->flags;
+	else
+		f->last_flags = (wi->flags & ~(uint32_t)WRITE_CALL_FLAGS) |
+				(f->last_flags & WRITE_CALL_FLAGS);
 	req->fi.fh = f->fh;
 	req->fi.flags = is_read ? ri->flags : wi->flags;
 	req->fi.lock_owner = is_read ? ri->lock_owner : wi->lock_owner;
@@ -1092,6 +1100,23 @@ static void do_flock(struct dispatch_ctx *d)
 		locks_changed(se);
 }
 
+/* SETFL: the file's f_flags now, for its RELEASE. */
+static void do_setfl(struct dispatch_ctx *d)
+{
+	const struct cuseshim_setfl_in *si = d->arg;
+	struct cused_file *f = lookup_handle(d->se, d->m->conn, d->in->nodeid);
+
+	if (!f) {
+		reply_now(d, -EBADF, NULL, 0);
+		return;
+	}
+	pthread_mutex_lock(&d->se->lock);
+	f->last_flags = si->flags;
+	pthread_mutex_unlock(&d->se->lock);
+	unbusy(d->se, f);
+	reply_now(d, 0, NULL, 0);
+}
+
 /* STATUS and ABORT: the kernel's /sys/class/cuse/NAME/{waiting,abort},
  * for the driver's own user and root only. */
 static bool admin_allowed(struct dispatch_ctx *d)
@@ -1173,6 +1198,7 @@ static const struct {
 	{CUSESHIM_OP_ABORT, do_abort},
 	{CUSESHIM_OP_RING, do_ring},
 	{CUSESHIM_OP_FLOCK, do_flock},
+	{CUSESHIM_OP_SETFL, do_setfl},
 };
 
 void cused_dispatch(struct fuse_session *se, void *mem, size_t size)

@@ -208,6 +208,30 @@ SHIM_EXPORT int lockf64(int fd, int cmd, off64_t len)
 	return REAL(lockf64)(fd, cmd, len);
 }
 
+/* The driver's RELEASE carries the file's f_flags at the last close:
+ * tell it when F_SETFL or FIONBIO changed them (a driver that predates
+ * SETFL answers ENOSYS, and its RELEASE has the flags of the last
+ * request instead). */
+void shim_flags_changed(int fd, struct shim_file *f)
+{
+	struct fuse_in_header in = {0};
+	struct cuseshim_setfl_in si = {0};
+	struct iovec req[2] = {{&in, sizeof(in)}, {&si, sizeof(si)}};
+	struct shim_chan *ch;
+	uint64_t handle;
+	int saved = errno;
+
+	if (!shim_chan_get(f->dev, &ch) && !shim_chan_attach(ch, fd, f, &handle)) {
+		si.flags = shim_file_flags(fd, f);
+		in.len = sizeof(in) + sizeof(si);
+		in.opcode = CUSESHIM_OP_SETFL;
+		in.unique = shim_chan_unique(ch);
+		in.nodeid = handle;
+		shim_chan_call(ch, req, 2, -1, NULL, 0, NULL, 0);
+	}
+	errno = saved;
+}
+
 static int do_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 {
 	struct shim_file *f = shim_fd_dev(fd);
@@ -235,7 +259,10 @@ static int do_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 		return (int)shim_file_flags(fd, f);
 	case F_SETFL:
 		/* CUSE files have no fasync: O_ASYNC is accepted and dropped. */
-		return real(fd, cmd, (void *)((long)arg & ~(long)O_ASYNC));
+		r = real(fd, cmd, (void *)((long)arg & ~(long)O_ASYNC));
+		if (r == 0)
+			shim_flags_changed(fd, f);
+		return r;
 	case F_SETLK:
 	case F_SETLKW:
 	case F_OFD_SETLK:

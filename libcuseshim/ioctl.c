@@ -183,9 +183,15 @@ long shim_dev_ioctl(int fd, struct shim_file *f, unsigned cmd, void *arg)
 	switch (cmd) {
 	case FIOCLEX:
 	case FIONCLEX:
-	case FIONBIO:
-		/* per descriptor / per open file, exactly as on our socket */
+		/* per descriptor, exactly as on our socket */
 		return REAL(ioctl)(fd, cmd, arg) ? -errno : 0;
+	case FIONBIO:
+		/* per open file, as on our socket; the driver's RELEASE will
+		 * carry it */
+		if (REAL(ioctl)(fd, cmd, arg))
+			return -errno;
+		shim_flags_changed(fd, f);
+		return 0;
 	case FIOASYNC: {
 		int on;
 		struct iovec l = {&on, sizeof(on)}, r = {arg, sizeof(on)};

@@ -247,6 +247,8 @@ void shim_closed(struct shim_file *f);
 struct shim_file *shim_fd_link(const char *path);
 /* ---- fd.c */
 void shim_after_close(struct shim_file *f);
+/* F_SETFL or FIONBIO changed @fd's f_flags: tell the driver. */
+void shim_flags_changed(int fd, struct shim_file *f);
 /* exit(): close device fds as close() would, waiting for the releases. */
 void shim_exit_files(void);
 /* ---- open.c */

@@ -19,6 +19,7 @@
  *        (CUSESHIM_FEAT_RING_WAITERS, CUSESHIM_RING_WAITERS).
  *   1.4  CUSESHIM_OPEN_MIRRORED in OPEN's answer: the mirror byte follows.
  *   1.5  FLOCK: flock(2) locks, kept by the driver's library.
+ *   1.6  SETFL: the file's f_flags changed (for the RELEASE's flags).
  *
  * Version rule: the client sends its major.minor in HELLO/OPEN; the driver
  * refuses a different major (EPROTO) and answers with its own minor.  Each
@@ -70,7 +71,7 @@
 #include <sys/uio.h>
 
 #define CUSESHIM_PROTO_MAJOR 1
-#define CUSESHIM_PROTO_MINOR 5
+#define CUSESHIM_PROTO_MINOR 6
 #define CUSESHIM_MAGIC	     0x43555345u /* "CUSE" */
 
 /* Our own opcodes live far above FUSE's. */
@@ -83,6 +84,7 @@ enum cuseshim_opcode {
 	CUSESHIM_OP_ABORT = 0x43530006,	 /* the driver's user: abort the device */
 	CUSESHIM_OP_RING = 0x43530007,	 /* memfd in SCM_RIGHTS -> a request ring */
 	CUSESHIM_OP_FLOCK = 0x43530008,	 /* flock(2) of a file (nodeid: its handle) */
+	CUSESHIM_OP_SETFL = 0x43530009,	 /* its f_flags changed (nodeid: handle) */
 };
 
 /* Kernel CUSE limits (fs/fuse): at most 32 pinned user pages per request,
@@ -195,6 +197,14 @@ struct cuseshim_flock_in {
 	uint32_t padding;
 };
 
+/* SETFL: F_SETFL or FIONBIO changed the file's f_flags, which the
+ * kernel's RELEASE carries (file->f_flags at the last close): the new
+ * ones.  The answer is the error alone. */
+struct cuseshim_setfl_in {
+	uint32_t flags;
+	uint32_t padding;
+};
+
 /* ATTACH: fuse_in_header alone, SCM_RIGHTS = a device fd. */
 struct cuseshim_attach_out {
 	uint64_t handle;
@@ -225,6 +235,7 @@ _Static_assert(sizeof(struct cuseshim_open_in) == 24, "open_in");
 _Static_assert(sizeof(struct cuseshim_attach_out) == 16, "attach_out");
 _Static_assert(sizeof(struct cuseshim_closed_in) == 8, "closed_in");
 _Static_assert(sizeof(struct cuseshim_flock_in) == 8, "flock_in");
+_Static_assert(sizeof(struct cuseshim_setfl_in) == 8, "setfl_in");
 
 /*
  * Validation, used by both sides on every datagram before any field is

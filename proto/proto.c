@@ -44,6 +44,7 @@ static const struct proto_op shim_ops[] = {
 	[CUSESHIM_OP_ABORT - CUSESHIM_OP_HELLO] = {"ABORT", 0, 0, 0},
 	[CUSESHIM_OP_RING - CUSESHIM_OP_HELLO] = {"RING", 0, 0, 0},
 	[CUSESHIM_OP_FLOCK - CUSESHIM_OP_HELLO] = {"FLOCK", sizeof(struct cuseshim_flock_in), 0, 0},
+	[CUSESHIM_OP_SETFL - CUSESHIM_OP_HELLO] = {"SETFL", sizeof(struct cuseshim_setfl_in), 0, 0},
 };
 
 static const struct proto_op *proto_op(uint32_t opcode)

@@ -771,6 +771,24 @@ Test(e2e, preadv2_flags)
 	cr_expect_eq(h_log_count(&drv, "read "), 0);
 }
 
+/* RELEASE carries the file's f_flags at the last close (the kernel's
+ * file->f_flags), also when they changed after the last request: an
+ * F_SETFL O_NONBLOCK or a FIONBIO with nothing after it, and a write whose
+ * RWF_DSYNC was that call's alone. */
+Test(e2e, release_flags_are_those_at_the_close)
+{
+	start("dev0");
+	expect_run(H_SHIM,
+		   "open=3\nwrite=1\nsetfl=0\nclose=0\nopen=3\npwritev2=2\nclose=0\n"
+		   "open=3\nfionbio=0\nclose=0\n",
+		   (const char *const[]){h_stage("rwprobe"), "open:/dev/dev0:rw", "write:1",
+					 "setfl:n", "close", "open:/dev/dev0:w", "pwritev2:2:dsync",
+					 "close", "open:/dev/dev0:r", "fionbio:1", "close", NULL});
+	cr_expect_eq(h_log_count(&drv, "release fh=1 flags=0104002"), 1, "%s", h_log(&drv));
+	cr_expect_eq(h_log_count(&drv, "release fh=2 flags=0100001"), 1, "%s", h_log(&drv));
+	cr_expect_eq(h_log_count(&drv, "release fh=3 flags=0104000"), 1, "%s", h_log(&drv));
+}
+
 Test(e2e, driver_open_error)
 {
 	const char *extra[] = {"--open-errno=16", NULL};

@@ -456,7 +456,7 @@ Test(check_request, unknown_opcode)
 		FUSE_POLL + 1,
 		CUSE_INIT, /* never travels on our sockets */
 		CUSESHIM_OP_HELLO - 1,
-		CUSESHIM_OP_FLOCK + 1,
+		CUSESHIM_OP_SETFL + 1,
 		0x80000000u,
 		UINT32_MAX,
 	};
@@ -804,6 +804,7 @@ static const struct op_expect ops[] = {
 	{CUSESHIM_OP_CLOSED, 8, 0, "CLOSED"},
 	{CUSESHIM_OP_RING, 0, 0, "RING"},
 	{CUSESHIM_OP_FLOCK, 8, 0, "FLOCK"},
+	{CUSESHIM_OP_SETFL, 8, 0, "SETFL"},
 };
 
 Test(opcodes, opcode_values)
@@ -836,7 +837,7 @@ Test(opcodes, unknown)
 		FUSE_POLL + 1,
 		1000,
 		CUSESHIM_OP_HELLO - 1,
-		CUSESHIM_OP_FLOCK + 1,
+		CUSESHIM_OP_SETFL + 1,
 		0x7fffffffu,
 		UINT32_MAX,
 	};

@@ -83,7 +83,7 @@ static const char *ename(int e)
 		{EPERM, "EPERM"},   {ENOTCONN, "ENOTCONN"}, {EOPNOTSUPP, "EOPNOTSUPP"},
 		{ESPIPE, "ESPIPE"}, {EAGAIN, "EAGAIN"},	    {ECONNABORTED, "ECONNABORTED"},
 		{ENOTTY, "ENOTTY"}, {EBUSY, "EBUSY"},	    {EINTR, "EINTR"},
-		{EEXIST, "EEXIST"}, {ENOMEM, "ENOMEM"},
+		{ENOSYS, "ENOSYS"}, {EEXIST, "EEXIST"},	    {ENOMEM, "ENOMEM"},
 	};
 	size_t i;
 

@@ -393,3 +393,25 @@ Test(ioctl, pipes_and_ttys_are_left_alone)
 	h_msleep(100);
 	cr_expect_eq(h_log_count(&drv, "ioctl "), 0, "%s", h_log(&drv));
 }
+
+/* ptrdev has no read or write op: libcused answers ENOSYS, and read(2)
+ * and write(2) fail with it, as on the kernel's CUSE (which passes the
+ * error on); under the supervisor too.  Its ioctls keep working. */
+Test(ioctl, a_driver_without_read_or_write_is_enosys)
+{
+	const char *steps[] = {h_stage("rwprobe"), "open:/dev/ptr0:rw", "read:4", "write:4", NULL};
+	const char *want = "open=3\nread=-1 errno=ENOSYS\nwrite=-1 errno=ENOSYS\n";
+	char *out = NULL;
+
+	start();
+	cr_assert_eq(h_run(H_SHIM, NULL, &out, NULL, steps), 0);
+	cr_expect_str_eq(out, want);
+	free(out);
+	cr_assert_eq(h_run(0, NULL, &out, NULL,
+			   (const char *const[]){h_stage("cuse-run"), "--seccomp", "--",
+						 h_stage("rwprobe"), "open:/dev/ptr0:rw", "read:4",
+						 "write:4", NULL}),
+		     0);
+	cr_expect_str_eq(out, want, "under --seccomp: %s", out);
+	free(out);
+}

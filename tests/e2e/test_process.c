@@ -592,6 +592,11 @@ Test(process, a_device_call_before_the_shims_constructor)
 {
 	char *out = NULL;
 
+#ifdef CUSESHIM_SAN_RUNTIME
+	/* the instrumented shim needs ASan's runtime set up first, and a
+	 * preloaded libasan is set up only after .preinit_array */
+	cr_skip_test("not with the ASan-instrumented shim");
+#endif
 	start();
 	cr_assert_eq(H_RUN(H_SHIM, NULL, h_stage("preinitprobe"), "/dev/pr"), 0);
 	cr_assert_eq(H_RUN(H_SHIM, &out, "cat", "/dev/pr"), 0);

@@ -19,7 +19,8 @@
  * open adds a "creds" line with the caller's uid, gid and groups);
  * --read-cap/--write-cap make replies short; --open-errno fails opens;
  * --release-delay=MS makes release slow (to see who waits for it);
- * --write-delay=MS makes every write take that long before it is stored.
+ * --write-delay=MS makes every write take that long before it is stored;
+ * --no-rw leaves out the read and write callbacks.
  */
 #define FUSE_USE_VERSION 31
 
@@ -47,6 +48,7 @@ struct bufdev_opts {
 	unsigned write_delay;
 	int eof;
 	int per_open;
+	int no_rw;
 	int ignore_interrupts;
 	int open_errno;
 	int debug;
@@ -527,6 +529,7 @@ static const struct fuse_opt bufdev_optspec[] = {
 	OPT("--write-delay=%u", write_delay),
 	OPT("--eof", eof),
 	OPT("--per-open", per_open),
+	OPT("--no-rw", no_rw),
 	OPT("--ignore-interrupts", ignore_interrupts),
 	OPT("-d", debug),
 	FUSE_OPT_KEY("-d", FUSE_OPT_KEY_KEEP),
@@ -541,7 +544,7 @@ static int bufdev_key(void *data, const char *arg, int key, struct fuse_args *ou
 		printf("usage: bufdev [-f] [-d] [-s] --name=NAME [--maj=N] [--min=N]\n"
 		       "              [--log=FILE] [--eof] [--per-open] [--read-cap=N] "
 		       "[--write-cap=N]"
-		       " [--open-errno=E] [--release-delay=MS] [--write-delay=MS]\n");
+		       " [--open-errno=E] [--release-delay=MS] [--write-delay=MS] [--no-rw]\n");
 		exit(0);
 	}
 	return 1;
@@ -550,6 +553,7 @@ static int bufdev_key(void *data, const char *arg, int key, struct fuse_args *ou
 int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct cuse_lowlevel_ops ops;
 	struct cuse_info ci = {0};
 	char *devarg;
 	const char *dev_info[1];
@@ -580,7 +584,10 @@ int main(int argc, char **argv)
 	ci.dev_info_argc = 1;
 	ci.dev_info_argv = dev_info;
 	ci.flags = CUSE_UNRESTRICTED_IOCTL;
-	ret = cuse_lowlevel_main(args.argc, args.argv, &ci, &bufdev_ops, NULL);
+	ops = bufdev_ops;
+	if (opts.no_rw)
+		ops.read = NULL, ops.write = NULL;
+	ret = cuse_lowlevel_main(args.argc, args.argv, &ci, &ops, NULL);
 	fuse_opt_free_args(&args);
 	free(devarg);
 	free(opts.name);

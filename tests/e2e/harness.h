@@ -31,7 +31,8 @@ enum {
 	H_ANYPID = 512,		 /* driver in another pid namespace: any pid will do */
 };
 
-/* What flockprobe.py DEV prints when flock behaves as the kernel's. */
+/* What flockprobe.py DEV prints, on the kernel's CUSE too
+ * (tests/oracle/no_rw_and_flock.sh). */
 #define FLOCKPROBE_OUT                                                                             \
 	"ok busy busy ok\nother busy\nok ok busy ok\nwaited True\ninterrupted busy\nbusy ok\n"
 

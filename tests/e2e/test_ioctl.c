@@ -395,8 +395,8 @@ Test(ioctl, pipes_and_ttys_are_left_alone)
 }
 
 /* ptrdev has no read or write op: libcused answers ENOSYS, and read(2)
- * and write(2) fail with it, as on the kernel's CUSE (which passes the
- * error on); under the supervisor too.  Its ioctls keep working. */
+ * and write(2) fail with it, as on the kernel's CUSE, which passes the
+ * error on (tests/oracle/no_rw_and_flock.sh); under the supervisor too. */
 Test(ioctl, a_driver_without_read_or_write_is_enosys)
 {
 	const char *steps[] = {h_stage("rwprobe"), "open:/dev/ptr0:rw", "read:4", "write:4", NULL};

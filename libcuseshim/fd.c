@@ -152,29 +152,38 @@ static void lock_unshared(struct shim_file *f, const char *call)
 			 call, f->dev->name);
 }
 
-static int dev_flock(int fd, struct shim_file *f, int op)
+/* One request of ours about @f, @arg its fixed arguments, answered with
+ * an error alone: 0 or -errno. */
+static int file_call(int fd, struct shim_file *f, uint32_t opcode, void *arg, size_t size)
 {
 	struct fuse_in_header in = {0};
-	struct cuseshim_flock_in li = {.op = (uint32_t)op};
-	struct iovec req[2] = {{&in, sizeof(in)}, {&li, sizeof(li)}};
+	struct iovec req[2] = {{&in, sizeof(in)}, {arg, size}};
 	struct shim_chan *ch;
 	uint64_t handle;
 	int err;
 
-	if (f->opath)
-		return -EBADF;
 	err = shim_chan_get(f->dev, &ch);
 	if (!err)
 		err = shim_chan_attach(ch, fd, f, &handle);
 	if (err)
 		return err;
-	in.len = sizeof(in) + sizeof(li);
-	in.opcode = CUSESHIM_OP_FLOCK;
+	in.len = (uint32_t)(sizeof(in) + size);
+	in.opcode = opcode;
 	in.unique = shim_chan_unique(ch);
 	in.nodeid = handle;
+	return (int)shim_chan_call(ch, req, 2, -1, NULL, 0, NULL, 0);
+}
+
+static int dev_flock(int fd, struct shim_file *f, int op)
+{
+	struct cuseshim_flock_in li = {.op = (uint32_t)op};
+	int err;
+
+	if (f->opath)
+		return -EBADF;
 	/* a signal ends the wait with EINTR (what flock(2) does without
 	 * SA_RESTART; with it the kernel would wait on) */
-	err = (int)shim_chan_call(ch, req, 2, -1, NULL, 0, NULL, 0);
+	err = file_call(fd, f, CUSESHIM_OP_FLOCK, &li, sizeof(li));
 	if (err != -ENOSYS)
 		return err;
 	lock_unshared(f, "flock");
@@ -214,20 +223,12 @@ SHIM_EXPORT int lockf64(int fd, int cmd, off64_t len)
  * request instead). */
 void shim_flags_changed(int fd, struct shim_file *f)
 {
-	struct fuse_in_header in = {0};
 	struct cuseshim_setfl_in si = {0};
-	struct iovec req[2] = {{&in, sizeof(in)}, {&si, sizeof(si)}};
-	struct shim_chan *ch;
-	uint64_t handle;
 	int saved = errno;
 
-	if (!shim_chan_get(f->dev, &ch) && !shim_chan_attach(ch, fd, f, &handle)) {
+	if (shim_ensure_flags(fd, f) == 0) {
 		si.flags = shim_file_flags(fd, f);
-		in.len = sizeof(in) + sizeof(si);
-		in.opcode = CUSESHIM_OP_SETFL;
-		in.unique = shim_chan_unique(ch);
-		in.nodeid = handle;
-		shim_chan_call(ch, req, 2, -1, NULL, 0, NULL, 0);
+		file_call(fd, f, CUSESHIM_OP_SETFL, &si, sizeof(si));
 	}
 	errno = saved;
 }

@@ -314,6 +314,9 @@ Test(driver_api, two_devices_in_one_process)
 	int inits = 0, destroys = 0;
 
 	start_loopdrv(&d, "loopdrv312", "two", NULL);
+	/* the start waited for lp; lp2's loop runs in a thread of its own */
+	for (int i = 0; i < 500 && h_registry_pid("lp2") != d.pid; i++)
+		h_msleep(10);
 	cr_assert_eq(H_RUN(H_SHIM, &out, "sh", "-c",
 			   "exec 3</dev/lp 4</dev/lp2; head -c 8 <&4; head -c 7 <&3; "
 			   "test /dev/lp -ef /dev/lp2 || echo ' distinct'"),

@@ -147,89 +147,39 @@ static int admin(const char *sock, uint32_t op, struct cuseshim_status_out *st)
 	return 0;
 }
 
-/* One live entry: its attribute line is complete and its lock held. */
-static int show(const char *dir, const char *rel, const char *base, int json)
+/* One live entry (registry_scan): a line of the list. */
+static int show(const char *dir, const char *name, const struct registry_attr *a, void *data)
 {
-	char attr[PATH_MAX], line[REGISTRY_ATTR_MAX], name[PATH_MAX];
-	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-	struct registry_attr a;
-	ssize_t n;
-	int fd;
+	char sock[PATH_MAX + 256];
+	struct cuseshim_status_out st;
+	int json = *(int *)data, err;
 
-	snprintf(attr, sizeof(attr), "%s/%s%s", dir, rel, base);
-	fd = open(attr, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = pread(fd, line, sizeof(line) - 1, 0);
-	if (fcntl(fd, F_OFD_GETLK, &fl) || fl.l_type == F_UNLCK || n <= 0 ||
-	    registry_parse_attr(line, n, &a)) {
-		close(fd);
-		return 0; /* stale or not published yet */
-	}
-	close(fd);
-	/* ".NAME.attr" -> NAME */
-	snprintf(name, sizeof(name), "%s%.*s", rel, (int)(strlen(base) - 6), base + 1);
-	{
-		char sock[PATH_MAX + 256];
-		struct cuseshim_status_out st;
-		int err;
-
-		snprintf(sock, sizeof(sock), "%s/%s", dir, name);
-		if (access(sock, F_OK))
-			return 0; /* aborted, or going away */
-		err = admin(sock, CUSESHIM_OP_STATUS, &st);
-		if (json)
-			printf("{\"name\":\"%s\",\"pid\":%d,\"major\":%u,\"minor\":%u,"
-			       "\"mode\":\"%04o\",\"uid\":%u,\"gid\":%u,\"unrestricted_ioctl\":%s",
-			       name, (int)a.pid, a.major, a.minor, a.mode, (unsigned)a.uid,
-			       (unsigned)a.gid, a.flags & 1 ? "true" : "false");
-		else
-			printf("/dev/%-24s pid %-7d %3u:%-3u %04o %u:%u", name, (int)a.pid, a.major,
-			       a.minor, a.mode, (unsigned)a.uid, (unsigned)a.gid);
-		if (json && !err)
-			printf(",\"open_files\":%u,\"waiting\":%u}\n", st.open_files, st.waiting);
-		else if (json)
-			printf("}\n");
-		else if (!err)
-			printf(" open %u waiting %u\n", st.open_files, st.waiting);
-		else
-			printf("\n");
-	}
-	return 1;
-}
-
-static int walk(const char *dir, const char *rel, int json, int *first, int depth)
-{
-	char path[PATH_MAX];
-	struct dirent *e;
-	int count = 0;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, rel);
-	d = opendir(path);
-	if (!d)
-		return 0;
-	while ((e = readdir(d))) {
-		size_t len = strlen(e->d_name);
-
-		if (e->d_name[0] == '.' && len > 6 && !strcmp(e->d_name + len - 5, ".attr")) {
-			count += show(dir, rel, e->d_name, json);
-		} else if (e->d_type == DT_DIR && e->d_name[0] != '.' && depth < 8) {
-			char sub[PATH_MAX];
-
-			snprintf(sub, sizeof(sub), "%s%s/", rel, e->d_name);
-			count += walk(dir, sub, json, first, depth + 1);
-		}
-	}
-	closedir(d);
-	return count;
+	snprintf(sock, sizeof(sock), "%s/%s", dir, name);
+	if (access(sock, F_OK))
+		return 0; /* aborted, or going away */
+	err = admin(sock, CUSESHIM_OP_STATUS, &st);
+	if (json)
+		printf("{\"name\":\"%s\",\"pid\":%d,\"major\":%u,\"minor\":%u,"
+		       "\"mode\":\"%04o\",\"uid\":%u,\"gid\":%u,\"unrestricted_ioctl\":%s",
+		       name, (int)a->pid, a->major, a->minor, a->mode, (unsigned)a->uid,
+		       (unsigned)a->gid, a->flags & 1 ? "true" : "false");
+	else
+		printf("/dev/%-24s pid %-7d %3u:%-3u %04o %u:%u", name, (int)a->pid, a->major,
+		       a->minor, a->mode, (unsigned)a->uid, (unsigned)a->gid);
+	if (json && !err)
+		printf(",\"open_files\":%u,\"waiting\":%u}\n", st.open_files, st.waiting);
+	else if (json)
+		printf("}\n");
+	else if (!err)
+		printf(" open %u waiting %u\n", st.open_files, st.waiting);
+	else
+		printf("\n");
+	return 0;
 }
 
 static int cmd_list(const char *dir, int json)
 {
-	int first = 1;
-
-	walk(dir, "", json, &first, 0);
+	registry_scan(dir, show, &json);
 	return 0;
 }
 

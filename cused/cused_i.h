@@ -158,6 +158,7 @@ struct fuse_session {
 	uint64_t next_unique;
 	uint64_t next_kh;
 	bool no_open;
+	bool dynamic_major;	  /* the driver asked for major 0 */
 	unsigned cmd_max_threads; /* -o max_threads=, for cuse_lowlevel_main */
 	unsigned waiting;	  /* requests in flight (under lock) */
 	bool aborted;

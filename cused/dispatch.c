@@ -237,6 +237,7 @@ static void do_init(struct dispatch_ctx *d)
 {
 	struct fuse_session *se = d->se;
 	struct fuse_conn_info *ci = &se->conn_info;
+	int err;
 
 	if (d->m->conn || se->got_init)
 		return;
@@ -257,7 +258,9 @@ static void do_init(struct dispatch_ctx *d)
 	/* Ready before the name is published: a client that finds it at
 	 * once must not be told ENOSYS. */
 	se->got_init = true;
-	if (cused_publish(se)) {
+	err = cused_publish(se);
+	if (err) {
+		se->error = err; /* what the loop returns */
 		fuse_session_exit(se);
 		return;
 	}

@@ -346,11 +346,81 @@ static int listen_socket(struct fuse_session *se)
 }
 
 /* The kernel's "node appears": called after the init reply. */
+/*
+ * Device numbers, as the kernel hands them out (fs/char_dev.c): a driver
+ * that asks for major 0 gets a major no other device has, the highest
+ * free one of 254..234, then of 511..384 (find_dynamic_major) - ours
+ * first tries the one its name hashes to, so that a device keeps its
+ * number across restarts while nothing else holds it; an explicit
+ * major:minor another device holds is refused (register_chrdev_region's
+ * EBUSY).  The live devices are the registry's; a lock on the registry
+ * directory keeps two drivers from choosing at once.
+ */
+struct numbers {
+	const char *self;
+	unsigned major, minor;
+	unsigned char used[512];
+	char holder[256]; /* the device holding major:minor, if any */
+};
+
+static int note_number(const char *dir, const char *name, const struct registry_attr *a, void *data)
+{
+	struct numbers *n = data;
+
+	(void)dir;
+	if (!strcmp(name, n->self))
+		return 0;
+	if (a->major < sizeof(n->used))
+		n->used[a->major] = 1;
+	if (a->major == n->major && a->minor == n->minor && !n->holder[0])
+		snprintf(n->holder, sizeof(n->holder), "%s", name);
+	return 0;
+}
+
+static unsigned free_major(const struct numbers *n)
+{
+	unsigned m;
+
+	if (!n->used[n->major])
+		return n->major;
+	for (m = 254; m >= 234; m--)
+		if (!n->used[m])
+			return m;
+	for (m = 511; m >= 384; m--)
+		if (!n->used[m])
+			return m;
+	return 0;
+}
+
+/* Settle se->attr's major:minor; the caller holds the registry's lock. */
+static int choose_numbers(struct fuse_session *se)
+{
+	struct numbers n = {.self = se->devname, .major = se->attr.major, .minor = se->attr.minor};
+
+	registry_scan(se->dir, note_number, &n);
+	if (se->dynamic_major) {
+		se->attr.major = free_major(&n);
+		if (!se->attr.major) {
+			cused_log(FUSE_LOG_ERR, "cuse: %s: no free dynamic major\n", se->devname);
+			return -EBUSY;
+		}
+		return 0;
+	}
+	if (n.holder[0]) {
+		cused_log(FUSE_LOG_ERR,
+			  "cuse: %s: device number %u:%u is in use by /dev/%s; choose another "
+			  "major and minor\n",
+			  se->devname, se->attr.major, se->attr.minor, n.holder);
+		return -EBUSY;
+	}
+	return 0;
+}
+
 int cused_publish(struct fuse_session *se)
 {
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = EP_LISTEN};
 	char line[REGISTRY_ATTR_MAX];
-	int n;
+	int n, dfd, err;
 
 	if (chmod(se->bind_path, 0777) || epoll_ctl(se->epfd, EPOLL_CTL_ADD, se->listen_fd, &ev) ||
 	    link(se->bind_path, se->sock_path)) {
@@ -361,13 +431,22 @@ int cused_publish(struct fuse_session *se)
 	/* The attributes come last: a complete line means a usable device
 	 * (clients treat an entry without one as not there yet). */
 	se->attr.pid = getpid();
-	n = registry_format_attr(line, sizeof(line), &se->attr);
+	dfd = open(se->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0)
+		flock(dfd, LOCK_EX);
+	err = choose_numbers(se);
+	n = err ? -1 : registry_format_attr(line, sizeof(line), &se->attr);
 	if (n < 0 || pwrite(se->attr_fd, line, n, 0) != n) {
-		cused_log(FUSE_LOG_ERR, "cuse: cannot write '%s': %s\n", se->attr_path,
-			  strerror(errno));
+		if (!err)
+			cused_log(FUSE_LOG_ERR, "cuse: cannot write '%s': %s\n", se->attr_path,
+				  strerror(errno));
+		if (dfd >= 0)
+			close(dfd);
 		unlink(se->sock_path);
-		return -EIO;
+		return err ? err : -EIO;
 	}
+	if (dfd >= 0)
+		close(dfd);
 	se->published = true;
 	cused_debug(se, "cuse: device %s published at %s\n", se->devname, se->sock_path);
 	return 0;
@@ -534,6 +613,7 @@ struct fuse_session *cuse_lowlevel_new(struct fuse_args *args, const struct cuse
 		goto fail;
 	}
 	se->attr.version = REGISTRY_ATTR_VERSION;
+	se->dynamic_major = !ci->dev_major;
 	se->attr.major = ci->dev_major ? ci->dev_major : dynamic_major(se->devname);
 	se->attr.minor = ci->dev_minor;
 	se->attr.mode = 0600;

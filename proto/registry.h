@@ -50,6 +50,13 @@ int registry_format_attr(char *buf, size_t size, const struct registry_attr *a);
 /* 0, or -EINVAL for text that is not a complete attribute line. */
 int registry_parse_attr(const char *buf, size_t n, struct registry_attr *a);
 
+/* Each live device under the registry @dir: @fn(dir, name, attributes,
+ * @data), until it returns nonzero, which registry_scan then returns
+ * (else 0).  Driver side only (registry_scan.c does its own I/O). */
+typedef int registry_scan_fn(const char *dir, const char *name, const struct registry_attr *a,
+			     void *data);
+int registry_scan(const char *dir, registry_scan_fn *fn, void *data);
+
 /* Lexically normalise an absolute path ("//dev/./x" -> "/dev/x", ".."
  * resolved).  Returns the length or -ENAMETOOLONG/-EINVAL. */
 int registry_normalize(const char *path, char *out, size_t size);

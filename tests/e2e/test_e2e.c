@@ -526,6 +526,34 @@ Test(e2e, stat_reports_a_character_device)
 					     "stat:/dev/dev0", NULL});
 }
 
+/* Device numbers as the kernel allocates them: two devices asking for
+ * major 0 get different majors (mj0 and mj14 hash to the same one, which
+ * the first keeps), and an explicit major:minor another device holds is
+ * refused, with the holder named. */
+Test(e2e, device_numbers_are_not_shared)
+{
+	const char *busy[] = {"--maj=42", "--min=7", NULL};
+	struct h_driver a, b, c, d;
+	char *out = NULL, line[512];
+	int said = 0;
+	FILE *f;
+
+	cr_assert_eq(h_driver_start(&a, "mj0", NULL), 0);
+	cr_assert_eq(h_driver_start(&b, "mj14", NULL), 0);
+	cr_assert_eq(H_RUN(H_SHIM, &out, "stat", "-c", "%t:%T", "/dev/mj0", "/dev/mj14"), 0);
+	cr_expect_str_eq(out, "ef:0\nfe:0\n", "239 hashed, then the highest free one");
+	free(out);
+	cr_assert_eq(h_driver_start(&c, "held", busy), 0);
+	/* refused: the driver exits, saying why */
+	cr_expect_neq(h_driver_start(&d, "wants", busy), 0, "a busy 42:7 was taken");
+	f = fopen(d.err, "re");
+	cr_assert(f);
+	while (fgets(line, sizeof(line), f))
+		said += !!strstr(line, "cuse: wants: device number 42:7 is in use by /dev/held");
+	fclose(f);
+	cr_expect_eq(said, 1);
+}
+
 Test(e2e, o_path_never_reaches_the_driver)
 {
 	const char *extra[] = {"--maj=7", "--min=1", NULL};

@@ -26,6 +26,7 @@
  *     pollwait:MS        poll(POLLIN) of MS ms -> "pollwait=N revents=0xE"
  *     alarm:MS           a SIGALRM handler (SA_RESTART) firing in MS ms
  *     alarms             -> "alarms=N", the handler's count
+ *     waitioctl          bufdev's BUFDEV_WAIT -> "waitioctl=R"
  *     pid                -> "pid=N"
  * Errors print "STEP=-1 errno=NAME".
  */
@@ -285,6 +286,8 @@ static void step(char *s)
 			printf("pollwait=%d revents=0x%x\n", r, r ? p.revents : 0);
 	} else if (!strcmp(s, "alarm")) {
 		probe_alarm(a);
+	} else if (!strcmp(s, "waitioctl")) {
+		result("waitioctl", ioctl(fd, _IO('B', 2))); /* bufdev's BUFDEV_WAIT */
 	} else if (!strcmp(s, "pid")) {
 		printf("pid=%d\n", (int)getpid());
 	} else if (!strcmp(s, "alarms")) {

@@ -368,6 +368,31 @@ Test(semantics, sa_restart_does_not_hide_the_interrupt)
 	cr_expect_eq(h_log_count(&drv, "interrupt fh=1"), 1, "%s", h_log(&drv));
 }
 
+/* A signal interrupts a waiting ioctl as it does a read: the driver gets
+ * the INTERRUPT, answers EINTR, and ioctl(2) fails with it (the kernel's
+ * fuse_do_ioctl passes it on); under the supervisor too. */
+Test(semantics, a_signal_interrupts_a_waiting_ioctl)
+{
+	char *out = NULL;
+
+	start_blocking("sem");
+	cr_assert_eq(H_RUN(H_SHIM, &out, h_stage("rwprobe"), "open:/dev/sem:r", "alarm:300",
+			   "waitioctl", "alarms"),
+		     0);
+	cr_expect_str_eq(out, "open=3\nwaitioctl=-1 errno=EINTR\nalarms=1\n");
+	free(out);
+	cr_expect(h_log_before(&drv, "ioctl wait fh=1 -> parked", "interrupt fh=1"), "%s",
+		  h_log(&drv));
+	cr_assert_eq(h_run(0, NULL, &out, NULL,
+			   (const char *const[]){h_stage("cuse-run"), "--seccomp", "--",
+						 h_stage("staticprobe"), "open:/dev/sem:r",
+						 "alarm:300", "waitioctl", NULL}),
+		     0);
+	cr_expect_str_eq(out, "open=3\nwaitioctl=-1 errno=EINTR\n", "under --seccomp");
+	free(out);
+	cr_expect_eq(h_log_count(&drv, "interrupt fh="), 2, "%s", h_log(&drv));
+}
+
 Test(semantics, concurrent_requests_on_one_fd)
 {
 	/* A blocked in read, B writes, C asks FIONREAD: all on one fd. */

@@ -410,6 +410,21 @@ Test(e2e, fds_beyond_1024)
 	expect_balanced(1);
 }
 
+/* open's mode argument is passed on for O_TMPFILE too (its varargs are
+ * read as glibc's __OPEN_NEEDS_MODE says), here on a regular file. */
+Test(e2e, o_tmpfile_keeps_its_mode)
+{
+	char *out = NULL;
+
+	cr_assert_eq(H_RUN(H_SHIM, &out, "python3", "-c",
+			   "import os, stat\n"
+			   "fd = os.open('/tmp', os.O_TMPFILE | os.O_RDWR, 0o604)\n"
+			   "print(oct(stat.S_IMODE(os.fstat(fd).st_mode)), os.write(fd, b'ok'))\n"),
+		     0);
+	cr_expect_str_eq(out, "0o604 2\n");
+	free(out);
+}
+
 Test(e2e, inherited_fd_after_exec)
 {
 	char *out = NULL;

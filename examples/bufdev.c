@@ -20,7 +20,8 @@
  * --read-cap/--write-cap make replies short; --open-errno fails opens;
  * --release-delay=MS makes release slow (to see who waits for it);
  * --write-delay=MS makes every write take that long before it is stored;
- * --no-rw leaves out the read and write callbacks.
+ * --no-rw leaves out the read and write callbacks; --max-write=N is the
+ * max_write its init gives the connection.
  */
 #define FUSE_USE_VERSION 31
 
@@ -49,6 +50,7 @@ struct bufdev_opts {
 	int eof;
 	int per_open;
 	int no_rw;
+	unsigned max_write;
 	int ignore_interrupts;
 	int open_errno;
 	int debug;
@@ -124,6 +126,13 @@ static void say(const char *fmt, ...)
 		va_end(ap);
 		fflush(log_file);
 	}
+}
+
+static void bufdev_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	if (opts.max_write)
+		conn->max_write = opts.max_write;
 }
 
 static void bufdev_init_done(void *userdata)
@@ -504,6 +513,7 @@ static void bufdev_release(fuse_req_t req, struct fuse_file_info *fi)
 }
 
 static const struct cuse_lowlevel_ops bufdev_ops = {
+	.init = bufdev_init,
 	.init_done = bufdev_init_done,
 	.open = bufdev_open,
 	.read = bufdev_read,
@@ -530,6 +540,7 @@ static const struct fuse_opt bufdev_optspec[] = {
 	OPT("--eof", eof),
 	OPT("--per-open", per_open),
 	OPT("--no-rw", no_rw),
+	OPT("--max-write=%u", max_write),
 	OPT("--ignore-interrupts", ignore_interrupts),
 	OPT("-d", debug),
 	FUSE_OPT_KEY("-d", FUSE_OPT_KEY_KEEP),
@@ -544,7 +555,8 @@ static int bufdev_key(void *data, const char *arg, int key, struct fuse_args *ou
 		printf("usage: bufdev [-f] [-d] [-s] --name=NAME [--maj=N] [--min=N]\n"
 		       "              [--log=FILE] [--eof] [--per-open] [--read-cap=N] "
 		       "[--write-cap=N]"
-		       " [--open-errno=E] [--release-delay=MS] [--write-delay=MS] [--no-rw]\n");
+		       " [--open-errno=E] [--release-delay=MS] [--write-delay=MS] [--no-rw]\n"
+		       "              [--max-write=N]\n");
 		exit(0);
 	}
 	return 1;

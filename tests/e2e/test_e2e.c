@@ -425,6 +425,24 @@ Test(e2e, o_tmpfile_keeps_its_mode)
 	free(out);
 }
 
+/* A driver's init may lower max_write: writes reach it in pieces of that
+ * size (at least 4096, as cuse_process_init_reply takes it). */
+Test(e2e, writes_are_split_at_the_drivers_max_write)
+{
+	const char *extra[] = {"--max-write=5000", NULL};
+
+	start_with("dev0", extra);
+	expect_run(
+		H_SHIM, "open=3\nwrite=12000\n",
+		(const char *const[]){h_stage("rwprobe"), "open:/dev/dev0:w", "write:12000", NULL});
+	/* the kernel's answer (tests/oracle/max_write.sh), offsets within
+	 * the call included */
+	cr_expect_eq(h_log_count(&drv, "write fh=1 size=5000 off=0 "), 1, "%s", h_log(&drv));
+	cr_expect_eq(h_log_count(&drv, "write fh=1 size=5000 off=5000 "), 1, "%s", h_log(&drv));
+	cr_expect_eq(h_log_count(&drv, "write fh=1 size=2000 off=10000 "), 1, "%s", h_log(&drv));
+	cr_expect_eq(h_log_count(&drv, "write "), 3, "%s", h_log(&drv));
+}
+
 Test(e2e, inherited_fd_after_exec)
 {
 	char *out = NULL;

@@ -153,9 +153,14 @@ static void lock_unshared(struct shim_file *f, const char *call)
 }
 
 /* One request of ours about @f, @arg its fixed arguments, answered with
- * an error alone: 0 or -errno. */
-static int file_call(int fd, struct shim_file *f, uint32_t opcode, void *arg, size_t size)
+ * an error alone: 0 or -errno.  @restart: wait as the kernel waits for a
+ * lock, restarted after a signal handler with SA_RESTART (the channel's
+ * receive timeout, which makes every signal end the wait, is off meanwhile);
+ * otherwise a signal interrupts the request, as a FUSE request's. */
+static int file_call(int fd, struct shim_file *f, uint32_t opcode, void *arg, size_t size,
+		     bool restart)
 {
+	static const struct timeval none = {0, 0}, hour = {3600, 0};
 	struct fuse_in_header in = {0};
 	struct iovec req[2] = {{&in, sizeof(in)}, {arg, size}};
 	struct shim_chan *ch;
@@ -171,7 +176,12 @@ static int file_call(int fd, struct shim_file *f, uint32_t opcode, void *arg, si
 	in.opcode = opcode;
 	in.unique = shim_chan_unique(ch);
 	in.nodeid = handle;
-	return (int)shim_chan_call(ch, req, 2, -1, NULL, 0, NULL, 0);
+	if (restart)
+		setsockopt(shim_chan_fd(ch), SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
+	err = (int)shim_chan_call(ch, req, 2, -1, NULL, 0, NULL, 0);
+	if (restart)
+		setsockopt(shim_chan_fd(ch), SOL_SOCKET, SO_RCVTIMEO, &hour, sizeof(hour));
+	return err;
 }
 
 static int dev_flock(int fd, struct shim_file *f, int op)
@@ -181,9 +191,8 @@ static int dev_flock(int fd, struct shim_file *f, int op)
 
 	if (f->opath)
 		return -EBADF;
-	/* a signal ends the wait with EINTR (what flock(2) does without
-	 * SA_RESTART; with it the kernel would wait on) */
-	err = file_call(fd, f, CUSESHIM_OP_FLOCK, &li, sizeof(li));
+	err = file_call(fd, f, CUSESHIM_OP_FLOCK, &li, sizeof(li),
+			!(op & LOCK_NB) && (op & ~LOCK_NB) != LOCK_UN);
 	if (err != -ENOSYS)
 		return err;
 	lock_unshared(f, "flock");
@@ -228,7 +237,7 @@ void shim_flags_changed(int fd, struct shim_file *f)
 
 	if (shim_ensure_flags(fd, f) == 0) {
 		si.flags = shim_file_flags(fd, f);
-		file_call(fd, f, CUSESHIM_OP_SETFL, &si, sizeof(si));
+		file_call(fd, f, CUSESHIM_OP_SETFL, &si, sizeof(si), false);
 	}
 	errno = saved;
 }

@@ -21,6 +21,7 @@
  *     stat:PATH         the same for a path
  *     getfl / setfl:FLAGS (n, a, A=O_ASYNC, 0)
  *     getfd / dup / dup2:N / close / lseek / mmap / fsync / fdatasync
+ *     flock:sh|ex|un[:nb]  flock(2) -> "flock=R"
  *     access:PATH:MODE  MODE from r w x f
  *     sleep:MS
  *     rawpoll:MS        poll(POLLIN) of MS ms by an inline syscall, which
@@ -48,6 +49,7 @@
 #include <limits.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -359,6 +361,10 @@ static void step(char *s)
 		void *p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
 
 		result("mmap", p == MAP_FAILED ? -1 : 0);
+	} else if (!strcmp(s, "flock")) {
+		int op = !strcmp(arg, "sh") ? LOCK_SH : !strcmp(arg, "ex") ? LOCK_EX : LOCK_UN;
+
+		result("flock", flock(fd, op | (arg2 && !strcmp(arg2, "nb") ? LOCK_NB : 0)));
 	} else if (!strcmp(s, "fsync")) {
 		result("fsync", fsync(fd));
 	} else if (!strcmp(s, "fdatasync")) {

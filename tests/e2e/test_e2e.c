@@ -343,6 +343,30 @@ Test(e2e, flock_locks_are_the_nodes)
 	expect_balanced(4);
 }
 
+/* A blocking flock is restarted after a signal handler with SA_RESTART,
+ * as the kernel restarts it (a FUSE request would end EINTR): rwprobe's
+ * alarm comes while another process holds the lock, and its flock still
+ * succeeds once that process is gone. */
+Test(e2e, flock_waits_on_through_an_sa_restart_signal)
+{
+	char *out = NULL;
+
+	start("dev0");
+	cr_assert_eq(H_RUN(H_SHIM, &out, "bash", "-c",
+			   "f=/tmp/held.$$; python3 -c \"import fcntl, os, sys, time\n"
+			   "fd = os.open('/dev/dev0', os.O_RDWR)\n"
+			   "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+			   "open(sys.argv[1], 'w').close()\n"
+			   "time.sleep(0.6)\" $f & "
+			   "while [ ! -e $f ]; do sleep 0.02; done; rm -f $f; "
+			   "\"$0\" open:/dev/dev0:rw alarm:150 flock:ex alarms; wait",
+			   h_stage("rwprobe")),
+		     0);
+	cr_expect_str_eq(out, "open=3\nflock=0\nalarms=1\n");
+	free(out);
+	expect_balanced(2);
+}
+
 /* lockf and fcntl (POSIX) locks are not shared between opens (README):
  * they succeed, exclude nobody, and the first in a process says so. */
 Test(e2e, posix_locks_say_they_are_not_shared)

@@ -791,6 +791,13 @@ unsigned shim_chan_drain(struct shim_chan *ch)
 	return n;
 }
 
+int shim_file_chan(int fd, struct shim_file *f, struct shim_chan **ch, uint64_t *handle)
+{
+	int err = shim_chan_get(f->dev, ch);
+
+	return err ? err : shim_chan_attach(*ch, fd, f, handle);
+}
+
 int shim_chan_attach(struct shim_chan *ch, int fd, struct shim_file *f, uint64_t *handle)
 {
 	struct fuse_in_header in = {0};

@@ -167,9 +167,7 @@ static int file_call(int fd, struct shim_file *f, uint32_t opcode, void *arg, si
 	uint64_t handle;
 	int err;
 
-	err = shim_chan_get(f->dev, &ch);
-	if (!err)
-		err = shim_chan_attach(ch, fd, f, &handle);
+	err = shim_file_chan(fd, f, &ch, &handle);
 	if (err)
 		return err;
 	in.len = (uint32_t)(sizeof(in) + size);

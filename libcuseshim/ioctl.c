@@ -78,9 +78,7 @@ static long dev_ioctl(int fd, struct shim_file *f, unsigned cmd, void *arg)
 	long ret;
 	int err;
 
-	err = shim_chan_get(f->dev, &ch);
-	if (!err)
-		err = shim_chan_attach(ch, fd, f, &handle);
+	err = shim_file_chan(fd, f, &ch, &handle);
 	if (err)
 		return err;
 	unrestricted = shim_chan_hello(ch)->flags & CUSE_UNRESTRICTED_IOCTL;

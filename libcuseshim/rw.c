@@ -38,14 +38,10 @@ int shim_ensure_flags(int fd, struct shim_file *f)
 {
 	struct shim_chan *ch;
 	uint64_t handle;
-	int err;
 
 	if (f->flags_known)
 		return 0;
-	err = shim_chan_get(f->dev, &ch);
-	if (!err)
-		err = shim_chan_attach(ch, fd, f, &handle);
-	return err;
+	return shim_file_chan(fd, f, &ch, &handle);
 }
 
 /* Bytes the driver sent down the device socket to mirror POLLIN for
@@ -78,9 +74,7 @@ static ssize_t dev_io(int fd, struct shim_file *f, const struct iovec *iov, int 
 			return -EINVAL;
 		total += iov[i].iov_len;
 	}
-	err = shim_chan_get(f->dev, &ch);
-	if (!err)
-		err = shim_chan_attach(ch, fd, f, &handle);
+	err = shim_file_chan(fd, f, &ch, &handle);
 	if (err)
 		return err;
 	if ((f->open_flags & O_ACCMODE) == (is_write ? O_RDONLY : O_WRONLY))

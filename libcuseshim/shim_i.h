@@ -221,6 +221,8 @@ bool shim_epoll_close(int fd);
 unsigned shim_chan_drain(struct shim_chan *ch);
 /* The handle of @f on @ch (ATTACH on first use); fills f->open_flags. */
 int shim_chan_attach(struct shim_chan *ch, int fd, struct shim_file *f, uint64_t *handle);
+/* The thread's channel to @f's device, and @f's handle on it. */
+int shim_file_chan(int fd, struct shim_file *f, struct shim_chan **ch, uint64_t *handle);
 const struct cuseshim_hello_out *shim_chan_hello(struct shim_chan *ch);
 /* FUSE's lock_owner for this process's requests on @ch: the same for its
  * threads, another after fork. */

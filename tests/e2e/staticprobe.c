@@ -27,6 +27,7 @@
  *     alarm:MS           a SIGALRM handler (SA_RESTART) firing in MS ms
  *     alarms             -> "alarms=N", the handler's count
  *     waitioctl          bufdev's BUFDEV_WAIT -> "waitioctl=R"
+ *     flockex            flock(LOCK_EX) -> "flock=R"
  *     pid                -> "pid=N"
  * Errors print "STEP=-1 errno=NAME".
  */
@@ -37,6 +38,7 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -286,6 +288,8 @@ static void step(char *s)
 			printf("pollwait=%d revents=0x%x\n", r, r ? p.revents : 0);
 	} else if (!strcmp(s, "alarm")) {
 		probe_alarm(a);
+	} else if (!strcmp(s, "flockex")) {
+		result("flock", flock(fd, LOCK_EX));
 	} else if (!strcmp(s, "waitioctl")) {
 		result("waitioctl", ioctl(fd, _IO('B', 2))); /* bufdev's BUFDEV_WAIT */
 	} else if (!strcmp(s, "pid")) {

@@ -94,6 +94,33 @@ Test(seccomp, flock_locks_are_the_nodes)
 	expect_balanced(4);
 }
 
+/* A difference from the kernel, named (README): under the supervisor a
+ * blocking flock ends EINTR on a signal even with SA_RESTART, where the
+ * kernel (and the shim: e2e::flock_waits_on_through_an_sa_restart_signal)
+ * restarts it.  The target waits killably (WAIT_KILLABLE_RECV), so the
+ * supervisor makes the interruption itself and cannot see SA_RESTART.
+ * The lock itself is still the node's: taken once the holder is gone. */
+Test(seccomp, flock_and_an_sa_restart_signal_end_eintr)
+{
+	char cmd[1200], *out = NULL;
+
+	start(NULL);
+	snprintf(cmd, sizeof(cmd),
+		 "f=/tmp/held.$$; python3 -c \"import fcntl, os, sys, time\n"
+		 "fd = os.open('/dev/%s', os.O_RDWR)\n"
+		 "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+		 "open(sys.argv[1], 'w').close()\n"
+		 "time.sleep(0.6)\" $f & "
+		 "while [ ! -e $f ]; do sleep 0.02; done; rm -f $f; "
+		 "%s open:/dev/%s:rw alarm:150 flockex alarms; wait; "
+		 "%s open:/dev/%s:rw flockex",
+		 drv.name, h_stage("staticprobe"), drv.name, h_stage("staticprobe"), drv.name);
+	cr_assert_eq(run_sup(&out, (const char *const[]){"bash", "-c", cmd, NULL}), 0);
+	cr_expect_str_eq(out, "open=3\nflock=-1 errno=EINTR\nalarms=1\nopen=3\nflock=0\n");
+	free(out);
+	expect_balanced(3);
+}
+
 static void need_busybox(void)
 {
 	if (access(BUSYBOX, X_OK))

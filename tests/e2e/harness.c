@@ -515,6 +515,27 @@ char *h_log(const struct h_driver *d)
 	return buf;
 }
 
+char *h_driver_story(const struct h_driver *d)
+{
+	char *log = h_log(d), *buf = calloc(1, 1), chunk[4096];
+	size_t len = 0, n;
+	FILE *f = fopen(d->err, "re");
+	long size;
+
+	append(&buf, &len, "log:\n", 5);
+	append(&buf, &len, log, strlen(log));
+	free(log);
+	append(&buf, &len, "stderr (the end):\n", 18);
+	if (f && fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0) {
+		fseek(f, size > 8192 ? size - 8192 : 0, SEEK_SET);
+		while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+			append(&buf, &len, chunk, n);
+	}
+	if (f)
+		fclose(f);
+	return buf;
+}
+
 int h_log_count(const struct h_driver *d, const char *prefix)
 {
 	char *log = h_log(d), *line, *save = NULL;

@@ -59,6 +59,9 @@ pid_t h_registry_pid(const char *name);
 int h_driver_wait(struct h_driver *d, int timeout_ms);
 int h_log_count(const struct h_driver *d, const char *prefix);
 char *h_log(const struct h_driver *d);
+/* @d's log and the end of its stderr, for a failure's message (free it;
+ * it is leaked when the assertion fails). */
+char *h_driver_story(const struct h_driver *d);
 /* Does @d's log have @first, and @then somewhere after it? */
 bool h_log_before(const struct h_driver *d, const char *first, const char *then);
 
@@ -97,5 +100,16 @@ pid_t h_run_after(const struct h_driver *d, const char *prefix, int delay_ms,
 /* h_run_after of a shell that writes @text to @path. */
 pid_t h_write_after(const struct h_driver *d, const char *prefix, int delay_ms, const char *path,
 		    const char *text);
+
+/* Expect @n lines starting with @prefix in @d's log within @ms; on a
+ * timeout the message tells the driver's story. */
+#define H_EXPECT_LOG(d, prefix, n, ms)                                                             \
+	do {                                                                                       \
+		bool h_ok_ = h_log_wait((d), (prefix), (n), (ms));                                 \
+		char *h_story_ = h_ok_ ? NULL : h_driver_story(d);                                 \
+		cr_expect(h_ok_, "no %d \"%s\" lines in %d ms\n%s", (n), (prefix), (ms),           \
+			  h_story_ ? h_story_ : "");                                               \
+		free(h_story_);                                                                    \
+	} while (0)
 
 #endif

@@ -364,7 +364,7 @@ static void data_arrived(struct queue *q)
 static void bufdev_poll(fuse_req_t req, struct fuse_file_info *fi, struct fuse_pollhandle *ph)
 {
 	unsigned revents = POLLOUT | POLLWRNORM;
-
+	int asked = ph != NULL;
 	struct queue *q;
 
 	pthread_mutex_lock(&lock);
@@ -383,7 +383,8 @@ static void bufdev_poll(fuse_req_t req, struct fuse_file_info *fi, struct fuse_p
 	pthread_mutex_unlock(&lock);
 	if (ph)
 		fuse_pollhandle_destroy(ph);
-	say("poll fh=%lu events=0x%x -> 0x%x\n", (unsigned long)fi->fh, fi->poll_events, revents);
+	say("poll fh=%lu events=0x%x -> 0x%x ph=%d\n", (unsigned long)fi->fh, fi->poll_events,
+	    revents, asked);
 	fuse_reply_poll(req, revents);
 }
 

@@ -12,9 +12,10 @@
  *  - the watch connections sit in a private "shadow" epoll set, and the
  *    shadow sits in the program's epoll set under a random per-process
  *    cookie as its data;
- *  - epoll_wait polls the items that need it (just added or modified,
- *    woken, or level-triggered and reported last time), then waits on the
- *    real set; the cookie event means "some item was woken".
+ *  - epoll_ctl's ADD and MOD poll the item; epoll_wait polls those that
+ *    need it (ready then, woken, or level-triggered and reported last
+ *    time), then waits on the real set; the cookie event means "some
+ *    item was woken".
  *
  * EPOLLET items are reported when polled after a wakeup only; EPOLLONESHOT
  * items are disabled after one report until EPOLL_CTL_MOD.  The state of a
@@ -123,6 +124,21 @@ static void item_free(struct ep_set *s, struct ep_item *it)
 	free(it);
 }
 
+/* The driver's poll of @it with the key epoll_ctl gives every item. */
+static short item_poll(struct ep_item *it)
+{
+	return shim_poll_query(
+		it->watch, it->fd, it->f,
+		(short)((it->events & ~(EPOLLET | EPOLLONESHOT)) | EPOLLERR | EPOLLHUP), true);
+}
+
+/* The kernel polls an item when it is added or modified, and keeps it for
+ * the next epoll_wait if it is ready then (which polls it again). */
+static void first_look(struct ep_item *it)
+{
+	it->check = (item_poll(it) & (short)(it->events | EPOLLERR | EPOLLHUP | POLLNVAL)) != 0;
+}
+
 static int ctl_device(int epfd, int op, int fd, struct shim_file *f, struct epoll_event *ev)
 {
 	struct ep_item *it, **pp;
@@ -174,7 +190,6 @@ static int ctl_device(int epfd, int op, int fd, struct shim_file *f, struct epol
 		}
 		it->events = ev->events;
 		it->data = ev->data;
-		it->check = true; /* the kernel polls it when it is added */
 		wev.data.ptr = it;
 		if (REAL(epoll_ctl)(s->shadow, EPOLL_CTL_ADD, shim_chan_fd(it->watch), &wev)) {
 			err = -errno;
@@ -183,6 +198,7 @@ static int ctl_device(int epfd, int op, int fd, struct shim_file *f, struct epol
 		}
 		it->next = s->items;
 		s->items = it;
+		first_look(it);
 		break;
 	}
 	case EPOLL_CTL_MOD:
@@ -193,7 +209,7 @@ static int ctl_device(int epfd, int op, int fd, struct shim_file *f, struct epol
 		it->events = ev->events;
 		it->data = ev->data;
 		it->disabled = false;
-		it->check = true;
+		first_look(it);
 		break;
 	case EPOLL_CTL_DEL:
 		if (!it) {
@@ -233,10 +249,7 @@ static int poll_items(struct ep_set *s, struct epoll_event *out, int max)
 		}
 		it->check = false;
 		/* epoll_ctl adds EPOLLERR|EPOLLHUP to every item's events */
-		rev = shim_poll_query(
-			it->watch, it->fd, it->f,
-			(short)((it->events & ~(EPOLLET | EPOLLONESHOT)) | EPOLLERR | EPOLLHUP),
-			true);
+		rev = item_poll(it);
 		if (rev & POLLNVAL) {
 			*pp = it->next; /* the file is gone: the kernel drops it */
 			item_free(s, it);

@@ -5,7 +5,7 @@
  *
  * Readiness of a device comes only from the driver: each pass sends
  * FUSE_POLL for every device fd, on the thread's poll channel to that
- * driver, with FUSE_POLL_SCHEDULE_NOTIFY when we may sleep.  Sleeping is a
+ * driver, with FUSE_POLL_SCHEDULE_NOTIFY where the kernel would set it.  Sleeping is a
  * real ppoll() on the ordinary fds plus those poll channels: the driver's
  * fuse_lowlevel_notify_poll sends FUSE_NOTIFY_POLL to every connection
  * that polled the file, so every waiter, in every thread and process,
@@ -28,6 +28,7 @@ struct dev_poll {
 	nfds_t index;
 	struct shim_file *f;
 	struct shim_chan *ch;
+	bool waiting; /* polled with SCHEDULE_NOTIFY */
 };
 
 static long now_ns(void)
@@ -85,7 +86,8 @@ int shim_poll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
 	struct pollfd *real;
 	nfds_t i, ndev = 0, nreal, k;
 	long deadline = 0;
-	int ret = 0, saved = errno;
+	int ret = 0, saved = errno, pass;
+	bool waits, timed_out = false;
 
 	devs = malloc(nfds * sizeof(*devs) + 1);
 	real = malloc((2 * nfds + 1) * sizeof(*real));
@@ -107,25 +109,13 @@ int shim_poll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
 	}
 	if (timeout)
 		deadline = now_ns() + timeout->tv_sec * 1000000000L + timeout->tv_nsec;
-	for (;;) {
-		bool may_sleep = !timeout || deadline > now_ns();
+	waits = !timeout || timeout->tv_sec || timeout->tv_nsec;
+	for (pass = 1;; pass++) {
 		struct timespec left, zero = {0, 0};
+		bool before = false; /* an fd earlier in the set is ready */
 		int count = 0, r;
 
-		/* 1. every device, asking to be notified if we may sleep */
-		for (k = 0; k < ndev; k++) {
-			struct pollfd *p = &fds[devs[k].index];
-
-			/* the key the driver sees (fs/select.c): poll(2) always
-			 * asks for POLLERR|POLLHUP too; select's sets are the
-			 * key as they are */
-			short key = select_key ? p->events : p->events | POLLERR | POLLHUP;
-
-			p->revents = query(p->fd, &devs[k], key, may_sleep);
-			if (p->revents)
-				count++;
-		}
-		/* 2. the ordinary fds, without waiting */
+		/* 1. the ordinary fds, without waiting */
 		for (i = 0, nreal = 0, k = 0; i < nfds; i++) {
 			if (k < ndev && devs[k].index == i) {
 				k++;
@@ -138,16 +128,35 @@ int shim_poll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
 			ret = -errno;
 			break;
 		}
+		/* 2. every device, in the set's order.  The driver gets a poll
+		 * handle (SCHEDULE_NOTIFY) as from the kernel: where someone
+		 * waits on the file, that is on the first pass for the devices
+		 * before the first ready fd of a poll that may sleep, and on
+		 * later passes for those that got one (fs/select.c,
+		 * fuse_file_poll). */
 		for (i = 0, nreal = 0, k = 0; i < nfds; i++) {
-			if (k < ndev && devs[k].index == i) {
-				k++;
+			struct pollfd *p = &fds[i];
+			short key;
+
+			if (k == ndev || devs[k].index != i) {
+				p->revents = real[nreal++].revents;
+				before |= p->revents != 0;
+				count += p->revents != 0;
 				continue;
 			}
-			fds[i].revents = real[nreal++].revents;
-			if (fds[i].revents)
-				count++;
+			/* the key the driver sees (fs/select.c): poll(2) always
+			 * asks for POLLERR|POLLHUP too; select's sets are the
+			 * key as they are */
+			key = select_key ? p->events : p->events | POLLERR | POLLHUP;
+			if (pass == 1)
+				devs[k].waiting = waits && !before;
+			p->revents = query(p->fd, &devs[k], key, devs[k].waiting);
+			before |= p->revents != 0;
+			count += p->revents != 0;
+			k++;
 		}
-		if (count || !may_sleep) {
+		/* the kernel looks once more after the timeout */
+		if (count || !waits || timed_out) {
 			ret = count;
 			break;
 		}
@@ -178,13 +187,8 @@ int shim_poll(struct pollfd *fds, nfds_t nfds, const struct timespec *timeout,
 		for (k = 0; k < ndev; k++)
 			if (devs[k].ch)
 				shim_chan_drain(devs[k].ch);
-		if (r == 0) {
-			for (i = 0; i < nfds; i++)
-				fds[i].revents = 0;
-			ret = 0;
-			break;
-		}
-		/* woken: ask everyone again */
+		timed_out = r == 0;
+		/* woken, or the time is up: ask everyone again */
 	}
 	free(devs);
 	free(real);

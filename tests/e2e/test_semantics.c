@@ -110,6 +110,34 @@ Test(semantics, epoll_level_triggered)
 	cr_expect_eq(h_log_count(&drv, "poll fh=1 events=0x1 "), 0, "%s", h_log(&drv));
 }
 
+/* Which of its polls give the driver a poll handle, phase by phase
+ * (tests/e2e/pollprobe.py): as the kernel's CUSE gives them
+ * (tests/oracle/poll_handles.sh), where someone waits on the file.  None
+ * for a poll or select that does not wait, nor for a device after the
+ * first ready fd; the passes after a wakeup or the timeout, and every
+ * poll of an epoll item, from epoll_ctl's own on, have one. */
+Test(semantics, poll_handles_where_the_kernel_gives_them)
+{
+	char script[600], *out = NULL, *err = NULL;
+	struct h_driver d2;
+
+	snprintf(script, sizeof(script), "%s/pollprobe.py", getenv("CUSESHIM_STAGE"));
+	start_blocking("ph");
+	cr_assert_eq(h_driver_start_blocking(&d2, "ph2", (const char *const[]){"--per-open", NULL}),
+		     0);
+	cr_assert_eq(h_run(H_SHIM, NULL, &out, &err,
+			   (const char *const[]){"python3", script, "/dev/ph", drv.log, "/dev/ph2",
+						 NULL}),
+		     0, "%s", err);
+	cr_expect_str_eq(out, "open \npoll0 ph=0\npoll150 ph=1 ph=1\nready True\n"
+			      "pollwake ph=1 ph=1\nselect0 ph=0\nselect150 ph=1 ph=1\n"
+			      "epolladd ph=1\nepoll0 \nready True\nepollwake ph=1\n"
+			      "epollagain ph=1\nopen2 \nreadyfirst ph=1 ph=0\n"
+			      "readysecond ph=1 ph=1\n");
+	free(out);
+	free(err);
+}
+
 Test(semantics, epoll_edge_triggered)
 {
 	start_blocking("sem");

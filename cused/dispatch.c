@@ -963,12 +963,42 @@ static void do_mirror_poll(struct dispatch_ctx *d)
 	se->op.poll(req, &req->fi, ph);
 }
 
+/* The file connection of the OPEN @unique in flight from @c's process
+ * (with a reference), or NULL. */
+static struct cused_conn *opening_conn(struct fuse_session *se, struct cused_conn *c,
+				       uint64_t unique)
+{
+	struct cused_conn *found = NULL;
+	struct cused_file *f;
+	struct fuse_req *req;
+
+	pthread_mutex_lock(&se->lock);
+	for (f = se->files; f && !found; f = f->next) {
+		if (f->state != FILE_OPENING || !f->conn || f->conn->pid != c->pid ||
+		    f->conn->uid != c->uid)
+			continue;
+		for (req = f->conn->inflight; req; req = req->next_inflight)
+			if (req->unique == unique && req->opcode == FUSE_OPEN)
+				found = cused_conn_get(f->conn);
+	}
+	pthread_mutex_unlock(&se->lock);
+	return found;
+}
+
 static void do_interrupt(struct dispatch_ctx *d)
 {
 	const struct fuse_interrupt_in *ii = d->arg;
+	struct cused_conn *fc;
 
-	if (d->m->conn->kind == CONN_CONTROL)
+	if (d->m->conn->kind != CONN_CONTROL)
+		return;
+	if (!(ii->unique & CUSESHIM_OPEN_UNIQUE)) {
 		cused_interrupt(d->se, d->m->conn, ii->unique);
+	} else if ((fc = opening_conn(d->se, d->m->conn, ii->unique))) {
+		/* an open, which is on its file connection (1.7) */
+		cused_interrupt(d->se, fc, ii->unique);
+		cused_conn_put(fc);
+	}
 	/* no reply: the interrupted request answers */
 }
 

@@ -19,6 +19,8 @@
  * open adds a "creds" line with the caller's uid, gid and groups);
  * --read-cap/--write-cap make replies short; --open-errno fails opens;
  * --release-delay=MS makes release slow (to see who waits for it);
+ * --open-delay=MS makes open take that long, and then fail EINTR if the
+ * caller was interrupted meanwhile;
  * --write-delay=MS makes every write take that long before it is stored;
  * --no-rw leaves out the read and write callbacks; --max-write=N is the
  * max_write its init gives the connection.
@@ -46,6 +48,7 @@ struct bufdev_opts {
 	char *log;
 	unsigned read_cap, write_cap;
 	unsigned release_delay;
+	unsigned open_delay;
 	unsigned write_delay;
 	int eof;
 	int per_open;
@@ -180,6 +183,15 @@ static void bufdev_open(fuse_req_t req, struct fuse_file_info *fi)
 		    (unsigned long)fi->fh, fi->flags, (unsigned)ctx->uid, (int)ctx->pid, groups,
 		    comm);
 		log_creds(req, fi->fh);
+	}
+	if (opts.open_delay) {
+		/* an open that takes long, and gives up if interrupted */
+		usleep(opts.open_delay * 1000);
+		if (fuse_req_interrupted(req)) {
+			say("open fh=%lu interrupted\n", (unsigned long)fi->fh);
+			fuse_reply_err(req, EINTR);
+			return;
+		}
 	}
 	if (opts.open_errno) {
 		fuse_reply_err(req, opts.open_errno);
@@ -537,6 +549,7 @@ static const struct fuse_opt bufdev_optspec[] = {
 	OPT("--write-cap=%u", write_cap),
 	OPT("--open-errno=%i", open_errno),
 	OPT("--release-delay=%u", release_delay),
+	OPT("--open-delay=%u", open_delay),
 	OPT("--write-delay=%u", write_delay),
 	OPT("--eof", eof),
 	OPT("--per-open", per_open),
@@ -557,7 +570,7 @@ static int bufdev_key(void *data, const char *arg, int key, struct fuse_args *ou
 		       "              [--log=FILE] [--eof] [--per-open] [--read-cap=N] "
 		       "[--write-cap=N]"
 		       " [--open-errno=E] [--release-delay=MS] [--write-delay=MS] [--no-rw]\n"
-		       "              [--max-write=N]\n");
+		       "              [--max-write=N] [--open-delay=MS]\n");
 		exit(0);
 	}
 	return 1;

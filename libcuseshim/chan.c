@@ -714,6 +714,14 @@ int shim_chan_get(struct shim_dev *dev, struct shim_chan **out)
 	return chan_get(dev, false, out);
 }
 
+void shim_chan_interrupt(struct shim_chan *ch, uint64_t unique)
+{
+	int fd = atomic_load(&ch->fd);
+
+	if (fd >= 0)
+		send_interrupt(fd, unique);
+}
+
 /* A poll channel of its own, not the thread's (epoll registrations). */
 int shim_chan_new_watch(struct shim_dev *dev, struct shim_chan **out)
 {

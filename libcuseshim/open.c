@@ -6,22 +6,45 @@
  */
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
 #include "shim_i.h"
 
-static int recv_open_reply(int fd, uint64_t unique, struct cuseshim_open_out *out)
+/*
+ * The OPEN's answer.  A signal handler that runs meanwhile interrupts the
+ * open as the kernel's FUSE_INTERRUPT would (the driver may give up with
+ * EINTR), and we wait on for the answer.  The interrupt goes on the
+ * thread's control channel: the driver reads the file connection only
+ * once the open is answered.
+ */
+static int recv_open_reply(struct shim_dev *dev, int fd, uint64_t unique,
+			   struct cuseshim_open_out *out)
 {
 	struct fuse_out_header hdr;
 	struct iovec v[2] = {{&hdr, sizeof(hdr)}, {out, sizeof(*out)}};
 	struct msghdr mh = {.msg_iov = v, .msg_iovlen = 2};
+	bool interrupted = false;
+	struct shim_chan *ch;
 	ssize_t n;
 
-	do
+	/* recvmsg on a socket with a receive timeout is not restarted after
+	 * a handler, even with SA_RESTART (signal(7)) */
+	static const struct timeval hour = {3600, 0};
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &hour, sizeof(hour));
+	for (;;) {
 		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
+		if (n >= 0 || (errno != EINTR && errno != EAGAIN))
+			break;
+		if (errno == EINTR && !interrupted && shim_chan_get(dev, &ch) == 0) {
+			interrupted = true;
+			shim_chan_interrupt(ch, unique);
+		}
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){0, 0}, sizeof(struct timeval));
 	if (n <= 0)
 		return -ENXIO; /* the driver went away during open */
 	if ((size_t)n < sizeof(hdr) || hdr.len != (uint32_t)n || hdr.unique != unique)
@@ -59,6 +82,7 @@ static int open_path_only(struct shim_dev *dev, int flags)
 
 int shim_open_device(struct shim_dev *dev, int flags)
 {
+	static _Atomic uint64_t opens;
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct fuse_in_header in = {0};
 	struct cuseshim_open_in oi = {0};
@@ -93,7 +117,7 @@ int shim_open_device(struct shim_dev *dev, int flags)
 	}
 	in.len = sizeof(in) + sizeof(oi);
 	in.opcode = CUSESHIM_OP_OPEN;
-	in.unique = 2;
+	in.unique = CUSESHIM_OPEN_UNIQUE | atomic_fetch_add(&opens, 1);
 	oi.hello.magic = CUSESHIM_MAGIC;
 	oi.hello.major = CUSESHIM_PROTO_MAJOR;
 	oi.hello.minor = CUSESHIM_PROTO_MINOR;
@@ -109,7 +133,7 @@ int shim_open_device(struct shim_dev *dev, int flags)
 		err = -ENXIO;
 		goto fail;
 	}
-	err = recv_open_reply(fd, in.unique, &out);
+	err = recv_open_reply(dev, fd, in.unique, &out);
 	if (err)
 		goto fail;
 	if ((flags & (O_NONBLOCK | O_APPEND)) &&

@@ -200,6 +200,8 @@ int shim_fd_next(int from);
 /* ---- chan.c: per-thread control connections */
 struct shim_chan;
 int shim_chan_get(struct shim_dev *dev, struct shim_chan **out);
+/* FUSE_INTERRUPT of @unique on @ch (an OPEN's, which has no channel of its own). */
+void shim_chan_interrupt(struct shim_chan *ch, uint64_t unique);
 /* The thread's poll channel to @dev: FUSE_POLL requests, and the driver's
  * FUSE_NOTIFY_POLL wakeups, which make its fd readable. */
 int shim_chan_get_poll(struct shim_dev *dev, struct shim_chan **out);

@@ -20,6 +20,10 @@
  *   1.4  CUSESHIM_OPEN_MIRRORED in OPEN's answer: the mirror byte follows.
  *   1.5  FLOCK: flock(2) locks, kept by the driver's library.
  *   1.6  SETFL: the file's f_flags changed (for the RELEASE's flags).
+ *   1.7  FUSE_INTERRUPT of an OPEN: an OPEN's unique has
+ *        CUSESHIM_OPEN_UNIQUE set, and its interrupt comes on a control
+ *        connection of the same process (the file connection is not read
+ *        until the open is answered).
  *
  * Version rule: the client sends its major.minor in HELLO/OPEN; the driver
  * refuses a different major (EPROTO) and answers with its own minor.  Each
@@ -71,7 +75,10 @@
 #include <sys/uio.h>
 
 #define CUSESHIM_PROTO_MAJOR 1
-#define CUSESHIM_PROTO_MINOR 6
+#define CUSESHIM_PROTO_MINOR 7
+
+/* The uniques of OPEN requests have this bit, and no others do (1.7). */
+#define CUSESHIM_OPEN_UNIQUE (1ull << 62)
 #define CUSESHIM_MAGIC	     0x43555345u /* "CUSE" */
 
 /* Our own opcodes live far above FUSE's. */

@@ -421,6 +421,40 @@ Test(semantics, a_signal_interrupts_a_waiting_ioctl)
 	cr_expect_eq(h_log_count(&drv, "interrupt fh="), 2, "%s", h_log(&drv));
 }
 
+/* A signal during a slow open: the driver gets the INTERRUPT, its EINTR
+ * is the open's, and the failed open gets no release; an open left alone
+ * succeeds (tests/oracle/open_interrupted.sh).  Under --seccomp the
+ * handler runs only once the open is done (README). */
+Test(semantics, a_signal_interrupts_a_slow_open)
+{
+	char *out = NULL;
+
+	cr_assert_eq(h_driver_start(&drv, "sem", (const char *const[]){"--open-delay=500", NULL}),
+		     0);
+	cr_assert_eq(
+		H_RUN(H_SHIM, &out, h_stage("rwprobe"), "alarm:100", "open:/dev/sem:rw", "alarms"),
+		0);
+	cr_expect_str_eq(out, "open=-1 errno=EINTR\nalarms=1\n");
+	free(out);
+	cr_assert_eq(H_RUN(H_SHIM, &out, h_stage("rwprobe"), "open:/dev/sem:rw", "alarms"), 0);
+	cr_expect_str_eq(out, "open=3\nalarms=0\n");
+	free(out);
+	H_EXPECT_LOG(&drv, "release ", 1, 5000);
+	cr_expect_eq(h_log_count(&drv, "open fh=1 interrupted"), 1, "%s", h_log(&drv));
+	cr_expect_eq(h_log_count(&drv, "open fh=2 interrupted"), 0, "%s", h_log(&drv));
+	cr_expect_eq(h_log_count(&drv, "release fh=2 "), 1, "%s", h_log(&drv));
+	cr_expect_eq(h_log_count(&drv, "release "), 1, "%s", h_log(&drv));
+	/* the supervisor's difference, pinned */
+	cr_assert_eq(h_run(0, NULL, &out, NULL,
+			   (const char *const[]){h_stage("cuse-run"), "--seccomp", "--",
+						 h_stage("staticprobe"), "alarm:100",
+						 "open:/dev/sem:rw", "alarms", NULL}),
+		     0);
+	cr_expect_str_eq(out, "open=3\nalarms=1\n", "under --seccomp");
+	free(out);
+	cr_expect_eq(h_log_count(&drv, "open fh=3 interrupted"), 0, "%s", h_log(&drv));
+}
+
 Test(semantics, concurrent_requests_on_one_fd)
 {
 	/* A blocked in read, B writes, C asks FIONREAD: all on one fd. */

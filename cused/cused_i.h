@@ -155,6 +155,11 @@ struct fuse_session {
 	struct cused_file *mirrors;
 	/* FLOCK requests waiting for a lock, oldest first (dispatch.c) */
 	struct fuse_req *lock_waiters;
+	/* PLOCK (plock.c): the node's record locks, the requests waiting for
+	 * one (oldest first), and the thread that watches their owners */
+	struct cused_plock *plocks;
+	struct fuse_req *plock_waiters;
+	struct cused_reaper *reaper;
 	uint64_t next_unique;
 	uint64_t next_kh;
 	bool no_open;
@@ -213,12 +218,27 @@ struct fuse_req {
 	bool mirror_after;     /* OPEN/READ: arm the mirror once answered */
 	int lock_type;	       /* FLOCK waiting in se->lock_waiters: the lock */
 	struct fuse_req *next_lockwait;
+	struct cused_plock *plock; /* PLOCK waiting in se->plock_waiters */
 };
 
 struct fuse_pollhandle {
 	struct fuse_session *se;
 	uint64_t kh;
 };
+
+/* plock.c: fcntl/lockf record locks (PLOCK), under the session's own
+ * lock.  cused_plock answers @req now or once the lock is granted;
+ * a close by a process drops its POSIX locks, a release the OFD locks of
+ * the file and the POSIX locks of the processes that locked through it,
+ * the end of a control connection those of its process if it is gone. */
+/* reply.c: a success answer of ours with @size bytes of @data. */
+int cused_reply_data(fuse_req_t req, const void *data, size_t size);
+void cused_plock(struct fuse_session *se, struct fuse_req *req, struct cused_file *f,
+		 const struct cuseshim_plock_in *pi, pid_t pid);
+void cused_plock_closed(struct fuse_session *se, pid_t pid);
+void cused_plock_conn_closed(struct fuse_session *se, pid_t pid);
+void cused_plock_released(struct fuse_session *se, struct cused_file *f);
+void cused_plock_fini(struct fuse_session *se);
 
 /* session.c */
 void cused_conn_put(struct cused_conn *c);

@@ -598,6 +598,7 @@ void cused_start_release(struct fuse_session *se, struct cused_file *f)
 	pthread_mutex_unlock(&se->lock);
 	if (wake)
 		locks_changed(se);
+	cused_plock_released(se, f);
 
 	if (f->no_release || !se->op.release) {
 		cused_release_done(se, f);
@@ -657,6 +658,8 @@ static void do_closed(struct dispatch_ctx *d)
 		reply_now(d, -EPROTO, NULL, 0);
 		return;
 	}
+	/* a close of any fd of the node drops the process's POSIX locks */
+	cused_plock_closed(se, d->m->conn->pid);
 	pthread_mutex_lock(&se->lock);
 	for (f = se->files; f; f = f->next)
 		if (f->ino == ci->ino && f->state != FILE_RELEASED)
@@ -1133,6 +1136,28 @@ static void do_flock(struct dispatch_ctx *d)
 		locks_changed(se);
 }
 
+/* PLOCK: an fcntl/lockf record lock (plock.c); the owner of a POSIX one
+ * is the process of the connection. */
+static void do_plock(struct dispatch_ctx *d)
+{
+	struct fuse_session *se = d->se;
+	struct cused_file *f = lookup_handle(se, d->m->conn, d->in->nodeid);
+	struct fuse_req *req;
+
+	if (!f) {
+		reply_now(d, -EBADF, NULL, 0);
+		return;
+	}
+	req = cused_req_new(se, d->m->conn, CUSESHIM_OP_PLOCK, d->in->unique);
+	if (!req) {
+		unbusy(se, f);
+		reply_now(d, -ENOMEM, NULL, 0);
+		return;
+	}
+	req->file = f;
+	cused_plock(se, req, f, d->arg, d->m->conn->pid);
+}
+
 /* SETFL: the file's f_flags now, for its RELEASE. */
 static void do_setfl(struct dispatch_ctx *d)
 {
@@ -1231,6 +1256,7 @@ static const struct {
 	{CUSESHIM_OP_ABORT, do_abort},
 	{CUSESHIM_OP_RING, do_ring},
 	{CUSESHIM_OP_FLOCK, do_flock},
+	{CUSESHIM_OP_PLOCK, do_plock},
 	{CUSESHIM_OP_SETFL, do_setfl},
 };
 

@@ -494,6 +494,13 @@ int fuse_reply_iov(fuse_req_t req, const struct iovec *iov, int count)
 	return send_reply(req, 0, iov, count);
 }
 
+int cused_reply_data(fuse_req_t req, const void *data, size_t size)
+{
+	struct iovec iov = {(void *)data, size};
+
+	return send_reply(req, 0, &iov, 1);
+}
+
 CUSED_EXPORT
 int fuse_reply_buf(fuse_req_t req, const char *buf, size_t size)
 {

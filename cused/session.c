@@ -70,6 +70,8 @@ void cused_conn_close(struct fuse_session *se, struct cused_conn *c)
 	/* The client is gone: what it waited for is interrupted, as the
 	 * kernel interrupts the requests of a killed caller. */
 	cused_interrupt_all(se, c);
+	if (c->kind == CONN_CONTROL)
+		cused_plock_conn_closed(se, c->pid);
 	for (i = 0; i < c->nhandles; i++)
 		if (c->handles[i])
 			cused_file_put(se, c->handles[i]);
@@ -702,6 +704,7 @@ void fuse_session_destroy(struct fuse_session *se)
 	while ((c = se->conns))
 		cused_conn_close(se, c);
 	cused_ring_wait_gone(se);
+	cused_plock_fini(se);
 	/* Files still open (the loop ended, or the device was aborted) get no
 	 * RELEASE, as with an aborted kernel connection; free them and what
 	 * waits on them. */

@@ -135,12 +135,13 @@ SHIM_EXPORT int dup3(int oldfd, int newfd, int flags)
 
 /*
  * File locks.  The kernel keeps flock and fcntl locks on the device's
- * inode, shared by every open of the node.  flock locks are kept by the
- * driver's libcused (FLOCK), per open file as the kernel's; a driver
- * that predates them answers ENOSYS, and the lock is then taken on our
- * socket.  lockf and fcntl (POSIX) locks are taken on the socket, which
- * is of one open alone: they exclude nobody, and the first one in a
- * process says so, once.
+ * inode, shared by every open of the node.  Here the driver's libcused
+ * keeps them: flock locks per open file (FLOCK), fcntl and lockf record
+ * locks per process or, the OFD ones, per open file (PLOCK).  A driver
+ * that predates them answers ENOSYS (or, for PLOCK, says an older
+ * protocol minor), and the lock is then taken on our socket, which is of
+ * one open alone: it excludes nobody, and the first one in a process says
+ * so, once.
  */
 static void lock_unshared(struct shim_file *f, const char *call)
 {
@@ -153,33 +154,36 @@ static void lock_unshared(struct shim_file *f, const char *call)
 }
 
 /* One request of ours about @f, @arg its fixed arguments, answered with
- * an error alone: 0 or -errno.  @restart: wait as the kernel waits for a
+ * an error alone or @out: 0 or -errno.  @restart: wait as the kernel waits for a
  * lock, restarted after a signal handler with SA_RESTART (the channel's
  * receive timeout, which makes every signal end the wait, is off meanwhile);
  * otherwise a signal interrupts the request, as a FUSE request's. */
 static int file_call(int fd, struct shim_file *f, uint32_t opcode, void *arg, size_t size,
-		     bool restart)
+		     void *out, size_t out_size, bool restart)
 {
 	static const struct timeval none = {0, 0}, hour = {3600, 0};
 	struct fuse_in_header in = {0};
 	struct iovec req[2] = {{&in, sizeof(in)}, {arg, size}};
 	struct shim_chan *ch;
 	uint64_t handle;
+	ssize_t n;
 	int err;
 
 	err = shim_file_chan(fd, f, &ch, &handle);
 	if (err)
 		return err;
+	if (opcode == CUSESHIM_OP_PLOCK && shim_chan_hello(ch)->minor < 8)
+		return -ENOSYS;
 	in.len = (uint32_t)(sizeof(in) + size);
 	in.opcode = opcode;
 	in.unique = shim_chan_unique(ch);
 	in.nodeid = handle;
 	if (restart)
 		setsockopt(shim_chan_fd(ch), SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
-	err = (int)shim_chan_call(ch, req, 2, -1, NULL, 0, NULL, 0);
+	n = shim_chan_call(ch, req, 2, -1, out, out_size, NULL, 0);
 	if (restart)
 		setsockopt(shim_chan_fd(ch), SOL_SOCKET, SO_RCVTIMEO, &hour, sizeof(hour));
-	return err;
+	return n < 0 ? (int)n : 0;
 }
 
 static int dev_flock(int fd, struct shim_file *f, int op)
@@ -189,7 +193,7 @@ static int dev_flock(int fd, struct shim_file *f, int op)
 
 	if (f->opath)
 		return -EBADF;
-	err = file_call(fd, f, CUSESHIM_OP_FLOCK, &li, sizeof(li),
+	err = file_call(fd, f, CUSESHIM_OP_FLOCK, &li, sizeof(li), NULL, 0,
 			!(op & LOCK_NB) && (op & ~LOCK_NB) != LOCK_UN);
 	if (err != -ENOSYS)
 		return err;
@@ -206,22 +210,97 @@ SHIM_EXPORT int flock(int fd, int op)
 	return (int)shim_ret(dev_flock(fd, f, op));
 }
 
+/*
+ * fcntl's record locks on a device: @fl is the caller's struct flock
+ * (copied by the kernel, so that a bad pointer is EFAULT).  l_whence
+ * counts from 0 whatever it is: a CUSE file's offset never moves and its
+ * size is 0.  Returns 0, -errno, or 1 when the driver cannot keep them.
+ */
+static int dev_plock(int fd, struct shim_file *f, int cmd, void *fl_user)
+{
+	struct cuseshim_plock_in pi = {0};
+	struct cuseshim_plock_out po;
+	struct flock fl;
+	struct iovec mine = {&fl, sizeof(fl)}, theirs = {fl_user, sizeof(fl)};
+	bool ofd = cmd == F_OFD_GETLK || cmd == F_OFD_SETLK || cmd == F_OFD_SETLKW;
+	int err;
+
+	if (process_vm_readv(shim_sys_getpid(), &mine, 1, &theirs, 1, 0) != sizeof(fl))
+		return -EFAULT;
+	if (ofd && fl.l_pid != 0)
+		return -EINVAL;
+	pi.cmd = cmd == F_GETLK || cmd == F_OFD_GETLK	? CUSESHIM_PLOCK_GET
+		 : cmd == F_SETLK || cmd == F_OFD_SETLK ? CUSESHIM_PLOCK_SET
+							: CUSESHIM_PLOCK_WAIT;
+	if (fl.l_type != F_RDLCK && fl.l_type != F_WRLCK &&
+	    (fl.l_type != F_UNLCK || pi.cmd == CUSESHIM_PLOCK_GET))
+		return -EINVAL;
+	err = proto_lock_range(fl.l_whence, fl.l_start, fl.l_len, &pi.start, &pi.end);
+	if (err)
+		return err;
+	pi.type = (uint32_t)fl.l_type;
+	pi.ofd = ofd;
+	err = file_call(fd, f, CUSESHIM_OP_PLOCK, &pi, sizeof(pi), &po, sizeof(po),
+			pi.cmd == CUSESHIM_PLOCK_WAIT);
+	if (err == -ENOSYS)
+		return 1;
+	if (err || pi.cmd != CUSESHIM_PLOCK_GET)
+		return err;
+	fl.l_type = (short)po.type;
+	if (po.type != F_UNLCK) {
+		int64_t start, len;
+
+		proto_lock_flock(po.start, po.end, &start, &len);
+		fl.l_whence = SEEK_SET;
+		fl.l_start = start;
+		fl.l_len = len;
+		fl.l_pid = po.pid;
+	}
+	if (process_vm_writev(shim_sys_getpid(), &mine, 1, &theirs, 1, 0) != sizeof(fl))
+		return -EFAULT;
+	return 0;
+}
+
+/* lockf(3) as glibc makes it of fcntl: a write lock from the offset (0 on
+ * a CUSE file) for @len bytes; F_TEST asks whether another process holds
+ * one there. */
+static int dev_lockf(int fd, struct shim_file *f, int cmd, off_t len)
+{
+	struct flock fl = {.l_whence = SEEK_CUR, .l_start = 0, .l_len = len};
+	int r;
+
+	switch (cmd) {
+	case F_TEST:
+		fl.l_type = F_RDLCK;
+		r = dev_plock(fd, f, F_GETLK, &fl);
+		if (r)
+			return r;
+		return fl.l_type == F_UNLCK || fl.l_pid == shim_sys_getpid() ? 0 : -EACCES;
+	case F_ULOCK: fl.l_type = F_UNLCK; return dev_plock(fd, f, F_SETLK, &fl);
+	case F_LOCK: fl.l_type = F_WRLCK; return dev_plock(fd, f, F_SETLKW, &fl);
+	case F_TLOCK: fl.l_type = F_WRLCK; return dev_plock(fd, f, F_SETLK, &fl);
+	default: return -EINVAL;
+	}
+}
+
 SHIM_EXPORT int lockf(int fd, int cmd, off_t len)
 {
 	struct shim_file *f = shim_fd_dev(fd);
+	int r;
 
-	if (__builtin_expect(f != NULL, 0) && cmd != F_TEST)
+	if (__builtin_expect(!f, 1) || f->opath)
+		return REAL(lockf)(fd, cmd, len);
+	r = dev_lockf(fd, f, cmd, len);
+	if (r != 1)
+		return (int)shim_ret(r);
+	if (cmd != F_TEST)
 		lock_unshared(f, "lockf");
 	return REAL(lockf)(fd, cmd, len);
 }
 
 SHIM_EXPORT int lockf64(int fd, int cmd, off64_t len)
 {
-	struct shim_file *f = shim_fd_dev(fd);
-
-	if (__builtin_expect(f != NULL, 0) && cmd != F_TEST)
-		lock_unshared(f, "lockf");
-	return REAL(lockf64)(fd, cmd, len);
+	return lockf(fd, cmd, (off_t)len);
 }
 
 /* The driver's RELEASE carries the file's f_flags at the last close:
@@ -235,7 +314,7 @@ void shim_flags_changed(int fd, struct shim_file *f)
 
 	if (shim_ensure_flags(fd, f) == 0) {
 		si.flags = shim_file_flags(fd, f);
-		file_call(fd, f, CUSESHIM_OP_SETFL, &si, sizeof(si), false);
+		file_call(fd, f, CUSESHIM_OP_SETFL, &si, sizeof(si), NULL, 0, false);
 	}
 	errno = saved;
 }
@@ -271,10 +350,18 @@ static int do_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 		if (r == 0)
 			shim_flags_changed(fd, f);
 		return r;
+	case F_GETLK:
 	case F_SETLK:
 	case F_SETLKW:
+	case F_OFD_GETLK:
 	case F_OFD_SETLK:
-	case F_OFD_SETLKW: lock_unshared(f, "fcntl"); return real(fd, cmd, arg);
+	case F_OFD_SETLKW:
+		r = dev_plock(fd, f, cmd, arg);
+		if (r != 1)
+			return (int)shim_ret(r);
+		if (cmd != F_GETLK && cmd != F_OFD_GETLK)
+			lock_unshared(f, "fcntl");
+		return real(fd, cmd, arg);
 	default: return real(fd, cmd, arg);
 	}
 }

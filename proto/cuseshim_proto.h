@@ -24,6 +24,8 @@
  *        CUSESHIM_OPEN_UNIQUE set, and its interrupt comes on a control
  *        connection of the same process (the file connection is not read
  *        until the open is answered).
+ *   1.8  PLOCK: fcntl(2)/lockf(3) record locks, POSIX and OFD, kept by the
+ *        driver's library.
  *
  * Version rule: the client sends its major.minor in HELLO/OPEN; the driver
  * refuses a different major (EPROTO) and answers with its own minor.  Each
@@ -75,7 +77,7 @@
 #include <sys/uio.h>
 
 #define CUSESHIM_PROTO_MAJOR 1
-#define CUSESHIM_PROTO_MINOR 7
+#define CUSESHIM_PROTO_MINOR 8
 
 /* The uniques of OPEN requests have this bit, and no others do (1.7). */
 #define CUSESHIM_OPEN_UNIQUE (1ull << 62)
@@ -92,6 +94,7 @@ enum cuseshim_opcode {
 	CUSESHIM_OP_RING = 0x43530007,	 /* memfd in SCM_RIGHTS -> a request ring */
 	CUSESHIM_OP_FLOCK = 0x43530008,	 /* flock(2) of a file (nodeid: its handle) */
 	CUSESHIM_OP_SETFL = 0x43530009,	 /* its f_flags changed (nodeid: handle) */
+	CUSESHIM_OP_PLOCK = 0x4353000a,	 /* an fcntl/lockf record lock (nodeid: handle) */
 };
 
 /* Kernel CUSE limits (fs/fuse): at most 32 pinned user pages per request,
@@ -212,6 +215,35 @@ struct cuseshim_setfl_in {
 	uint32_t padding;
 };
 
+/* PLOCK: a POSIX (owner: the process) or OFD (owner: the open file)
+ * record lock of fcntl(2) or lockf(3), kept by the driver's library on
+ * the device node as the kernel keeps them on its inode.  The range is
+ * start..end, both included, end CUSESHIM_PLOCK_EOF for "to the end of
+ * the file"; the client has resolved l_whence.  The answer is a
+ * cuseshim_plock_out, or an error alone: EAGAIN (a conflict, _SET),
+ * EDEADLK (_WAIT would wait in a cycle), EINTR (an INTERRUPT ended the
+ * wait), EBADF (a read lock on a file not open for reading, a write lock
+ * on one not open for writing), EINVAL, ENOLCK. */
+enum { CUSESHIM_PLOCK_GET, CUSESHIM_PLOCK_SET, CUSESHIM_PLOCK_WAIT };
+#define CUSESHIM_PLOCK_EOF INT64_MAX
+struct cuseshim_plock_in {
+	int64_t start;
+	int64_t end;
+	uint32_t cmd;  /* CUSESHIM_PLOCK_GET (F_GETLK), _SET (F_SETLK), _WAIT (F_SETLKW) */
+	uint32_t type; /* F_RDLCK, F_WRLCK, F_UNLCK */
+	uint32_t ofd;  /* 1: an OFD lock (F_OFD_*) */
+	uint32_t padding;
+};
+
+/* PLOCK's answer: for _GET the first lock in the way (type F_UNLCK if
+ * none), zeroes otherwise. */
+struct cuseshim_plock_out {
+	int64_t start;
+	int64_t end;
+	uint32_t type;
+	int32_t pid; /* its owner process; -1 for an OFD lock */
+};
+
 /* ATTACH: fuse_in_header alone, SCM_RIGHTS = a device fd. */
 struct cuseshim_attach_out {
 	uint64_t handle;
@@ -243,6 +275,8 @@ _Static_assert(sizeof(struct cuseshim_attach_out) == 16, "attach_out");
 _Static_assert(sizeof(struct cuseshim_closed_in) == 8, "closed_in");
 _Static_assert(sizeof(struct cuseshim_flock_in) == 8, "flock_in");
 _Static_assert(sizeof(struct cuseshim_setfl_in) == 8, "setfl_in");
+_Static_assert(sizeof(struct cuseshim_plock_in) == 32, "plock_in");
+_Static_assert(sizeof(struct cuseshim_plock_out) == 24, "plock_out");
 
 /*
  * Validation, used by both sides on every datagram before any field is
@@ -327,6 +361,12 @@ uint64_t proto_now_ns(void);
  * microseconds up to a second (the caller says so in its log). */
 #define CUSESHIM_SPIN_US_DEFAULT 50
 int proto_spin_ns(const char *s, uint64_t *ns);
+/* struct flock's l_whence, l_start and l_len on a CUSE file, whose offset
+ * and size are always 0, as the range start..end of a PLOCK (the
+ * kernel's flock_to_posix_lock): 0, -EINVAL or -EOVERFLOW. */
+int proto_lock_range(int whence, int64_t l_start, int64_t l_len, int64_t *start, int64_t *end);
+/* And back, for F_GETLK's answer (l_whence SEEK_SET). */
+void proto_lock_flock(int64_t start, int64_t end, int64_t *l_start, int64_t *l_len);
 
 /* The segments of @iov covering bytes [@skip, @skip + @len), at most @max
  * of them, into @out; returns how many. */

@@ -45,6 +45,8 @@ static const struct proto_op shim_ops[] = {
 	[CUSESHIM_OP_RING - CUSESHIM_OP_HELLO] = {"RING", 0, 0, 0},
 	[CUSESHIM_OP_FLOCK - CUSESHIM_OP_HELLO] = {"FLOCK", sizeof(struct cuseshim_flock_in), 0, 0},
 	[CUSESHIM_OP_SETFL - CUSESHIM_OP_HELLO] = {"SETFL", sizeof(struct cuseshim_setfl_in), 0, 0},
+	[CUSESHIM_OP_PLOCK - CUSESHIM_OP_HELLO] = {"PLOCK", sizeof(struct cuseshim_plock_in),
+						   sizeof(struct cuseshim_plock_out), 0},
 };
 
 static const struct proto_op *proto_op(uint32_t opcode)
@@ -374,6 +376,36 @@ uint64_t proto_now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int proto_lock_range(int whence, int64_t l_start, int64_t l_len, int64_t *start, int64_t *end)
+{
+	/* SEEK_CUR and SEEK_END count from 0 too: the kernel's CUSE file
+	 * never moves its offset, and its inode's size is 0 */
+	if (whence != SEEK_SET && whence != SEEK_CUR && whence != SEEK_END)
+		return -EINVAL;
+	if (l_start < 0)
+		return -EINVAL;
+	*start = l_start;
+	if (l_len > 0) {
+		if (l_len - 1 > CUSESHIM_PLOCK_EOF - l_start)
+			return -EOVERFLOW;
+		*end = l_start + (l_len - 1);
+	} else if (l_len < 0) {
+		if (l_start + l_len < 0)
+			return -EINVAL;
+		*end = l_start - 1;
+		*start = l_start + l_len;
+	} else {
+		*end = CUSESHIM_PLOCK_EOF;
+	}
+	return 0;
+}
+
+void proto_lock_flock(int64_t start, int64_t end, int64_t *l_start, int64_t *l_len)
+{
+	*l_start = start;
+	*l_len = end == CUSESHIM_PLOCK_EOF ? 0 : end - start + 1;
 }
 
 int proto_spin_ns(const char *s, uint64_t *ns)

@@ -32,7 +32,7 @@ if [ -e "$b/cused/cused" ]; then
 	chmod -R a+rX "$stage"
 fi
 if [ -n "${CUSESHIM_SRCDIR:-}" ] && [ -e "$CUSESHIM_SRCDIR/tests/e2e/fakedrv.py" ]; then
-	for py in fakedrv.py spliceprobe.py flockprobe.py pollprobe.py; do
+	for py in fakedrv.py spliceprobe.py flockprobe.py pollprobe.py plockprobe.py; do
 		cp "$CUSESHIM_SRCDIR/tests/e2e/$py" "$stage/" || exit 99
 		chmod 644 "$stage/$py"
 	done

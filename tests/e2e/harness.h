@@ -36,6 +36,37 @@ enum {
 #define FLOCKPROBE_OUT                                                                             \
 	"ok busy busy ok\nother busy\nok ok busy ok\nwaited True\ninterrupted busy\nbusy ok\n"
 
+/* What plockprobe.py DEV prints, on the kernel's CUSE too
+ * (tests/oracle/plocks.sh). */
+#define PLOCKPROBE_OUT                                                                             \
+	"lock ok\n"                                                                                \
+	"EAGAIN ok wr 0+10 parent wr 0+10 parent\n"                                                \
+	"own unlocked ok\n"                                                                        \
+	"ok EAGAIN rd 100+100 parent\n"                                                            \
+	"unlock ok ok\n"                                                                           \
+	"unlocked wr 0+4 parent wr 6+4 parent\n"                                                   \
+	"merge ok ok\n"                                                                            \
+	"wr 0+10 parent\n"                                                                         \
+	"bad EINVAL EINVAL EINVAL EINVAL EINVAL ok\n"                                              \
+	"access EBADF ok\n"                                                                        \
+	"unlocked\n"                                                                               \
+	"again ok\n"                                                                               \
+	"release ok\n"                                                                             \
+	"waited ok True\n"                                                                         \
+	"hold ok\n"                                                                                \
+	"cycle EDEADLOCK\n"                                                                        \
+	"child ok\n"                                                                               \
+	"hold ok\n"                                                                                \
+	"interrupted EAGAIN\n"                                                                     \
+	"dead unlocked\n"                                                                          \
+	"ofd ok EINVAL wr 0+10 -1 unlocked EAGAIN\n"                                               \
+	"ofd2 wr 0+10 -1 EAGAIN\n"                                                                 \
+	"unlocked\n"                                                                               \
+	"lockf True\n"                                                                             \
+	"lockf EACCES EAGAIN\n"                                                                    \
+	"test own True True\n"                                                                     \
+	"lockf ok ok\n"
+
 /* Criterion fixture: .init = h_setup, .fini = h_teardown */
 void h_setup(void);
 void h_teardown(void);

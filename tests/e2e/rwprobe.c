@@ -22,6 +22,7 @@
  *     getfl / setfl:FLAGS (n, a, A=O_ASYNC, 0)
  *     getfd / dup / dup2:N / close / lseek / mmap / fsync / fdatasync
  *     flock:sh|ex|un[:nb]  flock(2) -> "flock=R"
+ *     setlkw:r|w|u      fcntl F_SETLKW of the whole file -> "setlkw=R"
  *     access:PATH:MODE  MODE from r w x f
  *     sleep:MS
  *     rawpoll:MS        poll(POLLIN) of MS ms by an inline syscall, which
@@ -365,6 +366,12 @@ static void step(char *s)
 		int op = !strcmp(arg, "sh") ? LOCK_SH : !strcmp(arg, "ex") ? LOCK_EX : LOCK_UN;
 
 		result("flock", flock(fd, op | (arg2 && !strcmp(arg2, "nb") ? LOCK_NB : 0)));
+	} else if (!strcmp(s, "setlkw")) {
+		struct flock fl = {.l_type = (short)(!strcmp(arg, "r")	 ? F_RDLCK
+						     : !strcmp(arg, "w") ? F_WRLCK
+									 : F_UNLCK)};
+
+		result("setlkw", fcntl(fd, F_SETLKW, &fl));
 	} else if (!strcmp(s, "fsync")) {
 		result("fsync", fsync(fd));
 	} else if (!strcmp(s, "fdatasync")) {

@@ -343,6 +343,27 @@ Test(e2e, flock_locks_are_the_nodes)
 	expect_balanced(4);
 }
 
+/* fcntl and lockf record locks are the node's too: POSIX ones per
+ * process, OFD ones per open file, split and merged over byte ranges,
+ * EAGAIN against another owner, F_GETLK naming the holder, waited for,
+ * EDEADLK for a cycle, dropped at the process's close of any fd of the
+ * device and at its death; never seen by the driver, and no log line. */
+Test(e2e, record_locks_are_the_nodes)
+{
+	char script[600], *out = NULL, *err = NULL;
+
+	snprintf(script, sizeof(script), "%s/plockprobe.py", getenv("CUSESHIM_STAGE"));
+	start("dev0");
+	cr_assert_eq(h_run(H_SHIM, NULL, &out, &err,
+			   (const char *const[]){"python3", script, "/dev/dev0", NULL}),
+		     0, "%s", err);
+	cr_expect_str_eq(out, PLOCKPROBE_OUT);
+	cr_expect_str_eq(err, "");
+	free(out);
+	free(err);
+	expect_balanced(3);
+}
+
 /* A blocking flock is restarted after a signal handler with SA_RESTART,
  * as the kernel restarts it (a FUSE request would end EINTR): rwprobe's
  * alarm comes while another process holds the lock, and its flock still
@@ -367,26 +388,60 @@ Test(e2e, flock_waits_on_through_an_sa_restart_signal)
 	expect_balanced(2);
 }
 
-/* lockf and fcntl (POSIX) locks are not shared between opens (README):
- * they succeed, exclude nobody, and the first in a process says so. */
-Test(e2e, posix_locks_say_they_are_not_shared)
+/* A blocking F_SETLKW is restarted after a signal handler with
+ * SA_RESTART, as the kernel restarts it (tests/oracle/setlkw_restart.sh). */
+Test(e2e, setlkw_waits_on_through_an_sa_restart_signal)
 {
-	char *out = NULL, *err = NULL;
-	const char *want = "locks on an emulated device are not shared between its opens";
+	char *out = NULL;
 
 	start("dev0");
-	cr_assert_eq(h_run(H_SHIM, NULL, &out, &err,
-			   (const char *const[]){"python3", "-c",
-						 "import fcntl, os\n"
-						 "a = os.open('/dev/dev0', os.O_RDWR)\n"
-						 "b = os.open('/dev/dev0', os.O_RDWR)\n"
-						 "fcntl.lockf(a, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
-						 "fcntl.lockf(b, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
-						 "print('locked')\n",
-						 NULL}),
-		     0, "%s", err);
+	cr_assert_eq(H_RUN(H_SHIM, &out, "bash", "-c",
+			   "f=/tmp/held.$$; python3 -c \"import fcntl, os, sys, time\n"
+			   "fd = os.open('/dev/dev0', os.O_RDWR)\n"
+			   "fcntl.lockf(fd, fcntl.LOCK_EX)\n"
+			   "open(sys.argv[1], 'w').close()\n"
+			   "time.sleep(0.6)\" $f & "
+			   "while [ ! -e $f ]; do sleep 0.02; done; rm -f $f; "
+			   "\"$0\" open:/dev/dev0:rw alarm:150 setlkw:w alarms; wait",
+			   h_stage("rwprobe")),
+		     0);
+	cr_expect_str_eq(out, "open=3\nsetlkw=0\nalarms=1\n");
+	free(out);
+	expect_balanced(2);
+}
+
+/* A driver older than PLOCK (protocol 1.8; here the fake driver, which
+ * speaks 1.0) cannot keep record locks: they are taken on our socket,
+ * succeed, exclude nobody, and the first in a process says so (README). */
+Test(e2e, record_locks_of_an_older_driver_say_they_are_not_shared)
+{
+	char script[600], *out = NULL, *err = NULL;
+	const char *want = "locks on an emulated device are not shared between its opens";
+	struct h_driver d;
+
+	snprintf(script, sizeof(script), "%s/fakedrv.py", getenv("CUSESHIM_STAGE"));
+	cr_assert_eq(h_driver_start_argv(&d, "old",
+					 (const char *const[]){"/usr/bin/python3", script, h_dir(),
+							       "old", "none", NULL},
+					 0),
+		     0, "the fake driver did not start");
+	cr_assert_eq(
+		h_run(H_SHIM, NULL, &out, &err,
+		      (const char *const[]){"python3", "-c",
+					    "import fcntl, os\n"
+					    "a = os.open('/dev/old', os.O_RDWR)\n"
+					    "fcntl.lockf(a, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+					    "if os.fork() == 0:\n"
+					    "    b = os.open('/dev/old', os.O_RDWR)\n"
+					    "    fcntl.lockf(b, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+					    "    os.lockf(b, os.F_TLOCK, 0)\n"
+					    "    print('locked', flush=True)\n"
+					    "    os._exit(0)\n"
+					    "os.wait()\n",
+					    NULL}),
+		0, "%s", err);
 	cr_expect_str_eq(out, "locked\n");
-	cr_expect(strstr(err, "fcntl on /dev/dev0: ") && strstr(err, want), "stderr: %s", err);
+	cr_expect(strstr(err, "fcntl on /dev/old: ") && strstr(err, want), "stderr: %s", err);
 	cr_expect(strstr(err, want) && !strstr(strstr(err, want) + 1, want),
 		  "said more than once: %s", err);
 	free(out);

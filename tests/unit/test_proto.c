@@ -456,7 +456,7 @@ Test(check_request, unknown_opcode)
 		FUSE_POLL + 1,
 		CUSE_INIT, /* never travels on our sockets */
 		CUSESHIM_OP_HELLO - 1,
-		CUSESHIM_OP_SETFL + 1,
+		CUSESHIM_OP_PLOCK + 1,
 		0x80000000u,
 		UINT32_MAX,
 	};
@@ -805,6 +805,7 @@ static const struct op_expect ops[] = {
 	{CUSESHIM_OP_RING, 0, 0, "RING"},
 	{CUSESHIM_OP_FLOCK, 8, 0, "FLOCK"},
 	{CUSESHIM_OP_SETFL, 8, 0, "SETFL"},
+	{CUSESHIM_OP_PLOCK, 32, 24, "PLOCK"},
 };
 
 Test(opcodes, opcode_values)
@@ -837,7 +838,7 @@ Test(opcodes, unknown)
 		FUSE_POLL + 1,
 		1000,
 		CUSESHIM_OP_HELLO - 1,
-		CUSESHIM_OP_SETFL + 1,
+		CUSESHIM_OP_PLOCK + 1,
 		0x7fffffffu,
 		UINT32_MAX,
 	};
@@ -1616,5 +1617,45 @@ Test(ring, spin_option)
 
 		cr_expect_eq(proto_spin_ns(cases[i].s, &ns), cases[i].rc, "%s", cases[i].s);
 		cr_expect_eq(ns, cases[i].ns, "%s", cases[i].s);
+	}
+}
+
+/* struct flock's range on a CUSE file as the kernel's flock_to_posix_lock
+ * makes it (every l_whence counts from 0), and back for F_GETLK. */
+Test(plock, ranges)
+{
+	static const struct {
+		int whence;
+		int64_t l_start, l_len;
+		int rc;
+		int64_t start, end;
+	} cases[] = {
+		{SEEK_SET, 0, 10, 0, 0, 9},
+		{SEEK_CUR, 5, 1, 0, 5, 5},
+		{SEEK_END, 7, 0, 0, 7, INT64_MAX},
+		{SEEK_SET, 10, -5, 0, 5, 9},
+		{SEEK_SET, 10, -10, 0, 0, 9},
+		{SEEK_SET, 10, -11, -EINVAL, 0, 0},
+		{SEEK_SET, -1, 5, -EINVAL, 0, 0},
+		{3, 0, 1, -EINVAL, 0, 0},
+		{SEEK_SET, 1, INT64_MAX, 0, 1, INT64_MAX},
+		{SEEK_SET, 2, INT64_MAX, -EOVERFLOW, 0, 0},
+		{SEEK_SET, INT64_MAX, 1, 0, INT64_MAX, INT64_MAX},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int64_t start = 0, end = 0, l_start, l_len;
+		int rc = proto_lock_range(cases[i].whence, cases[i].l_start, cases[i].l_len, &start,
+					  &end);
+
+		cr_expect_eq(rc, cases[i].rc, "case %zu", i);
+		if (rc)
+			continue;
+		cr_expect_eq(start, cases[i].start, "case %zu", i);
+		cr_expect_eq(end, cases[i].end, "case %zu", i);
+		proto_lock_flock(start, end, &l_start, &l_len);
+		cr_expect_eq(l_start, start, "case %zu", i);
+		cr_expect_eq(l_len, end == INT64_MAX ? 0 : end - start + 1, "case %zu", i);
 	}
 }

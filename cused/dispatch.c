@@ -1193,6 +1193,7 @@ static void do_status(struct dispatch_ctx *d)
 	struct cuseshim_status_out out = {0};
 	struct cused_conn *c;
 	struct cused_file *f;
+	struct fuse_req *req;
 
 	if (!admin_allowed(d))
 		return;
@@ -1201,7 +1202,13 @@ static void do_status(struct dispatch_ctx *d)
 		out.open_files += f->state == FILE_OPEN;
 	for (c = se->conns; c; c = c->next)
 		out.connections++;
+	/* a lock wait is no request of the driver's (the kernel's CUSE never
+	 * sends one) */
 	out.waiting = se->waiting;
+	for (req = se->lock_waiters; req; req = req->next_lockwait)
+		out.waiting--;
+	for (req = se->plock_waiters; req; req = req->next_lockwait)
+		out.waiting--;
 	pthread_mutex_unlock(&se->lock);
 	reply_now(d, 0, &out, sizeof(out));
 }

@@ -262,6 +262,42 @@ Test(dropin, waiting_and_abort_like_sysfs)
 	free(out);
 }
 
+/* Waits for flock and fcntl locks never reach the driver: the device's
+ * "waiting" count leaves them out, as the kernel's does. */
+Test(dropin, lock_waits_are_not_waiting_requests)
+{
+	struct h_driver d;
+	char *out = NULL;
+	pid_t holder;
+	int i, st;
+
+	cr_assert_eq(h_driver_start_blocking(&d, "lw", NULL), 0);
+	holder = fork();
+	if (holder == 0) {
+		/* holds both locks for a while; two waiters queue behind it */
+		h_run(H_SHIM, NULL, NULL, NULL,
+		      (const char *const[]){
+			      "bash", "-c",
+			      "python3 -c \"import fcntl, os, time\n"
+			      "fd = os.open('/dev/lw', os.O_RDWR)\n"
+			      "fcntl.flock(fd, fcntl.LOCK_EX); fcntl.lockf(fd, fcntl.LOCK_EX)\n"
+			      "time.sleep(1.5)\" & sleep 0.3; "
+			      "\"$0\" open:/dev/lw:rw flock:ex & \"$0\" open:/dev/lw:rw setlkw:w & "
+			      "wait",
+			      h_stage("rwprobe"), NULL});
+		_exit(0);
+	}
+	for (i = 0; i < 200 && h_log_count(&d, "open ") < 3; i++)
+		h_msleep(10);
+	cr_expect_eq(h_log_count(&d, "open "), 3, "%s", h_log(&d));
+	h_msleep(300);
+	cr_assert_eq(H_RUN(0, &out, h_stage("cused"), "waiting", "lw"), 0);
+	cr_expect_str_eq(out, "0\n");
+	free(out);
+	waitpid(holder, &st, 0);
+	h_expect_balanced(&d, 3);
+}
+
 static char *slurp(const char *path)
 {
 	char *buf = NULL;

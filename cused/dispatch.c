@@ -1136,8 +1136,23 @@ static void do_flock(struct dispatch_ctx *d)
 		locks_changed(se);
 }
 
+/* The process of the thread a request names, when its connection may
+ * speak for it (a supervisor's, see vouch); else the connection's. */
+static pid_t caller_process(struct dispatch_ctx *d)
+{
+	struct cused_conn *c = d->m->conn;
+	pid_t tid = (pid_t)d->in->pid;
+	struct task_ids t;
+	uid_t uid;
+	gid_t gid;
+
+	if (!tid || tid == c->tid || !vouch(c, tid, &uid, &gid) || task_ids(tid, &t))
+		return c->pid;
+	return t.tgid;
+}
+
 /* PLOCK: an fcntl/lockf record lock (plock.c); the owner of a POSIX one
- * is the process of the connection. */
+ * is the caller's process. */
 static void do_plock(struct dispatch_ctx *d)
 {
 	struct fuse_session *se = d->se;
@@ -1155,7 +1170,7 @@ static void do_plock(struct dispatch_ctx *d)
 		return;
 	}
 	req->file = f;
-	cused_plock(se, req, f, d->arg, d->m->conn->pid);
+	cused_plock(se, req, f, d->arg, caller_process(d));
 }
 
 /* SETFL: the file's f_flags now, for its RELEASE. */

@@ -218,44 +218,23 @@ SHIM_EXPORT int flock(int fd, int op)
  */
 static int dev_plock(int fd, struct shim_file *f, int cmd, void *fl_user)
 {
-	struct cuseshim_plock_in pi = {0};
+	struct cuseshim_plock_in pi;
 	struct cuseshim_plock_out po;
 	struct flock fl;
 	struct iovec mine = {&fl, sizeof(fl)}, theirs = {fl_user, sizeof(fl)};
-	bool ofd = cmd == F_OFD_GETLK || cmd == F_OFD_SETLK || cmd == F_OFD_SETLKW;
 	int err;
 
 	if (process_vm_readv(shim_sys_getpid(), &mine, 1, &theirs, 1, 0) != sizeof(fl))
 		return -EFAULT;
-	if (ofd && fl.l_pid != 0)
-		return -EINVAL;
-	pi.cmd = cmd == F_GETLK || cmd == F_OFD_GETLK	? CUSESHIM_PLOCK_GET
-		 : cmd == F_SETLK || cmd == F_OFD_SETLK ? CUSESHIM_PLOCK_SET
-							: CUSESHIM_PLOCK_WAIT;
-	if (fl.l_type != F_RDLCK && fl.l_type != F_WRLCK &&
-	    (fl.l_type != F_UNLCK || pi.cmd == CUSESHIM_PLOCK_GET))
-		return -EINVAL;
-	err = proto_lock_range(fl.l_whence, fl.l_start, fl.l_len, &pi.start, &pi.end);
-	if (err)
-		return err;
-	pi.type = (uint32_t)fl.l_type;
-	pi.ofd = ofd;
-	err = file_call(fd, f, CUSESHIM_OP_PLOCK, &pi, sizeof(pi), &po, sizeof(po),
-			pi.cmd == CUSESHIM_PLOCK_WAIT);
+	err = proto_plock_in(cmd, &fl, &pi);
+	if (!err)
+		err = file_call(fd, f, CUSESHIM_OP_PLOCK, &pi, sizeof(pi), &po, sizeof(po),
+				pi.cmd == CUSESHIM_PLOCK_WAIT);
 	if (err == -ENOSYS)
 		return 1;
 	if (err || pi.cmd != CUSESHIM_PLOCK_GET)
 		return err;
-	fl.l_type = (short)po.type;
-	if (po.type != F_UNLCK) {
-		int64_t start, len;
-
-		proto_lock_flock(po.start, po.end, &start, &len);
-		fl.l_whence = SEEK_SET;
-		fl.l_start = start;
-		fl.l_len = len;
-		fl.l_pid = po.pid;
-	}
+	proto_plock_out(&po, &fl);
 	if (process_vm_writev(shim_sys_getpid(), &mine, 1, &theirs, 1, 0) != sizeof(fl))
 		return -EFAULT;
 	return 0;

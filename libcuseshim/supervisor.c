@@ -60,7 +60,8 @@
  * writev, pread64, pwrite64, preadv, pwritev, preadv2, pwritev2, ioctl,
  * fstat, lseek, fcntl, fsync, fdatasync, flock, sendfile, splice,
  * copy_file_range and file-backed mmap.  Non-device calls are answered CONTINUE at once (fcntl
- * other than F_GETFL/F_SETFL and the FIOCLEX/FIONCLEX/FIONBIO ioctls without even a readlink).
+ * other than F_GETFL/F_SETFL and the record locks, and the FIOCLEX/FIONCLEX/FIONBIO ioctls,
+ * without even a readlink).
  * Everything else (close, dup*, poll, select, epoll, sockets, anonymous mmap, ...) costs only the
  * BPF filter (about 15 ns).  A device call costs one notification on top of the shim's driver round
  * trip.
@@ -848,10 +849,11 @@ static void conn_break(struct sv_conn *c)
 }
 
 /* A request a signal in the target interrupts: the FUSE ones, and FLOCK's
- * wait for a lock. */
+ * and PLOCK's wait for a lock. */
 static bool is_fuse_op(uint32_t opcode)
 {
-	return opcode < CUSESHIM_OP_HELLO || opcode == CUSESHIM_OP_FLOCK;
+	return opcode < CUSESHIM_OP_HELLO || opcode == CUSESHIM_OP_FLOCK ||
+	       opcode == CUSESHIM_OP_PLOCK;
 }
 
 /*
@@ -1648,6 +1650,45 @@ static long job_flock(struct sv_job *j)
 	return r;
 }
 
+/* fcntl's record locks (F_GETLK, F_SETLK, F_SETLKW and the F_OFD_ forms):
+ * the device node's, kept by libcused, as under the shim (fd.c), the
+ * owner of a POSIX one the target's process (libcused takes it from the
+ * thread the request names).  A driver that predates PLOCK: as native. */
+static long job_plock(struct sv_job *j)
+{
+	struct cuseshim_plock_in pi;
+	struct fuse_in_header in = {.len = sizeof(in) + sizeof(pi), .opcode = CUSESHIM_OP_PLOCK};
+	struct iovec req[2] = {{&in, sizeof(in)}, {&pi, sizeof(pi)}};
+	struct cuseshim_plock_out po;
+	struct flock fl;
+	struct sv_op op;
+	long r;
+
+	if (mem_read(j->n.pid, j->n.data.args[2], &fl, sizeof(fl)))
+		return -EFAULT;
+	r = proto_plock_in((int)j->n.data.args[1], &fl, &pi);
+	if (r)
+		return r;
+	r = op_begin(j, &op);
+	if (r)
+		return r;
+	if (op.conn->hello.minor < 8) {
+		op_end(j, &op);
+		return SV_CONTINUE;
+	}
+	in.unique = conn_unique(op.conn);
+	in.nodeid = op.handle;
+	in.pid = j->n.pid;
+	r = conn_call(op.conn, &j->n, req, 2, -1, &po, sizeof(po), NULL, 0);
+	op_end(j, &op);
+	if (r < 0)
+		return r;
+	if (pi.cmd != CUSESHIM_PLOCK_GET)
+		return 0;
+	proto_plock_out(&po, &fl);
+	return mem_write(j->n.pid, j->n.data.args[2], &fl, sizeof(fl));
+}
+
 /* A device operation, run by the receiver that took its notification
  * (see serve): it may wait for the driver as long as the driver likes. */
 static long run_job(const struct seccomp_notif *n, int kind, struct sv_file *f, struct sv_dev *dev,
@@ -1914,13 +1955,18 @@ static long on_fcntl(struct seccomp_notif *n, int kind)
 	int fd = (int)(unsigned)n->data.args[0], cmd = (int)n->data.args[1], copy, r;
 	struct sv_file *f;
 
-	if (cmd != F_GETFL && !(cmd == F_SETFL && (n->data.args[2] & O_ASYNC)))
+	bool lock = cmd == F_GETLK || cmd == F_SETLK || cmd == F_SETLKW || cmd == F_OFD_GETLK ||
+		    cmd == F_OFD_SETLK || cmd == F_OFD_SETLKW;
+
+	if (cmd != F_GETFL && !lock && !(cmd == F_SETFL && (n->data.args[2] & O_ASYNC)))
 		return SV_CONTINUE;
 	f = classify_copy(n, fd, &copy);
 	if (!f)
 		return SV_CONTINUE;
 	if (cmd == F_GETFL)
 		return run_job(n, kind, f, NULL, copy, 0, job_getfl);
+	if (lock)
+		return run_job(n, kind, f, NULL, copy, 0, job_plock);
 	/* CUSE files have no fasync: O_ASYNC is accepted and dropped. */
 	r = fcntl(copy, F_SETFL, (int)(n->data.args[2] & ~(uint64_t)O_ASYNC)) ? -errno : 0;
 	close(copy);

@@ -367,6 +367,13 @@ int proto_spin_ns(const char *s, uint64_t *ns);
 int proto_lock_range(int whence, int64_t l_start, int64_t l_len, int64_t *start, int64_t *end);
 /* And back, for F_GETLK's answer (l_whence SEEK_SET). */
 void proto_lock_flock(int64_t start, int64_t end, int64_t *l_start, int64_t *l_len);
+struct flock;
+/* fcntl's record lock command @cmd (F_GETLK, F_SETLK, F_SETLKW, the F_OFD_
+ * forms) with the caller's @fl as a PLOCK request: 0 or the kernel's
+ * error for the arguments (-EINVAL, -EOVERFLOW). */
+int proto_plock_in(int cmd, const struct flock *fl, struct cuseshim_plock_in *pi);
+/* F_GETLK's answer into @fl, as the kernel's posix_lock_to_flock. */
+void proto_plock_out(const struct cuseshim_plock_out *po, struct flock *fl);
 
 /* The segments of @iov covering bytes [@skip, @skip + @len), at most @max
  * of them, into @out; returns how many. */

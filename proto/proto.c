@@ -408,6 +408,38 @@ void proto_lock_flock(int64_t start, int64_t end, int64_t *l_start, int64_t *l_l
 	*l_len = end == CUSESHIM_PLOCK_EOF ? 0 : end - start + 1;
 }
 
+int proto_plock_in(int cmd, const struct flock *fl, struct cuseshim_plock_in *pi)
+{
+	bool ofd = cmd == F_OFD_GETLK || cmd == F_OFD_SETLK || cmd == F_OFD_SETLKW;
+
+	memset(pi, 0, sizeof(*pi));
+	if (ofd && fl->l_pid != 0)
+		return -EINVAL;
+	pi->cmd = cmd == F_GETLK || cmd == F_OFD_GETLK	 ? CUSESHIM_PLOCK_GET
+		  : cmd == F_SETLK || cmd == F_OFD_SETLK ? CUSESHIM_PLOCK_SET
+							 : CUSESHIM_PLOCK_WAIT;
+	if (fl->l_type != F_RDLCK && fl->l_type != F_WRLCK &&
+	    (fl->l_type != F_UNLCK || pi->cmd == CUSESHIM_PLOCK_GET))
+		return -EINVAL;
+	pi->type = (uint32_t)fl->l_type;
+	pi->ofd = ofd;
+	return proto_lock_range(fl->l_whence, fl->l_start, fl->l_len, &pi->start, &pi->end);
+}
+
+void proto_plock_out(const struct cuseshim_plock_out *po, struct flock *fl)
+{
+	int64_t start, len;
+
+	fl->l_type = (short)po->type;
+	if (po->type == F_UNLCK)
+		return; /* the rest as the caller gave it */
+	proto_lock_flock(po->start, po->end, &start, &len);
+	fl->l_whence = SEEK_SET;
+	fl->l_start = start;
+	fl->l_len = len;
+	fl->l_pid = po->pid;
+}
+
 int proto_spin_ns(const char *s, uint64_t *ns)
 {
 	unsigned long us;

@@ -82,16 +82,31 @@ Test(seccomp, splice_family_fails_einval)
 	cr_expect_eq(h_log_count(&drv, "write "), 1, "%s", h_log(&drv));
 }
 
-/* The supervisor's half of e2e::flock_locks_are_the_nodes. */
-Test(seccomp, flock_locks_are_the_nodes)
+/* Runs a staged python probe against a fresh device under the
+ * supervisor and checks its output and the driver's open/release count. */
+static void expect_probe(const char *probe, const char *out, int opens)
 {
 	char script[600], dev[160];
 
-	snprintf(script, sizeof(script), "%s/flockprobe.py", getenv("CUSESHIM_STAGE"));
+	snprintf(script, sizeof(script), "%s/%s", getenv("CUSESHIM_STAGE"), probe);
 	start(NULL);
 	snprintf(dev, sizeof(dev), "/dev/%s", drv.name);
-	expect_sup(FLOCKPROBE_OUT, (const char *const[]){"python3", script, dev, NULL});
-	expect_balanced(4);
+	expect_sup(out, (const char *const[]){"python3", script, dev, NULL});
+	expect_balanced(opens);
+}
+
+/* The supervisor's half of e2e::flock_locks_are_the_nodes. */
+Test(seccomp, flock_locks_are_the_nodes)
+{
+	expect_probe("flockprobe.py", FLOCKPROBE_OUT, 4);
+}
+
+/* The supervisor's half of e2e::record_locks_are_the_nodes.  (Its close
+ * is not seen: the probe's close that drops the process's locks is the
+ * last one of a file they were taken through.) */
+Test(seccomp, record_locks_are_the_nodes)
+{
+	expect_probe("plockprobe.py", PLOCKPROBE_OUT, 3);
 }
 
 /* A difference from the kernel, named (README): under the supervisor a

@@ -5,7 +5,8 @@
  *
  * For the poll figure the device has one readiness flag: a write sets it
  * and notifies the poller that is waiting, a read clears it.  The
- * BENCH_IOC_NOTIFIED ioctl (bench.h) tells when that notify was sent. */
+ * BENCH_IOC_NOTIFIED ioctl (bench.h) tells when that notify was sent;
+ * BENCH_IOC_WORK is a request whose cost is the driver's. */
 #define FUSE_USE_VERSION 31
 
 #include <cuse_lowlevel.h>
@@ -81,11 +82,34 @@ static void bench_poll(fuse_req_t req, struct fuse_file_info *fi, struct fuse_po
 	fuse_reply_poll(req, revents);
 }
 
+/* BENCH_WORK_NS of this thread's CPU time, computing (not sleeping, not
+ * waiting: a preempted thread's time does not count). */
+static uint64_t work(void)
+{
+	struct timespec ts;
+	uint64_t end, x = 1;
+	int i;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	end = (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec + BENCH_WORK_NS;
+	do {
+		for (i = 0; i < 256; i++)
+			x = x * 6364136223846793005ull + 1442695040888963407ull;
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	} while ((uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec < end);
+	return x;
+}
+
 static void bench_ioctl(fuse_req_t req, int cmd, void *arg, struct fuse_file_info *fi,
 			unsigned flags, const void *in_buf, size_t in_bufsz, size_t out_bufsz)
 {
 	uint64_t when;
 
+	if ((unsigned)cmd == BENCH_IOC_WORK) {
+		when = work();
+		fuse_reply_ioctl(req, 0, &when, sizeof(when));
+		return;
+	}
 	if ((unsigned)cmd != BENCH_IOC_NOTIFIED) {
 		fuse_reply_err(req, ENOTTY);
 		return;

@@ -11,4 +11,10 @@
  * no poller waiting.  Also the ioctl.8 figure's round trip. */
 #define BENCH_IOC_NOTIFIED _IOR('B', 1, uint64_t)
 
+/* Answered after BENCH_WORK_NS of the serving thread's CPU time spent
+ * computing, with what it computed: a request whose cost is the
+ * driver's, for the scale.work figures. */
+#define BENCH_IOC_WORK _IOR('B', 2, uint64_t)
+#define BENCH_WORK_NS  20000
+
 #endif

@@ -169,6 +169,11 @@ static int op_ioctl(struct target *t)
 	return ioctl(t->fd, BENCH_IOC_NOTIFIED, t->buf) ? -1 : 0;
 }
 
+static int op_work(struct target *t)
+{
+	return ioctl(t->fd, BENCH_IOC_WORK, t->buf) ? -1 : 0;
+}
+
 static int op_open_close(struct target *t)
 {
 	int fd = open(t->path, O_RDWR);
@@ -476,6 +481,7 @@ static int run_scale(const struct figure *f)
 /* clang-format off */
 #define RW(op, size, div) {#op "." #size, SHIM, run_device, op_##op, size, 1, 1, div, MB_S}
 #define SCALE(n) {"scale.read.1.t" #n, SHIM, run_scale, op_read, 1, n, 100, 100, OPS_S}
+#define WORK(n) {"scale.work.t" #n, SHIM, run_scale, op_work, 8, n, 10, 100, OPS_S}
 
 static const struct figure figures[] = {
 	/* name                    mode     run             op             size thr batch  div unit */
@@ -490,6 +496,7 @@ static const struct figure figures[] = {
 	RW(write, 4096, 2), RW(write, 65536, 5), RW(write, 131072, 9), RW(write, 1048576, 65),
 	{"poll.wake",              SHIM,    run_poll,       NULL,          1,   2,  1,     4,  NS_OP},
 	SCALE(1), SCALE(2), SCALE(4), SCALE(8),
+	WORK(1), WORK(2), WORK(4), WORK(8),
 	{"nondev.read.plain",      PLAIN,   run_nondev,     op_read_eof,   1,   1,  100,   10, NS_OP},
 	{"nondev.read.shim",       SHIM,    run_nondev,     op_read_eof,   1,   1,  100,   10, NS_OP},
 	{"nondev.read.seccomp",    SECCOMP, run_nondev,     op_read_eof,   1,   1,  1,     1,  NS_OP},

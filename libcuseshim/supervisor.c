@@ -190,7 +190,7 @@ struct sv_dev {
 	pthread_mutex_t lock; /* attr, mtime, idle */
 	struct sv_conn *idle;
 	unsigned nidle;
-	atomic_bool told_stale, told_denied; /* each said once */
+	atomic_bool told_stale, told_denied, told_lock_eintr; /* each said once */
 	struct sv_dev *next;
 };
 
@@ -619,6 +619,38 @@ static bool target_signalled(pid_t tid)
 		return false;
 	return (status_mask(buf, "\nSigPnd:") | status_mask(buf, "\nShdPnd:")) &
 	       ~status_mask(buf, "\nSigBlk:");
+}
+
+/* The kernel's "restart the call" answer (ERESTARTSYS, not in the
+ * uapi headers): as the call returns, the signal that ended it turns it
+ * into EINTR, or a restart when the handler has SA_RESTART or there is no
+ * handler (a stop), as for the kernel's own lock waits. */
+#define SV_ERESTARTSYS 512
+
+/*
+ * Whether thread @tid will take a pending signal as its call returns: 1
+ * for one sent to the thread itself, or to its process when it has no
+ * other thread to take it instead; only then may its call be answered
+ * SV_ERESTARTSYS (the code must never reach the program, and no one else
+ * can take such a signal while the thread waits for us).  -1 when the
+ * only one is sent to a process of several threads: which thread takes it
+ * is the kernel's choice, which we cannot see.  0 for none.
+ */
+static int target_signal_is_its(pid_t tid)
+{
+	char buf[4096];
+	const char *p;
+	uint64_t blocked;
+
+	if (target_status(tid, buf, sizeof(buf)))
+		return 0;
+	blocked = status_mask(buf, "\nSigBlk:");
+	if (status_mask(buf, "\nSigPnd:") & ~blocked)
+		return 1;
+	if (!(status_mask(buf, "\nShdPnd:") & ~blocked))
+		return 0;
+	p = strstr(buf, "\nThreads:");
+	return p && strtol(p + 9, NULL, 10) == 1 ? 1 : -1;
 }
 
 static int target_creds(pid_t pid, struct sv_creds *c)
@@ -1628,6 +1660,22 @@ static long job_getfl(struct sv_job *j)
 	return r;
 }
 
+/* The answer for a lock wait a signal ended: the kernel's own lock waits
+ * restart after a handler with SA_RESTART and after a stop, so we answer
+ * "restart" and let the kernel decide, where we can (README). */
+static long lock_wait_interrupted(struct sv_job *j, const char *call)
+{
+	int its = target_signal_is_its(j->n.pid);
+
+	if (its > 0)
+		return -SV_ERESTARTSYS;
+	if (its < 0 && !atomic_exchange(&j->file->dev->told_lock_eintr, true))
+		sv_log("cuse-run: %s on /dev/%s ended EINTR by a signal to a multi-threaded "
+		       "process, even if its handler has SA_RESTART (see README)\n",
+		       call, j->file->dev->name);
+	return -EINTR;
+}
+
 /* flock(2): the lock is the device node's, kept by libcused (see the
  * shim's fd.c); a driver that predates FLOCK gets it on the socket. */
 static long job_flock(struct sv_job *j)
@@ -1646,6 +1694,8 @@ static long job_flock(struct sv_job *j)
 	r = conn_call(op.conn, &j->n, req, 2, -1, NULL, 0, NULL, 0);
 	if (r == -ENOSYS)
 		r = flock(op.copy, (int)li.op) ? -errno : 0;
+	else if (r == -EINTR)
+		r = lock_wait_interrupted(j, "flock");
 	op_end(j, &op);
 	return r;
 }
@@ -1681,6 +1731,8 @@ static long job_plock(struct sv_job *j)
 	in.pid = j->n.pid;
 	r = conn_call(op.conn, &j->n, req, 2, -1, &po, sizeof(po), NULL, 0);
 	op_end(j, &op);
+	if (r == -EINTR)
+		r = lock_wait_interrupted(j, "F_SETLKW");
 	if (r < 0)
 		return r;
 	if (pi.cmd != CUSESHIM_PLOCK_GET)

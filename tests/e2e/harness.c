@@ -51,6 +51,19 @@ const char *h_stage(const char *file)
 	return p;
 }
 
+const char *h_lock_holder(char *buf, size_t size, const char *dev, const char *pylock, int hold_ms)
+{
+	snprintf(buf, size,
+		 "f=/tmp/held.$$; python3 -c \"import fcntl, os, sys, time\n"
+		 "fd = os.open('/dev/%s', os.O_RDWR)\n"
+		 "fcntl.%s(fd, fcntl.LOCK_EX)\n"
+		 "open(sys.argv[1], 'w').close()\n"
+		 "time.sleep(%d / 1000)\" $f & "
+		 "while [ ! -e $f ]; do sleep 0.02; done; rm -f $f; ",
+		 dev, pylock, hold_ms);
+	return buf;
+}
+
 void h_msleep(int ms)
 {
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};

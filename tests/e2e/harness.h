@@ -104,6 +104,10 @@ int h_run(int flags, const char *in, char **out, char **err, const char *const a
 	h_run((flags), NULL, (out), NULL, (const char *const[]){__VA_ARGS__, NULL})
 
 /* Sleep @ms, then count lines again: for tests that wait for a release. */
+/* Shell for the start of a bash -c script: a process that takes /dev/@dev's
+ * lock (fcntl.@pylock, "flock" or "lockf", LOCK_EX), holds it @hold_ms ms,
+ * and is holding it when the script goes on (its job is still to wait). */
+const char *h_lock_holder(char *buf, size_t size, const char *dev, const char *pylock, int hold_ms);
 void h_msleep(int ms);
 /* Poll until the driver log holds @n lines starting with @prefix. */
 bool h_log_wait(const struct h_driver *d, const char *prefix, int n, int timeout_ms);

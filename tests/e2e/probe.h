@@ -17,10 +17,10 @@ static void probe_on_alarm(int sig)
 	probe_alarms++;
 }
 
-/* A SIGALRM handler with SA_RESTART, firing once in @ms ms. */
-static void probe_alarm(long ms)
+/* A SIGALRM handler with @flags (SA_RESTART or 0), firing once in @ms ms. */
+static void probe_alarm(long ms, int flags)
 {
-	struct sigaction sa = {.sa_handler = probe_on_alarm, .sa_flags = SA_RESTART};
+	struct sigaction sa = {.sa_handler = probe_on_alarm, .sa_flags = flags};
 	struct itimerval it = {{0, 0}, {ms / 1000, (ms % 1000) * 1000}};
 
 	sigemptyset(&sa.sa_mask);

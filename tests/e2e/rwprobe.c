@@ -379,7 +379,7 @@ static void step(char *s)
 	} else if (!strcmp(s, "access")) {
 		result("access", access(arg, access_mode(arg2)));
 	} else if (!strcmp(s, "alarm")) {
-		probe_alarm(a);
+		probe_alarm(a, SA_RESTART);
 	} else if (!strcmp(s, "alarms")) {
 		printf("alarms=%d\n", (int)probe_alarms);
 	} else if (!strcmp(s, "fionbio")) {

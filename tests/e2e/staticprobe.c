@@ -25,9 +25,12 @@
  *                        epoll_wait of MS ms -> "epollwait=N events=0xE"
  *     pollwait:MS        poll(POLLIN) of MS ms -> "pollwait=N revents=0xE"
  *     alarm:MS           a SIGALRM handler (SA_RESTART) firing in MS ms
+ *     alarm0:MS          the same without SA_RESTART
  *     alarms             -> "alarms=N", the handler's count
  *     waitioctl          bufdev's BUFDEV_WAIT -> "waitioctl=R"
  *     flockex            flock(LOCK_EX) -> "flock=R"
+ *     setlkw             fcntl F_SETLKW, F_WRLCK of the whole file
+ *                        -> "setlkw=R"
  *     pid                -> "pid=N"
  * Errors print "STEP=-1 errno=NAME".
  */
@@ -287,9 +290,15 @@ static void step(char *s)
 		else
 			printf("pollwait=%d revents=0x%x\n", r, r ? p.revents : 0);
 	} else if (!strcmp(s, "alarm")) {
-		probe_alarm(a);
+		probe_alarm(a, SA_RESTART);
+	} else if (!strcmp(s, "alarm0")) {
+		probe_alarm(a, 0);
 	} else if (!strcmp(s, "flockex")) {
 		result("flock", flock(fd, LOCK_EX));
+	} else if (!strcmp(s, "setlkw")) {
+		struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+
+		result("setlkw", fcntl(fd, F_SETLKW, &fl));
 	} else if (!strcmp(s, "waitioctl")) {
 		result("waitioctl", ioctl(fd, _IO('B', 2))); /* bufdev's BUFDEV_WAIT */
 	} else if (!strcmp(s, "pid")) {

@@ -364,26 +364,44 @@ Test(e2e, record_locks_are_the_nodes)
 	expect_balanced(3);
 }
 
+/* Runs, under the shim, rwprobe with @steps on /dev/dev0 while another
+ * process holds the device's lock (fcntl.@pylock, LOCK_EX) for 0.6 s, and
+ * meanwhile @after (shell; $p is the probe's pid); returns what it printed. */
+static char *while_locked(const char *pylock, const char *steps, const char *after)
+{
+	char holder[400], cmd[1000], *out = NULL;
+
+	snprintf(cmd, sizeof(cmd), "%s\"$0\" open:/dev/dev0:rw %s & p=$!; %s; wait $p; wait",
+		 h_lock_holder(holder, sizeof(holder), "dev0", pylock, 600), steps, after);
+	cr_assert_eq(H_RUN(H_SHIM, &out, "bash", "-c", cmd, h_stage("rwprobe")), 0);
+	return out;
+}
+
 /* A blocking flock is restarted after a signal handler with SA_RESTART,
  * as the kernel restarts it (a FUSE request would end EINTR): rwprobe's
  * alarm comes while another process holds the lock, and its flock still
  * succeeds once that process is gone. */
 Test(e2e, flock_waits_on_through_an_sa_restart_signal)
 {
-	char *out = NULL;
+	char *out;
 
 	start("dev0");
-	cr_assert_eq(H_RUN(H_SHIM, &out, "bash", "-c",
-			   "f=/tmp/held.$$; python3 -c \"import fcntl, os, sys, time\n"
-			   "fd = os.open('/dev/dev0', os.O_RDWR)\n"
-			   "fcntl.flock(fd, fcntl.LOCK_EX)\n"
-			   "open(sys.argv[1], 'w').close()\n"
-			   "time.sleep(0.6)\" $f & "
-			   "while [ ! -e $f ]; do sleep 0.02; done; rm -f $f; "
-			   "\"$0\" open:/dev/dev0:rw alarm:150 flock:ex alarms; wait",
-			   h_stage("rwprobe")),
-		     0);
+	out = while_locked("flock", "alarm:150 flock:ex alarms", ":");
 	cr_expect_str_eq(out, "open=3\nflock=0\nalarms=1\n");
+	free(out);
+	expect_balanced(2);
+}
+
+/* A stop and continue in the middle of a blocking flock is no signal to
+ * the program: the wait goes on (tests/oracle/flock_stop.sh). */
+Test(e2e, flock_waits_on_through_a_stop)
+{
+	char *out;
+
+	start("dev0");
+	out = while_locked("flock", "flock:ex",
+			   "sleep 0.15; kill -STOP $p; sleep 0.15; kill -CONT $p");
+	cr_expect_str_eq(out, "open=3\nflock=0\n");
 	free(out);
 	expect_balanced(2);
 }
@@ -392,19 +410,10 @@ Test(e2e, flock_waits_on_through_an_sa_restart_signal)
  * SA_RESTART, as the kernel restarts it (tests/oracle/setlkw_restart.sh). */
 Test(e2e, setlkw_waits_on_through_an_sa_restart_signal)
 {
-	char *out = NULL;
+	char *out;
 
 	start("dev0");
-	cr_assert_eq(H_RUN(H_SHIM, &out, "bash", "-c",
-			   "f=/tmp/held.$$; python3 -c \"import fcntl, os, sys, time\n"
-			   "fd = os.open('/dev/dev0', os.O_RDWR)\n"
-			   "fcntl.lockf(fd, fcntl.LOCK_EX)\n"
-			   "open(sys.argv[1], 'w').close()\n"
-			   "time.sleep(0.6)\" $f & "
-			   "while [ ! -e $f ]; do sleep 0.02; done; rm -f $f; "
-			   "\"$0\" open:/dev/dev0:rw alarm:150 setlkw:w alarms; wait",
-			   h_stage("rwprobe")),
-		     0);
+	out = while_locked("lockf", "alarm:150 setlkw:w alarms", ":");
 	cr_expect_str_eq(out, "open=3\nsetlkw=0\nalarms=1\n");
 	free(out);
 	expect_balanced(2);

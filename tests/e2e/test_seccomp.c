@@ -109,31 +109,107 @@ Test(seccomp, record_locks_are_the_nodes)
 	expect_probe("plockprobe.py", PLOCKPROBE_OUT, 3);
 }
 
-/* A difference from the kernel, named (README): under the supervisor a
- * blocking flock ends EINTR on a signal even with SA_RESTART, where the
- * kernel (and the shim: e2e::flock_waits_on_through_an_sa_restart_signal)
- * restarts it.  The target waits killably (WAIT_KILLABLE_RECV), so the
- * supervisor makes the interruption itself and cannot see SA_RESTART.
- * The lock itself is still the node's: taken once the holder is gone. */
-Test(seccomp, flock_and_an_sa_restart_signal_end_eintr)
+/* Runs, under the supervisor, staticprobe with @steps on the device while
+ * another process holds the device's lock (fcntl.@pylock, LOCK_EX) for
+ * 0.6 s, and meanwhile @after (shell; $p is the probe's pid). */
+static char *while_locked(const char *pylock, const char *steps, const char *after)
 {
-	char cmd[1200], *out = NULL;
+	char holder[400], cmd[1000], *out = NULL;
+
+	snprintf(cmd, sizeof(cmd), "%s%s open:/dev/%s:rw %s & p=$!; %s; wait $p; wait",
+		 h_lock_holder(holder, sizeof(holder), drv.name, pylock, 600),
+		 h_stage("staticprobe"), drv.name, steps, after);
+	cr_assert_eq(run_sup(&out, (const char *const[]){"bash", "-c", cmd, NULL}), 0);
+	return out;
+}
+
+/* A blocking flock is restarted after a handler with SA_RESTART, as the
+ * kernel restarts it (and the shim: e2e::flock_waits_on_through_an_
+ * sa_restart_signal).  The target waits killably (WAIT_KILLABLE_RECV), so
+ * the supervisor ends the lock wait itself and answers "restart"
+ * (ERESTARTSYS), which the kernel resolves by the handler's flags. */
+Test(seccomp, flock_waits_on_through_an_sa_restart_signal)
+{
+	char *out;
 
 	start(NULL);
-	snprintf(cmd, sizeof(cmd),
-		 "f=/tmp/held.$$; python3 -c \"import fcntl, os, sys, time\n"
-		 "fd = os.open('/dev/%s', os.O_RDWR)\n"
-		 "fcntl.flock(fd, fcntl.LOCK_EX)\n"
-		 "open(sys.argv[1], 'w').close()\n"
-		 "time.sleep(0.6)\" $f & "
-		 "while [ ! -e $f ]; do sleep 0.02; done; rm -f $f; "
-		 "%s open:/dev/%s:rw alarm:150 flockex alarms; wait; "
-		 "%s open:/dev/%s:rw flockex",
-		 drv.name, h_stage("staticprobe"), drv.name, h_stage("staticprobe"), drv.name);
-	cr_assert_eq(run_sup(&out, (const char *const[]){"bash", "-c", cmd, NULL}), 0);
+	out = while_locked("flock", "alarm:150 flockex alarms", ":");
+	cr_expect_str_eq(out, "open=3\nflock=0\nalarms=1\n");
+	free(out);
+	expect_balanced(2);
+}
+
+/* Without SA_RESTART the handler's signal ends the wait, EINTR; the lock
+ * is still the node's, taken by the next open once the holder is gone. */
+Test(seccomp, flock_and_a_signal_without_sa_restart_end_eintr)
+{
+	char cmd[200], *out;
+
+	start(NULL);
+	snprintf(cmd, sizeof(cmd), "wait $p; %s open:/dev/%s:rw flockex", h_stage("staticprobe"),
+		 drv.name);
+	out = while_locked("flock", "alarm0:150 flockex alarms", cmd);
 	cr_expect_str_eq(out, "open=3\nflock=-1 errno=EINTR\nalarms=1\nopen=3\nflock=0\n");
 	free(out);
 	expect_balanced(3);
+}
+
+/* A stop and continue in the middle of the wait is no signal to the
+ * program: the kernel restarts its flock (no handler ran;
+ * tests/oracle/flock_stop.sh). */
+Test(seccomp, flock_waits_on_through_a_stop)
+{
+	char *out;
+
+	start(NULL);
+	out = while_locked("flock", "flockex",
+			   "sleep 0.15; kill -STOP $p; sleep 0.15; kill -CONT $p");
+	cr_expect_str_eq(out, "open=3\nflock=0\n");
+	free(out);
+	expect_balanced(2);
+}
+
+/* The limit, named (README): a signal to a process of several threads
+ * ends the wait EINTR, said once on stderr.  (Python retries an EINTR
+ * after running the handler, so the flock still succeeds.) */
+Test(seccomp, flock_and_a_process_signal_of_threads_say_eintr)
+{
+	const char *want = "cuse-run: flock on /dev/sdev ended EINTR by a signal to a "
+			   "multi-threaded process, even if its handler has SA_RESTART (see "
+			   "README)\n";
+	char holder[400], cmd[1400], *out = NULL, *err = NULL;
+
+	start(NULL);
+	snprintf(cmd, sizeof(cmd),
+		 "%s"
+		 "python3 -c \"import fcntl, os, signal, threading, time\n"
+		 "fd = os.open('/dev/%s', os.O_RDWR)\n"
+		 "hits = []\n"
+		 "signal.signal(signal.SIGALRM, lambda *a: hits.append(1))\n"
+		 "threading.Thread(target=time.sleep, args=(5,), daemon=True).start()\n"
+		 "signal.setitimer(signal.ITIMER_REAL, 0.15)\n"
+		 "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+		 "print('flock', len(hits))\"; wait",
+		 h_lock_holder(holder, sizeof(holder), drv.name, "flock", 1200), drv.name);
+	cr_assert_eq(run_sup_err(&out, &err, (const char *const[]){"bash", "-c", cmd, NULL}), 0);
+	cr_expect_str_eq(out, "flock 1\n");
+	cr_expect_str_eq(err, want);
+	free(out);
+	free(err);
+	expect_balanced(2);
+}
+
+/* F_SETLKW's wait as flock's (e2e::setlkw_waits_on_through_an_sa_
+ * restart_signal; tests/oracle/setlkw_restart.sh). */
+Test(seccomp, setlkw_waits_on_through_an_sa_restart_signal)
+{
+	char *out;
+
+	start(NULL);
+	out = while_locked("lockf", "alarm:150 setlkw alarms", ":");
+	cr_expect_str_eq(out, "open=3\nsetlkw=0\nalarms=1\n");
+	free(out);
+	expect_balanced(2);
 }
 
 static void need_busybox(void)

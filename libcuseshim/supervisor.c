@@ -604,23 +604,6 @@ static uint64_t status_mask(const char *buf, const char *field)
 	return p ? strtoull(p + strlen(field), NULL, 16) : 0;
 }
 
-/*
- * Whether thread @tid has a signal waiting that it does not block.  In
- * the kernel a FUSE request waits interruptibly, and such a signal makes
- * it send FUSE_INTERRUPT; our target waits killably (WAIT_KILLABLE_RECV),
- * so the signal stays pending and we look for it.  Ignored signals are
- * never queued, so what is pending is caught or fatal.
- */
-static bool target_signalled(pid_t tid)
-{
-	char buf[4096];
-
-	if (target_status(tid, buf, sizeof(buf)))
-		return false;
-	return (status_mask(buf, "\nSigPnd:") | status_mask(buf, "\nShdPnd:")) &
-	       ~status_mask(buf, "\nSigBlk:");
-}
-
 /* The kernel's "restart the call" answer (ERESTARTSYS, not in the
  * uapi headers): as the call returns, the signal that ended it turns it
  * into EINTR, or a restart when the handler has SA_RESTART or there is no
@@ -628,15 +611,22 @@ static bool target_signalled(pid_t tid)
 #define SV_ERESTARTSYS 512
 
 /*
- * Whether thread @tid will take a pending signal as its call returns: 1
- * for one sent to the thread itself, or to its process when it has no
- * other thread to take it instead; only then may its call be answered
- * SV_ERESTARTSYS (the code must never reach the program, and no one else
- * can take such a signal while the thread waits for us).  -1 when the
- * only one is sent to a process of several threads: which thread takes it
- * is the kernel's choice, which we cannot see.  0 for none.
+ * Whether thread @tid has a signal waiting that it does not block: 0 for
+ * none.  In the kernel a FUSE request waits interruptibly, and such a
+ * signal makes it send FUSE_INTERRUPT; our target waits killably
+ * (WAIT_KILLABLE_RECV), so the signal stays pending and we look for it.
+ * Ignored signals are never queued, so what is pending is caught, fatal
+ * or a stop.
+ *
+ * 1 when the thread will take it as its call returns: sent to the thread
+ * itself, or to its process when it has no other thread to take it
+ * instead.  Only then may its call be answered SV_ERESTARTSYS (the code
+ * must never reach the program, and no one else can take such a signal
+ * while the thread waits for us).  -1 when it is sent to a process of
+ * several threads: which thread takes it is the kernel's choice, which we
+ * cannot see.
  */
-static int target_signal_is_its(pid_t tid)
+static int target_signal(pid_t tid)
 {
 	char buf[4096];
 	const char *p;
@@ -935,7 +925,7 @@ static ssize_t conn_call_raw(struct sv_conn *c, const struct seccomp_notif *n, s
 			continue;
 		if (r < 0 && errno == EAGAIN) {
 			if (n && !interrupted && is_fuse_op(in->opcode) &&
-			    (!notif_valid(n->id) || target_signalled(n->pid))) {
+			    (!notif_valid(n->id) || target_signal(n->pid))) {
 				struct fuse_in_header ih = {.len = sizeof(ih) +
 								   sizeof(struct fuse_interrupt_in),
 							    .opcode = FUSE_INTERRUPT,
@@ -1665,7 +1655,7 @@ static long job_getfl(struct sv_job *j)
  * "restart" and let the kernel decide, where we can (README). */
 static long lock_wait_interrupted(struct sv_job *j, const char *call)
 {
-	int its = target_signal_is_its(j->n.pid);
+	int its = target_signal(j->n.pid);
 
 	if (its > 0)
 		return -SV_ERESTARTSYS;

@@ -2,11 +2,15 @@
 /*
  * cused: run and list CUSE drivers served by libcused.
  *
- *   cused run [--dir=DIR] [--mode=MODE] [--owner=USER] [--group=GROUP] -- DRIVER [ARG]...
- *       runs an unmodified driver binary linked with libfuse3 against
- *       libcused instead: a directory whose libfuse3.so.3 is libcused comes
- *       first in LD_LIBRARY_PATH, and libcused carries libfuse3's version
- *       nodes, so the dynamic linker binds every symbol to it.
+ *   cused run [--bridge] [-d] [--dir=DIR] [--mode=MODE] [--owner=USER] [--group=GROUP]
+ *             -- DRIVER [ARG]...
+ *       runs an unmodified driver binary.  One linked with libfuse3.so.3
+ *       runs against libcused instead: a directory whose libfuse3.so.3 is
+ *       libcused comes first in LD_LIBRARY_PATH, and libcused carries
+ *       libfuse3's version nodes, so the dynamic linker binds every symbol
+ *       to it.  Any other (libfuse.so.2, libfuse3.so.4, a static libfuse,
+ *       none) runs under cuse-run, whose shim gives its open of /dev/cuse
+ *       to cuse-bridge, which plays the kernel's side of that fd.
  *   cused list [--dir=DIR] [--json]
  *       the live devices of a registry.
  *   cused waiting NAME / cused abort NAME
@@ -14,12 +18,14 @@
  *       driver has not answered yet; abort the device.
  */
 #include <dirent.h>
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +52,9 @@ static void usage(FILE *out)
 		     "  --mode=MODE      permissions of the device (octal, default 0600)\n"
 		     "  --owner=USER     owner of the device (default: the driver's user)\n"
 		     "  --group=GROUP    group of the device (default: the driver's group)\n"
+		     "  --bridge         (run) serve the driver through cuse-bridge, which plays\n"
+		     "                   the kernel's /dev/cuse, even when it links libfuse3.so.3\n"
+		     "  -d, --debug      (run) say which way the driver runs, and why\n"
 		     "  --json           (list) one JSON object per device\n"
 		     "  -h, --help       show this help and exit\n"
 		     "  -V, --version    show the version and exit\n");
@@ -86,15 +95,155 @@ static const char *compat_dir(void)
 	return COMPATDIR;
 }
 
-static int cmd_run(int argc, char **argv)
+/* The program execvp would run for @name, in @out. */
+static int find_program(const char *name, char *out, size_t size)
 {
-	const char *dir = compat_dir(), *old;
-	char probe[PATH_MAX + 256], *ld;
+	const char *path = getenv("PATH"), *p, *colon;
+
+	if (strchr(name, '/'))
+		return snprintf(out, size, "%s", name) < (int)size ? 0 : -1;
+	for (p = path && *path ? path : "/usr/local/bin:/usr/bin:/bin"; *p; p = colon + 1) {
+		colon = strchrnul(p, ':');
+		if (snprintf(out, size, "%.*s/%s", (int)(colon - p), colon > p ? p : ".", name) <
+			    (int)size &&
+		    access(out, X_OK) == 0)
+			return 0;
+		if (!*colon)
+			break;
+	}
+	return -1;
+}
+
+static bool pread_all(int fd, void *buf, size_t n, off_t off)
+{
+	return pread(fd, buf, n, off) == (ssize_t)n;
+}
+
+/*
+ * Which libfuse the 64-bit ELF program @path asks the dynamic linker for
+ * (DT_NEEDED): "libfuse3.so.3", "libfuse3.so.4", "libfuse.so.2", or NULL
+ * for none (a static libfuse, no libfuse, not a dynamic program).
+ */
+static const char *libfuse_needed(const char *path)
+{
+	static char found[64];
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph, dyn = {0};
+	Elf64_Dyn d;
+	uint64_t strtab = 0, needed[64], stroff = 0;
+	size_t nneeded = 0, i;
+	const char *res = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return NULL;
+	if (!pread_all(fd, &eh, sizeof(eh), 0) || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(ph) || eh.e_phnum > 256)
+		goto out;
+	for (i = 0; i < eh.e_phnum; i++)
+		if (pread_all(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + i * sizeof(ph))) &&
+		    ph.p_type == PT_DYNAMIC)
+			dyn = ph;
+	for (i = 0; dyn.p_filesz && i < dyn.p_filesz / sizeof(d) && i < 4096; i++) {
+		if (!pread_all(fd, &d, sizeof(d), (off_t)(dyn.p_offset + i * sizeof(d))) ||
+		    d.d_tag == DT_NULL)
+			break;
+		if (d.d_tag == DT_STRTAB)
+			strtab = d.d_un.d_ptr;
+		else if (d.d_tag == DT_NEEDED && nneeded < 64)
+			needed[nneeded++] = d.d_un.d_val;
+	}
+	/* the string table's address, as a file offset */
+	for (i = 0; strtab && i < eh.e_phnum; i++)
+		if (pread_all(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + i * sizeof(ph))) &&
+		    ph.p_type == PT_LOAD && strtab >= ph.p_vaddr &&
+		    strtab < ph.p_vaddr + ph.p_filesz)
+			stroff = strtab - ph.p_vaddr + ph.p_offset;
+	for (i = 0; stroff && i < nneeded && !res; i++) {
+		char name[sizeof(found)] = "";
+
+		if (pread(fd, name, sizeof(name) - 1, (off_t)(stroff + needed[i])) <= 0)
+			continue;
+		if (!strncmp(name, "libfuse3.so.", 12) || !strncmp(name, "libfuse.so.", 11)) {
+			snprintf(found, sizeof(found), "%s", name);
+			res = found;
+		}
+	}
+out:
+	close(fd);
+	return res;
+}
+
+/* cuse-run, which puts the shim (and with it /dev/cuse) under the driver:
+ * beside us (the test stage), in the build tree above us, or installed. */
+static const char *cuse_run_path(void)
+{
+	static char path[PATH_MAX + 64];
+	char exe[PATH_MAX - 64], *slash;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n > 0) {
+		exe[n] = '\0';
+		slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			snprintf(path, sizeof(path), "%s/cuse-run", exe);
+			if (access(path, X_OK) == 0)
+				return path;
+			snprintf(path, sizeof(path), "%s/../cuse-run", exe);
+			if (access(path, X_OK) == 0)
+				return path;
+		}
+	}
+	return BINDIR "/cuse-run";
+}
+
+/* The bridge: the driver runs under cuse-run, whose shim gives its open
+ * of /dev/cuse to cuse-bridge. */
+static int run_bridged(int argc, char **argv, const char *why, int debug)
+{
+	const char *run = cuse_run_path();
+	char **v = calloc((size_t)argc + 3, sizeof(char *));
+
+	if (!v)
+		return 125;
+	if (debug)
+		fprintf(stderr,
+			"cused run: %s %s: bridged (cuse-bridge plays the kernel's /dev/cuse)\n",
+			argv[0], why);
+	v[0] = (char *)run;
+	v[1] = "--";
+	memcpy(v + 2, argv, (size_t)argc * sizeof(char *));
+	execv(run, v);
+	fprintf(stderr, "cused run: cannot run '%s': %s\n", run, strerror(errno));
+	return 126;
+}
+
+static int cmd_run(int argc, char **argv, bool bridge, int debug)
+{
+	const char *dir = compat_dir(), *old, *lib;
+	char probe[PATH_MAX + 256], prog[PATH_MAX], *ld;
 
 	if (argc < 1) {
 		fprintf(stderr, "cused run: no driver given\n");
 		return 125;
 	}
+	if (find_program(argv[0], prog, sizeof(prog))) {
+		fprintf(stderr, "cused run: cannot run '%s': %s\n", argv[0], strerror(ENOENT));
+		return 127;
+	}
+	if (bridge)
+		return run_bridged(argc, argv, "(--bridge)", debug);
+	lib = libfuse_needed(prog);
+	if (!lib)
+		return run_bridged(argc, argv, "links no libfuse.so (static or none)", debug);
+	if (strcmp(lib, "libfuse3.so.3")) {
+		snprintf(probe, sizeof(probe), "links %s", lib);
+		return run_bridged(argc, argv, probe, debug);
+	}
+	if (debug)
+		fprintf(stderr, "cused run: %s links libfuse3.so.3: on libcused (%s)\n", argv[0],
+			dir);
 	snprintf(probe, sizeof(probe), "%s/libfuse3.so.3", dir);
 	if (!exists(probe)) {
 		fprintf(stderr, "cused run: cannot find libcused as '%s'\n", probe);
@@ -216,8 +365,11 @@ int main(int argc, char **argv)
 		{"dir", required_argument, NULL, 'D'},	 {"mode", required_argument, NULL, 'm'},
 		{"owner", required_argument, NULL, 'o'}, {"group", required_argument, NULL, 'g'},
 		{"json", no_argument, NULL, 'j'},	 {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},	 {NULL, 0, NULL, 0},
+		{"version", no_argument, NULL, 'V'},	 {"bridge", no_argument, NULL, 'b'},
+		{"debug", no_argument, NULL, 'd'},	 {NULL, 0, NULL, 0},
 	};
+	bool bridge = false;
+	int debug = 0;
 	const char *cmd;
 	char dir[PATH_MAX], num[32];
 	int c, json = 0;
@@ -239,7 +391,7 @@ int main(int argc, char **argv)
 	argv++;
 	argc--;
 	argv[0] = "cused"; /* getopt's messages name it */
-	while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+hVd", opts, NULL)) != -1) {
 		switch (c) {
 		case 'D': setenv("CUSE_DIR", optarg, 1); break;
 		case 'm': {
@@ -265,13 +417,15 @@ int main(int argc, char **argv)
 			setenv(c == 'g' ? "CUSED_GROUP" : "CUSED_OWNER", num, 1);
 			break;
 		case 'j': json = 1; break;
+		case 'b': bridge = true; break;
+		case 'd': debug = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("cused (cuseshim) %s\n", PACKAGE_VERSION); return 0;
 		default: fputs(TRY_HELP, stderr); return 125;
 		}
 	}
 	if (!strcmp(cmd, "run"))
-		return cmd_run(argc - optind, argv + optind);
+		return cmd_run(argc - optind, argv + optind, bridge, debug);
 	if (!strcmp(cmd, "list")) {
 		if (registry_dir(dir, sizeof(dir), getenv("CUSE_DIR"), getenv("XDG_RUNTIME_DIR"),
 				 geteuid()) < 0) {

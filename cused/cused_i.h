@@ -142,6 +142,9 @@ struct fuse_session {
 	char attr_path[PATH_MAX];
 	struct registry_attr attr;
 	bool published;
+	/* the process the registry names as serving the device: ours, or
+	 * for cuse-bridge the driver's (0: ours) */
+	pid_t serving_pid;
 
 	pthread_mutex_t lock; /* conns, files, handles, counters below */
 	struct cused_conn *conns;

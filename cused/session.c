@@ -432,7 +432,7 @@ int cused_publish(struct fuse_session *se)
 	}
 	/* The attributes come last: a complete line means a usable device
 	 * (clients treat an entry without one as not there yet). */
-	se->attr.pid = getpid();
+	se->attr.pid = se->serving_pid ? se->serving_pid : getpid();
 	dfd = open(se->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0)
 		flock(dfd, LOCK_EX);

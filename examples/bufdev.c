@@ -25,10 +25,20 @@
  * --no-rw leaves out the read and write callbacks; --max-write=N is the
  * max_write its init gives the connection.
  */
+#ifndef FUSE_USE_VERSION
 #define FUSE_USE_VERSION 31
+#endif
 
 #include <cuse_lowlevel.h>
 #include <fuse_opt.h>
+
+/* libfuse 2 (built with FUSE_USE_VERSION 29, as a test driver) does not
+ * pass poll's events on */
+#if FUSE_USE_VERSION >= 30
+#define POLL_EVENTS(fi) (fi)->poll_events
+#else
+#define POLL_EVENTS(fi) 0u
+#endif
 
 #include <errno.h>
 #include <poll.h>
@@ -395,7 +405,7 @@ static void bufdev_poll(fuse_req_t req, struct fuse_file_info *fi, struct fuse_p
 	pthread_mutex_unlock(&lock);
 	if (ph)
 		fuse_pollhandle_destroy(ph);
-	say("poll fh=%lu events=0x%x -> 0x%x ph=%d\n", (unsigned long)fi->fh, fi->poll_events,
+	say("poll fh=%lu events=0x%x -> 0x%x ph=%d\n", (unsigned long)fi->fh, POLL_EVENTS(fi),
 	    revents, asked);
 	fuse_reply_poll(req, revents);
 }

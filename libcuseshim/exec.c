@@ -118,6 +118,23 @@ static const char *cuse_run(char *buf, size_t size)
 	return executable(BINDIR "/cuse-run") ? BINDIR "/cuse-run" : NULL;
 }
 
+const char *shim_helper(const char *name, char *buf, size_t size)
+{
+	/* beside the shim (installed, or the test stage), or in the build
+	 * tree, where the shim is libcuseshim/.libs/ and helpers are in cused/ */
+	static const char *const rel[] = {"/", "/../../cused/"};
+	size_t i;
+
+	if (shim_dir[0])
+		for (i = 0; i < sizeof(rel) / sizeof(rel[0]); i++)
+			if (snprintf(buf, size, "%s%s%s", shim_dir, rel[i], name) < (int)size &&
+			    executable(buf))
+				return buf;
+	if (snprintf(buf, size, "%s/%s", SHIMDIR, name) < (int)size && executable(buf))
+		return buf;
+	return NULL;
+}
+
 /*
  * The argument vector that runs @path under cuse-run in @out (room for
  * MAX_ARGS + 8), or NULL if the exec should go ahead unchanged.

@@ -203,6 +203,8 @@ static int do_open(int (*real_open)(const char *, int, ...), int dirfd,
 	}
 	if (shim_path_candidate(p)) {
 		r = shim_path_lookup(AT_FDCWD, p, &dev);
+		if (r == 0 && !strcmp(p, "/dev/cuse"))
+			return (int)shim_ret(shim_cuse_open(flags));
 		if (r < 0)
 			return (int)shim_ret(r);
 		if (r > 0)

@@ -164,8 +164,11 @@ SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
 	struct shim_file *f = shim_fd_dev(fd);
 
-	if (__builtin_expect(!f, 1))
-		return REAL(read)(fd, buf, n);
+	if (__builtin_expect(!f, 1)) {
+		ssize_t r = REAL(read)(fd, buf, n);
+
+		return __builtin_expect(r == 0, 0) && n ? shim_cuse_read_end(fd) : r;
+	}
 	return shim_ret(dev_rw1(fd, f, buf, n, false));
 }
 
@@ -173,8 +176,11 @@ SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 {
 	struct shim_file *f = shim_fd_dev(fd);
 
-	if (__builtin_expect(!f, 1) || n > buflen)
-		return REAL(__read_chk)(fd, buf, n, buflen);
+	if (__builtin_expect(!f, 1) || n > buflen) {
+		ssize_t r = REAL(__read_chk)(fd, buf, n, buflen);
+
+		return __builtin_expect(r == 0, 0) && n ? shim_cuse_read_end(fd) : r;
+	}
 	return shim_ret(dev_rw1(fd, f, buf, n, false));
 }
 
@@ -230,8 +236,15 @@ SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
 	struct shim_file *f = shim_fd_dev(fd);
 
-	if (__builtin_expect(!f, 1))
-		return REAL(writev)(fd, iov, iovcnt);
+	if (__builtin_expect(!f, 1)) {
+		ssize_t r = REAL(writev)(fd, iov, iovcnt);
+
+		/* a /dev/cuse channel whose device is gone: ENODEV, as the
+		 * kernel's (SIGPIPE, if not ignored, was the socket's) */
+		if (__builtin_expect(r < 0, 0) && errno == EPIPE && shim_cuse_channel(fd))
+			errno = ENODEV;
+		return r;
+	}
 	return shim_ret(dev_io(fd, f, iov, iovcnt, true, 0));
 }
 

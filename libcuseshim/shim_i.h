@@ -255,6 +255,14 @@ void shim_after_close(struct shim_file *f);
 void shim_flags_changed(int fd, struct shim_file *f);
 /* exit(): close device fds as close() would, waiting for the releases. */
 void shim_exit_files(void);
+/* ---- cuse.c: /dev/cuse for drivers, with cuse-bridge on the other end */
+int shim_cuse_open(int flags);
+bool shim_cuse_channel(int fd);
+/* A read of @fd returned 0: 0 again, or -1 with errno ENODEV when @fd is
+ * a /dev/cuse channel whose other end has gone (the kernel's answer). */
+ssize_t shim_cuse_read_end(int fd);
+/* ---- exec.c: @name beside the shim, in the build tree or installed */
+const char *shim_helper(const char *name, char *buf, size_t size);
 /* ---- open.c */
 int shim_open_device(struct shim_dev *dev, int flags);
 /* ---- rw.c */

@@ -19,7 +19,7 @@ for f in cused/.libs/libcused.so.0 libcuseshim/.libs/libcuseshim.so cuse-run \
 	tests/e2e/procprobe tests/e2e/fortprocprobe tests/e2e/fort2procprobe tests/e2e/lfsprocprobe \
 	tests/e2e/fortstdioprobe tests/e2e/fort2stdioprobe tests/e2e/lfsstdioprobe \
 	tests/e2e/fortioctlprobe tests/e2e/fort2ioctlprobe tests/e2e/lfsioctlprobe \
-	tests/e2e/fortstress tests/e2e/lfsstress; do
+	tests/e2e/fortstress tests/e2e/lfsstress cused/cuse-bridge; do
 	if [ -e "$b/$f" ]; then
 		cp "$b/$f" "$stage/" || exit 99
 	fi
@@ -28,7 +28,9 @@ done
 if [ -e "$b/cused/cused" ]; then
 	cp "$b/cused/cused" "$stage/" && mkdir -p "$stage/fuse3" &&
 		cp "$b/cused/.libs/libcused.so.0" "$stage/fuse3/libfuse3.so.3" || exit 99
-	cp "$b/tests/e2e/realfuse-bufdev" "$stage/" 2>/dev/null
+	for drv in realfuse-bufdev fuse2-bufdev static-fuse3-bufdev; do
+		cp "$b/tests/e2e/$drv" "$stage/" 2>/dev/null
+	done
 	chmod -R a+rX "$stage"
 fi
 if [ -n "${CUSESHIM_SRCDIR:-}" ] && [ -e "$CUSESHIM_SRCDIR/tests/e2e/fakedrv.py" ]; then

@@ -2,7 +2,7 @@
 # Sourced by examples/demo.sh and tests/run-all.sh: installs the Debian 12
 # packages cuseshim needs when any is missing.
 cuseshim_deps="autoconf automake libtool pkg-config make gcc g++ libc6-dev
-	libfuse3-dev libseccomp-dev libcriterion-dev python3 dash
+	libfuse3-dev libfuse-dev libseccomp-dev libcriterion-dev python3 dash
 	busybox-static golang-go util-linux xz-utils clang-format clang valgrind faketime fakeroot"
 
 cuseshim_install_deps() {

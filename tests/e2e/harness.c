@@ -426,11 +426,16 @@ static int start_bufdev(struct h_driver *d, const char *name, const char *const 
 	snprintf(namearg, sizeof(namearg), "--name=%s", name);
 	if (getenv("CUSESHIM_DROPIN")) {
 		/* the acceptance suites again, against bufdev linked with
-		 * Debian's libfuse3 and run unmodified under `cused run` */
+		 * Debian's libfuse3 and run unmodified under `cused run`; with
+		 * CUSESHIM_DROPIN=bridge, through cuse-bridge on /dev/cuse */
+		const char *drv = getenv("CUSESHIM_DROPIN_DRIVER");
+
 		args[n++] = "cused";
 		args[n++] = "run";
+		if (!strcmp(getenv("CUSESHIM_DROPIN"), "bridge"))
+			args[n++] = "--bridge";
 		args[n++] = "--";
-		args[n++] = h_stage("realfuse-bufdev");
+		args[n++] = h_stage(drv && *drv ? drv : "realfuse-bufdev");
 	} else {
 		args[n++] = "bufdev";
 	}
@@ -448,6 +453,13 @@ static int start_bufdev(struct h_driver *d, const char *name, const char *const 
 	     p = strchr(p, '/'))
 		*p = '_';
 	return h_driver_start_argv(d, name, args, 0);
+}
+
+bool h_poll_events(void)
+{
+	const char *drv = getenv("CUSESHIM_DROPIN_DRIVER");
+
+	return !getenv("CUSESHIM_DROPIN") || !drv || strncmp(drv, "fuse2", 5);
 }
 
 int h_driver_start(struct h_driver *d, const char *name, const char *const extra[])

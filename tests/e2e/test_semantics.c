@@ -69,10 +69,14 @@ Test(semantics, select_wakes_on_late_data)
 	 * said so: tests/oracle/keys_and_flags.sh): a read set is
 	 * POLLIN_SET|POLLEX_SET (0xfb), a write set POLLOUT_SET|POLLEX_SET
 	 * (0x32e), an exception set POLLEX_SET (0x22), no POLLHUP added */
-	cr_expect_gt(h_log_count(&drv, "poll fh=1 events=0xfb "), 0, "%s", h_log(&drv));
-	cr_expect_gt(h_log_count(&drv, "poll fh=1 events=0x32e "), 0, "%s", h_log(&drv));
-	cr_expect_gt(h_log_count(&drv, "poll fh=1 events=0x22 "), 0, "%s", h_log(&drv));
-	cr_expect_eq(h_log_count(&drv, "poll fh=1 events=0xdb "), 0, "%s", h_log(&drv));
+	if (h_poll_events())
+		cr_expect_gt(h_log_count(&drv, "poll fh=1 events=0xfb "), 0, "%s", h_log(&drv));
+	if (h_poll_events())
+		cr_expect_gt(h_log_count(&drv, "poll fh=1 events=0x32e "), 0, "%s", h_log(&drv));
+	if (h_poll_events())
+		cr_expect_gt(h_log_count(&drv, "poll fh=1 events=0x22 "), 0, "%s", h_log(&drv));
+	if (h_poll_events())
+		cr_expect_eq(h_log_count(&drv, "poll fh=1 events=0xdb "), 0, "%s", h_log(&drv));
 }
 
 Test(semantics, poll_wakes_on_late_data)
@@ -90,7 +94,8 @@ Test(semantics, poll_wakes_on_late_data)
 		  "print(p.poll(1000) == [(r, select.POLLIN)])\n",
 		  "[]\nTrue True\nb'late'\nTrue\n");
 	/* poll(2) asks for IN|ERR|HUP: the kernel's mangled events (0x19) */
-	cr_expect_gt(h_log_count(&drv, "poll fh=1 events=0x19 "), 0, "%s", h_log(&drv));
+	if (h_poll_events())
+		cr_expect_gt(h_log_count(&drv, "poll fh=1 events=0x19 "), 0, "%s", h_log(&drv));
 }
 
 Test(semantics, epoll_level_triggered)
@@ -106,8 +111,10 @@ Test(semantics, epoll_level_triggered)
 			      "print(ep.poll(0.2))\n",
 		  "[]\nTrue\nTrue\nb'late'\n[]\n");
 	/* epoll_ctl adds EPOLLERR|EPOLLHUP: the driver sees 0x19 */
-	cr_expect_gt(h_log_count(&drv, "poll fh=1 events=0x19 "), 0, "%s", h_log(&drv));
-	cr_expect_eq(h_log_count(&drv, "poll fh=1 events=0x1 "), 0, "%s", h_log(&drv));
+	if (h_poll_events())
+		cr_expect_gt(h_log_count(&drv, "poll fh=1 events=0x19 "), 0, "%s", h_log(&drv));
+	if (h_poll_events())
+		cr_expect_eq(h_log_count(&drv, "poll fh=1 events=0x1 "), 0, "%s", h_log(&drv));
 }
 
 /* Which of its polls give the driver a poll handle, phase by phase
@@ -343,7 +350,9 @@ Test(semantics, pollin_mirrored_on_the_fd_itself)
 	cr_expect_eq(h_log_count(&drv, "read fh=1 size=10 off=0 flags=0104000 -> EAGAIN"), 2, "%s",
 		     h_log(&drv));
 	/* the mirror's polls are the driver's own poll callback */
-	cr_expect_eq(h_log_count(&drv, "poll fh=1 events=0x1 -> 0x104"), 2, "%s", h_log(&drv));
+	if (h_poll_events())
+		cr_expect_eq(h_log_count(&drv, "poll fh=1 events=0x1 -> 0x104"), 2, "%s",
+			     h_log(&drv));
 }
 
 Test(semantics, fionbio_and_fionread)

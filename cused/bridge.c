@@ -713,10 +713,13 @@ int main(int argc, char **argv)
 	if (fuse_set_signal_handlers(br.se) == -1)
 		return 1;
 	res = cused_loop_mt_312(br.se, NULL);
-	/* Our end goes first when the session ended here (abort, signal): the
-	 * driver's next read says ENODEV, as after the kernel's abort. */
+	/* The session ended here (abort, a signal): the driver's next read
+	 * finds the end of the channel, which the shim makes ENODEV, as after
+	 * the kernel's abort.  We read on until the driver closes its end, so
+	 * that its writes meanwhile never meet a closed socket (EPIPE and
+	 * SIGPIPE, where the kernel says ENODEV). */
 	br.closing = true;
-	shutdown(br.fd, SHUT_RDWR);
+	shutdown(br.fd, SHUT_WR);
 	pthread_join(thread, NULL);
 	fuse_remove_signal_handlers(br.se);
 	fuse_session_destroy(br.se);

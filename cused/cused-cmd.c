@@ -198,19 +198,16 @@ static const char *cuse_run_path(void)
 	return BINDIR "/cuse-run";
 }
 
-/* The bridge: the driver runs under cuse-run, whose shim gives its open
- * of /dev/cuse to cuse-bridge. */
-static int run_bridged(int argc, char **argv, const char *why, int debug)
+/* The driver runs under cuse-run, so that it sees registry devices as any
+ * client does, and its open of /dev/cuse, if it makes one, goes to
+ * cuse-bridge. */
+static int run_under_shim(int argc, char **argv)
 {
 	const char *run = cuse_run_path();
 	char **v = calloc((size_t)argc + 3, sizeof(char *));
 
 	if (!v)
 		return 125;
-	if (debug)
-		fprintf(stderr,
-			"cused run: %s %s: bridged (cuse-bridge plays the kernel's /dev/cuse)\n",
-			argv[0], why);
 	v[0] = (char *)run;
 	v[1] = "--";
 	memcpy(v + 2, argv, (size_t)argc * sizeof(char *));
@@ -232,14 +229,17 @@ static int cmd_run(int argc, char **argv, bool bridge, int debug)
 		fprintf(stderr, "cused run: cannot run '%s': %s\n", argv[0], strerror(ENOENT));
 		return 127;
 	}
-	if (bridge)
-		return run_bridged(argc, argv, "(--bridge)", debug);
 	lib = libfuse_needed(prog);
-	if (!lib)
-		return run_bridged(argc, argv, "links no libfuse.so (static or none)", debug);
-	if (strcmp(lib, "libfuse3.so.3")) {
-		snprintf(probe, sizeof(probe), "links %s", lib);
-		return run_bridged(argc, argv, probe, debug);
+	if (bridge || !lib || strcmp(lib, "libfuse3.so.3")) {
+		if (debug)
+			fprintf(stderr,
+				"cused run: %s %s: bridged (cuse-bridge plays the kernel's "
+				"/dev/cuse)\n",
+				argv[0],
+				bridge ? "(--bridge)"
+				: lib  ? (snprintf(probe, sizeof(probe), "links %s", lib), probe)
+				       : "links no libfuse.so (a static libfuse, or none)");
+		return run_under_shim(argc, argv);
 	}
 	if (debug)
 		fprintf(stderr, "cused run: %s links libfuse3.so.3: on libcused (%s)\n", argv[0],
@@ -255,9 +255,7 @@ static int cmd_run(int argc, char **argv, bool bridge, int debug)
 		return 125;
 	sprintf(ld, "%s%s%s", dir, old && *old ? ":" : "", old && *old ? old : "");
 	setenv("LD_LIBRARY_PATH", ld, 1);
-	execvp(argv[0], argv);
-	fprintf(stderr, "cused run: cannot run '%s': %s\n", argv[0], strerror(errno));
-	return errno == ENOENT ? 127 : 126;
+	return run_under_shim(argc, argv);
 }
 
 /* Ask the driver of @sock: HELLO, then @op.  Returns 0 or -errno. */

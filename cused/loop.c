@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cused_i.h"
@@ -234,7 +235,10 @@ static ssize_t recv_conn(struct fuse_session *se, struct cused_conn *c, struct c
 	ssize_t n;
 	int fd = -1;
 
-	n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	/* Never through a preloaded shim (a driver started under cuse-run):
+	 * its recvmsg would take the client's socket that comes with an
+	 * OPEN for a device file of this process. */
+	n = syscall(SYS_recvmsg, c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return c->kind == CONN_NEW || cused_rearm(se, c) == 0 ? 0 : -1;
 	if (n <= 0)

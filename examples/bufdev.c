@@ -23,7 +23,9 @@
  * caller was interrupted meanwhile;
  * --write-delay=MS makes every write take that long before it is stored;
  * --no-rw leaves out the read and write callbacks; --max-write=N is the
- * max_write its init gives the connection.
+ * max_write its init gives the connection; --seccomp installs a filter of
+ * its own after init_done (deny_syscalls); --check-dev=PATH logs what a
+ * stat of PATH finds at init_done.
  */
 #ifndef FUSE_USE_VERSION
 #define FUSE_USE_VERSION 31
@@ -47,10 +49,19 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 
 struct bufdev_opts {
 	char *name;
@@ -67,6 +78,8 @@ struct bufdev_opts {
 	int ignore_interrupts;
 	int open_errno;
 	int debug;
+	int seccomp;	 /* a filter of its own after init_done */
+	char *check_dev; /* stat this path at init_done and log it */
 };
 
 static struct bufdev_opts opts;
@@ -148,9 +161,55 @@ static void bufdev_init(void *userdata, struct fuse_conn_info *conn)
 		conn->max_write = opts.max_write;
 }
 
+/*
+ * --seccomp: what hardened drivers do once they serve.  eventfd2, tgkill,
+ * execve and splice fail EPERM, prlimit64 kills the process: the machinery
+ * under the driver (libfuse, libcused, the shim, cuse-bridge) must not
+ * need any of them from here on.
+ */
+static int deny_syscalls(void)
+{
+#define DENY(nr, action)                                                                           \
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), BPF_STMT(BPF_RET | BPF_K, (action))
+	struct sock_filter prog[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		DENY(__NR_eventfd2, SECCOMP_RET_ERRNO | EPERM),
+		DENY(__NR_tgkill, SECCOMP_RET_ERRNO | EPERM),
+		DENY(__NR_execve, SECCOMP_RET_ERRNO | EPERM),
+		DENY(__NR_splice, SECCOMP_RET_ERRNO | EPERM),
+		DENY(__NR_prlimit64, SECCOMP_RET_KILL_PROCESS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+#undef DENY
+	struct sock_fprog fprog = {sizeof(prog) / sizeof(prog[0]), prog};
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+	    syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &fprog))
+		return -errno;
+	return 0;
+}
+
 static void bufdev_init_done(void *userdata)
 {
+	struct stat st;
+
 	say("init_done\n");
+	if (opts.check_dev) {
+		if (stat(opts.check_dev, &st))
+			say("check %s: %s\n", opts.check_dev, strerror(errno));
+		else
+			say("check %s: %s %u:%u\n", opts.check_dev,
+			    S_ISCHR(st.st_mode) ? "chr" : "other", major(st.st_rdev),
+			    minor(st.st_rdev));
+	}
+	if (opts.seccomp) {
+		int err = deny_syscalls();
+
+		say("seccomp %s\n", err ? strerror(-err) : "on");
+	}
 }
 
 /* The caller's uid, gid and supplementary groups, on a line of their own. */
@@ -566,6 +625,8 @@ static const struct fuse_opt bufdev_optspec[] = {
 	OPT("--no-rw", no_rw),
 	OPT("--max-write=%u", max_write),
 	OPT("--ignore-interrupts", ignore_interrupts),
+	OPT("--seccomp", seccomp),
+	OPT("--check-dev=%s", check_dev),
 	OPT("-d", debug),
 	FUSE_OPT_KEY("-d", FUSE_OPT_KEY_KEEP),
 	FUSE_OPT_KEY("-h", 0),
@@ -580,7 +641,8 @@ static int bufdev_key(void *data, const char *arg, int key, struct fuse_args *ou
 		       "              [--log=FILE] [--eof] [--per-open] [--read-cap=N] "
 		       "[--write-cap=N]"
 		       " [--open-errno=E] [--release-delay=MS] [--write-delay=MS] [--no-rw]\n"
-		       "              [--max-write=N] [--open-delay=MS]\n");
+		       "              [--max-write=N] [--open-delay=MS] [--seccomp] "
+		       "[--check-dev=PATH]\n");
 		exit(0);
 	}
 	return 1;
@@ -628,5 +690,6 @@ int main(int argc, char **argv)
 	free(devarg);
 	free(opts.name);
 	free(opts.log);
+	free(opts.check_dev);
 	return ret;
 }

@@ -105,6 +105,8 @@ int shim_open_device(struct shim_dev *dev, int flags)
 		return -ENOTDIR;
 	if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
 		return -EEXIST; /* the node exists */
+	if (dev->is_cuse)
+		return shim_cuse_open(flags);
 	if (flags & O_PATH)
 		return open_path_only(dev, flags);
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | ((flags & O_CLOEXEC) ? SOCK_CLOEXEC : 0), 0);
@@ -203,8 +205,6 @@ static int do_open(int (*real_open)(const char *, int, ...), int dirfd,
 	}
 	if (shim_path_candidate(p)) {
 		r = shim_path_lookup(AT_FDCWD, p, &dev);
-		if (r == 0 && !strcmp(p, "/dev/cuse"))
-			return (int)shim_ret(shim_cuse_open(flags));
 		if (r < 0)
 			return (int)shim_ret(r);
 		if (r > 0)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "shim_i.h"
 
@@ -112,6 +113,27 @@ struct shim_dev *shim_dev_by_socket(const char *bound)
 
 static int path_lookup(int dirfd, const char *path, struct shim_dev **out);
 
+/*
+ * /dev/cuse, as a stock Debian system has it (crw------- root root 10,203,
+ * made at boot): drivers and their test suites look for it, and an open of
+ * it under the shim reaches cuse-bridge (cuse.c).
+ */
+static int cuse_node(struct shim_dev **out)
+{
+	static struct shim_dev node = {
+		.name = "cuse",
+		.attr = {.major = 10, .minor = 203, .mode = 0600, .uid = 0, .gid = 0},
+		.is_cuse = true,
+	};
+	struct timespec now, up;
+
+	if (!node.mtime.tv_sec && !clock_gettime(CLOCK_REALTIME, &now) &&
+	    !clock_gettime(CLOCK_BOOTTIME, &up))
+		node.mtime.tv_sec = now.tv_sec - up.tv_sec;
+	*out = &node;
+	return 1;
+}
+
 /* errno is the caller's: a lookup that finds no device leaves it alone. */
 int shim_path_lookup(int dirfd, const char *path, struct shim_dev **out)
 {
@@ -150,8 +172,11 @@ static int path_lookup(int dirfd, const char *path, struct shim_dev **out)
 	    registry_paths(shim_cfg.dir, name, sock, sizeof(sock), attr, sizeof(attr)))
 		return mapped ? -ENOENT : 0;
 	/* One system call decides for paths that are not devices. */
-	if (syscall(SYS_faccessat, AT_FDCWD, sock, F_OK, 0))
+	if (syscall(SYS_faccessat, AT_FDCWD, sock, F_OK, 0)) {
+		if (!mapped && !strcmp(name, "cuse"))
+			return cuse_node(out);
 		return mapped ? -ENOENT : 0;
+	}
 	d = dev_find_or_add(name, sock, attr);
 	if (!d)
 		return -ENOMEM;

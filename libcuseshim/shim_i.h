@@ -141,6 +141,7 @@ struct shim_dev {
 	struct timespec mtime;
 	bool no_poll;		      /* the driver answered ENOSYS to FUSE_POLL */
 	bool told_stale, told_denied; /* each said once per process */
+	bool is_cuse;		      /* /dev/cuse itself (path.c, cuse.c) */
 	struct shim_dev *next;
 };
 /* Cheap test, no system call: could @path name a device? */

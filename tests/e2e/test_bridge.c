@@ -1,0 +1,350 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cuse-bridge (issue 18): drivers that are not linked with libcused open
+ * /dev/cuse and get the kernel's side of it.  bufdev is built three such
+ * ways (Debian's libfuse3 forced onto the bridge, libfuse 2, a static
+ * libfuse3); the acceptance suites run against each (bridge-*suites.sh).
+ * Here: what is particular to the bridge — /dev/cuse itself, how cused run
+ * chooses, the ends of a driver (abort, SIGKILL, a duplicate name), a
+ * driver that daemonizes or seccomps itself, and whole sessions inside one
+ * wrapper, where the driver runs under the shim too.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+TestSuite(bridge, .init = h_setup, .fini = h_teardown, .timeout = 120);
+
+/* The builds of bufdev that only the bridge can serve; [0] is libfuse3
+ * with --bridge. */
+static const char *const bridged[] = {"realfuse-bufdev", "fuse2-bufdev", "static-fuse3-bufdev"};
+#define NBRIDGED (sizeof(bridged) / sizeof(bridged[0]))
+
+static bool built(const char *drv)
+{
+	return access(h_stage(drv), X_OK) == 0;
+}
+
+/* `cused run [--bridge] -- DRV [-f] --name=NAME --log=... EXTRA...` */
+static int start(struct h_driver *d, const char *drv, const char *name, bool fg,
+		 const char *const extra[], int flags)
+{
+	char namearg[128], logarg[600];
+	const char *argv[32];
+	int n = 0;
+
+	snprintf(namearg, sizeof(namearg), "--name=%s", name);
+	snprintf(logarg, sizeof(logarg), "--log=%s/%s.log", h_dir(), name);
+	argv[n++] = "cused";
+	argv[n++] = "run";
+	if (!strcmp(drv, "realfuse-bufdev"))
+		argv[n++] = "--bridge";
+	argv[n++] = "--";
+	argv[n++] = h_stage(drv);
+	if (fg)
+		argv[n++] = "-f";
+	argv[n++] = namearg;
+	argv[n++] = logarg;
+	for (; extra && *extra && n < 31; extra++)
+		argv[n++] = *extra;
+	argv[n] = NULL;
+	return h_driver_start_argv(d, name, argv, flags);
+}
+
+Test(bridge, dev_cuse_is_the_kernels_node)
+{
+	char *out = NULL;
+
+	cr_assert_eq(H_RUN(H_SHIM, &out, "sh", "-c",
+			   "stat -c '%F %t:%T %a %U:%G' /dev/cuse; [ -c /dev/cuse ] && echo chr; "
+			   "ls /dev/cuse"),
+		     0);
+	cr_expect_str_eq(out, "character special file a:cb 600 root:root\nchr\n/dev/cuse\n");
+	free(out);
+}
+
+Test(bridge, cused_run_says_which_way)
+{
+	static const struct {
+		const char *drv, *opt, *says;
+	} cases[] = {
+		{"realfuse-bufdev", NULL, "realfuse-bufdev links libfuse3.so.3: on libcused"},
+		{"realfuse-bufdev", "--bridge",
+		 "realfuse-bufdev (--bridge): bridged (cuse-bridge plays the kernel's /dev/cuse)"},
+		{"fuse2-bufdev", NULL, "fuse2-bufdev links libfuse.so.2: bridged"},
+		{"static-fuse3-bufdev", NULL,
+		 "static-fuse3-bufdev links no libfuse.so (a static libfuse, or none): bridged"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *argv[8] = {h_stage("cused"), "run", "-d"};
+		char *out = NULL, *err = NULL;
+		int n = 3;
+
+		if (!built(cases[i].drv))
+			continue;
+		if (cases[i].opt)
+			argv[n++] = cases[i].opt;
+		argv[n++] = "--";
+		argv[n++] = h_stage(cases[i].drv);
+		argv[n++] = "--help";
+		argv[n] = NULL;
+		cr_expect_eq(h_run(0, NULL, &out, &err, argv), 0, "%s", err);
+		cr_expect(strstr(err, cases[i].says), "%s: %s", cases[i].drv, err);
+		cr_expect(strstr(out, "usage: bufdev"), "%s", out);
+		free(out);
+		free(err);
+	}
+}
+
+/* A client parked in a read when the device is aborted: ECONNABORTED; the
+ * driver's read says ENODEV, so libfuse ends its loop and exits 0. */
+Test(bridge, abort_ends_each_driver_cleanly)
+{
+	size_t i;
+
+	for (i = 0; i < NBRIDGED; i++) {
+		struct h_driver d;
+		char *out = NULL, parked[600], name[16], dev[32];
+		pid_t kid;
+
+		if (!built(bridged[i]))
+			continue;
+		snprintf(name, sizeof(name), "ab%zu", i);
+		snprintf(dev, sizeof(dev), "open:/dev/%s:r", name);
+		cr_assert_eq(start(&d, bridged[i], name, true, NULL, 0), 0, "%s", bridged[i]);
+		snprintf(parked, sizeof(parked), "%s/%s.out", h_dir(), name);
+		kid = fork();
+		if (kid == 0) {
+			char *o = NULL;
+			FILE *f;
+
+			h_run(H_SHIM, NULL, &o, NULL,
+			      (const char *const[]){h_stage("rwprobe"), dev, "read:10", NULL});
+			f = fopen(parked, "w");
+			if (f) {
+				fputs(o, f);
+				fclose(f);
+			}
+			_exit(0);
+		}
+		cr_assert(h_log_wait(&d, "read fh=", 1, 10000), "%s", h_log(&d));
+		cr_assert_eq(H_RUN(0, NULL, h_stage("cused"), "abort", name), 0);
+		cr_expect_eq(h_driver_wait(&d, 5000), 0, "%s: %s", bridged[i], h_driver_story(&d));
+		waitpid(kid, NULL, 0);
+		{
+			FILE *f = fopen(parked, "re");
+			char buf[256] = "";
+			size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+			if (f)
+				fclose(f);
+			buf[n] = '\0';
+			cr_expect_str_eq(buf, "open=3\nread=-1 errno=ECONNABORTED\n", "%s",
+					 bridged[i]);
+		}
+		cr_assert_eq(H_RUN(H_SHIM, &out, h_stage("rwprobe"), dev), 0);
+		cr_expect_str_eq(out, "open=-1 errno=ENOENT\n");
+		free(out);
+	}
+}
+
+/* Is anybody serving the entry's socket? (The bridge is not our child.) */
+static bool served(const char *name)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0), r;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/.%s.sock", h_dir(), name);
+	r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	return r == 0;
+}
+
+/* SIGKILL of the driver: the bridge goes with it, at once. */
+Test(bridge, sigkill_of_the_driver_ends_its_bridge)
+{
+	struct h_driver d;
+	char *out = NULL;
+	int i;
+
+	cr_assert_eq(start(&d, "realfuse-bufdev", "kl", true, NULL, 0), 0);
+	cr_assert(served("kl"));
+	h_driver_stop(&d, SIGKILL);
+	cr_expect_eq(h_driver_wait(&d, 5000), 128 + SIGKILL);
+	for (i = 0; i < 500 && served("kl"); i++)
+		h_msleep(10);
+	cr_expect(!served("kl"), "the bridge outlived its driver");
+	cr_assert_eq(H_RUN(H_SHIM, &out, h_stage("rwprobe"), "open:/dev/kl:r"), 0);
+	cr_expect_str_eq(out, "open=-1 errno=ENOENT\n");
+	free(out);
+}
+
+/* The kernel refuses a second device of a name and aborts the channel:
+ * the driver ends as libfuse ends on ENODEV; we say why, once. */
+Test(bridge, a_taken_name_is_refused_with_one_line)
+{
+	struct h_driver d1;
+	char *out = NULL, *err = NULL;
+	const char *drv = built("fuse2-bufdev") ? "fuse2-bufdev" : "static-fuse3-bufdev";
+
+	cr_assert_eq(start(&d1, "realfuse-bufdev", "dup", true, NULL, 0), 0);
+	cr_expect_eq(h_run(0, NULL, &out, &err,
+			   (const char *const[]){h_stage("cused"), "run", "--", h_stage(drv), "-f",
+						 "--name=dup", NULL}),
+		     0, "%s", err);
+	cr_expect_str_eq(out, "");
+	cr_expect(strstr(err, "cuse: device 'dup' is already served by another driver (pid"), "%s",
+		  err);
+	cr_expect(!strchr(strchr(err, '\n') + 1, '\n'), "one line only: %s", err);
+	free(out);
+	free(err);
+	cr_assert_eq(H_RUN(H_SHIM, &out, "sh", "-c", "echo still > /dev/dup; head -c 6 /dev/dup"),
+		     0);
+	cr_expect_str_eq(out, "still\n");
+	free(out);
+}
+
+/* Without -f libfuse forks into the background after its open of
+ * /dev/cuse: the device stays, and the registry names the process that
+ * serves it. */
+Test(bridge, a_daemonizing_driver_keeps_serving)
+{
+	const char *const eof[] = {"--eof", NULL};
+	struct h_driver d;
+	char path[64], comm[64] = "", *out = NULL;
+	pid_t daemon;
+	FILE *f;
+	int i;
+
+	/* the parent exits once the daemon runs: the start sees that */
+	start(&d, "realfuse-bufdev", "bg", false, eof, H_ANYPID);
+	for (i = 0; i < 1000 && (daemon = h_registry_pid("bg")) <= 0; i++)
+		h_msleep(10);
+	cr_assert_gt(daemon, 0, "no daemon published the device");
+	h_track_pid(daemon);
+	cr_expect_neq(daemon, d.pid, "the registry names the parent");
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)daemon);
+	f = fopen(path, "re");
+	cr_assert(f, "the serving process %d is not there", (int)daemon);
+	cr_assert(fgets(comm, sizeof(comm), f));
+	fclose(f);
+	cr_expect_str_eq(comm, "realfuse-bufdev\n");
+	cr_assert_eq(H_RUN(H_SHIM, &out, "sh", "-c", "echo daemon > /dev/bg; cat /dev/bg"), 0);
+	cr_expect_str_eq(out, "daemon\n");
+	free(out);
+	cr_assert_eq(H_RUN(0, NULL, h_stage("cused"), "abort", "bg"), 0);
+	for (i = 0; i < 500 && kill(daemon, 0) == 0; i++)
+		h_msleep(10);
+	cr_expect_neq(kill(daemon, 0), 0, "the daemon did not end after the abort");
+}
+
+/* A driver that seccomps itself after init_done (eventfd2, tgkill, execve,
+ * splice denied; prlimit64 fatal) keeps serving: reads, writes, ioctls,
+ * polls, opens and releases need none of them on the driver's side. */
+Test(bridge, a_driver_with_its_own_seccomp_filter_keeps_serving)
+{
+	static const char *const modes[][3] = {{"--seccomp", "--eof", NULL},
+					       {"--seccomp", "-s", NULL}};
+	size_t i, m;
+
+	for (i = 0; i < NBRIDGED; i++)
+		for (m = 0; m < 2; m++) {
+			struct h_driver d;
+			char *out = NULL;
+
+			if (!built(bridged[i]))
+				continue;
+			cr_assert_eq(start(&d, bridged[i], "sc", true, modes[m], 0), 0);
+			cr_assert(h_log_wait(&d, "seccomp on", 1, 5000), "%s", h_driver_story(&d));
+			cr_assert_eq(H_RUN(H_SHIM, &out, "sh", "-c",
+					   "echo one > /dev/sc; echo two > /dev/sc; "
+					   "head -c 8 /dev/sc; python3 -c \"import os, select\n"
+					   "fd = os.open('/dev/sc', os.O_RDWR)\n"
+					   "p = select.poll(); p.register(fd, select.POLLIN)\n"
+					   "print(p.poll(1000))\""),
+				     0, "%s: %s", bridged[i], h_driver_story(&d));
+			cr_expect_str_eq(out, "one\ntwo\n[]\n", "%s %s", bridged[i], modes[m][1]);
+			free(out);
+			cr_assert_eq(H_RUN(0, NULL, h_stage("cused"), "abort", "sc"), 0);
+			cr_expect_eq(h_driver_wait(&d, 5000), 0, "%s %s: %s", bridged[i],
+				     modes[m][1], h_driver_story(&d));
+		}
+}
+
+/* Under cused run, either way, the driver sees the registry as a client
+ * does: a stat of another device finds it. */
+Test(bridge, the_driver_sees_registry_devices)
+{
+	const char *const check[] = {"--eof", "--check-dev=/dev/other", NULL};
+	const char *const other[] = {"--maj=240", "--min=7", NULL};
+	const char *const libcused[] = {"cused",       "run", "--",
+					NULL,	       "-f",  "--eof",
+					"--name=fast", NULL,  "--check-dev=/dev/other",
+					NULL};
+	struct h_driver o, d, f;
+	char logarg[600];
+
+	cr_assert_eq(h_driver_start(&o, "other", other), 0);
+	cr_assert_eq(start(&d, "fuse2-bufdev", "br", true, check, 0), 0);
+	H_EXPECT_LOG(&d, "check /dev/other: chr 240:7", 1, 5000);
+	/* and the fast path: libfuse3.so.3 bound to libcused */
+	snprintf(logarg, sizeof(logarg), "--log=%s/fast.log", h_dir());
+	{
+		const char *argv[16];
+
+		memcpy(argv, libcused, sizeof(libcused));
+		argv[3] = h_stage("realfuse-bufdev");
+		argv[7] = logarg;
+		cr_assert_eq(h_driver_start_argv(&f, "fast", argv, 0), 0);
+	}
+	H_EXPECT_LOG(&f, "check /dev/other: chr 240:7", 1, 5000);
+}
+
+/*
+ * A test session inside one wrapper, as test harnesses run them: the
+ * driver starts inside `cuse-run -- sh -c ...` and so inherits the shim,
+ * which must never get in its way: a libcused driver, one on cused run's
+ * fast path, bridged ones; single- and multi-threaded; with a seccomp
+ * filter of their own that kills prlimit64.
+ */
+Test(bridge, a_whole_session_inside_one_wrapper)
+{
+	static const char *const drivers[] = {"bufdev", "cused run -- realfuse-bufdev",
+					      "cused run --bridge -- realfuse-bufdev",
+					      "cused run -- fuse2-bufdev"};
+	static const char *const modes[] = {"", "-s", "--seccomp", "-s --seccomp"};
+	size_t i, m;
+
+	for (i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++)
+		for (m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
+			char script[1024], *out = NULL, *err = NULL;
+			int rc;
+
+			if (strstr(drivers[i], "fuse2") && !built("fuse2-bufdev"))
+				continue;
+			snprintf(script, sizeof(script),
+				 "cd %s; PATH=$PWD:$PATH; %s -f --eof --name=w %s & "
+				 "n=0; while [ ! -c /dev/w ] && [ $n -lt 200 ]; do sleep 0.05; "
+				 "n=$((n+1)); done; "
+				 "echo hi > /dev/w; cat /dev/w; ./cused abort w; wait $!; echo "
+				 "rc=$?",
+				 getenv("CUSESHIM_STAGE"), drivers[i], modes[m]);
+			rc = h_run(H_SHIM, NULL, &out, &err,
+				   (const char *const[]){"sh", "-c", script, NULL});
+			cr_expect_eq(rc, 0, "%s %s: %s", drivers[i], modes[m], err);
+			cr_expect_str_eq(out, "hi\nrc=0\n", "%s %s: %s", drivers[i], modes[m], err);
+			free(out);
+			free(err);
+		}
+}

@@ -3,7 +3,8 @@
 # packages cuseshim needs when any is missing.
 cuseshim_deps="autoconf automake libtool pkg-config make gcc g++ libc6-dev
 	libfuse3-dev libfuse-dev libseccomp-dev libcriterion-dev python3 dash
-	busybox-static golang-go util-linux xz-utils clang-format clang valgrind faketime fakeroot"
+	busybox-static golang-go util-linux xz-utils clang-format clang valgrind faketime fakeroot
+	osspd osspd-alsa"
 
 cuseshim_install_deps() {
 	missing=

@@ -149,7 +149,7 @@ static void child_setup(int flags)
 	setpgid(0, 0);
 	/* Nothing of the test runner's leaks into the program. */
 	syscall(SYS_close_range, 3, ~0U, 0);
-	if (h_root()) {
+	if (h_root() && !(flags & H_KEEP_ROOT)) {
 		uid_t uid = (flags & H_AS_OTHER) ? OTHER_UID : TEST_UID;
 
 		gid_t groups[2] = {100, 27};

@@ -29,6 +29,7 @@ enum {
 	H_NOGROUP = 128,	 /* with gid 65533 instead of the driver's 65534 */
 	H_REGISTRY_SUBDIR = 256, /* CUSE_DIR=<test dir>/new/reg (not yet there) */
 	H_ANYPID = 512,		 /* driver in another pid namespace: any pid will do */
+	H_KEEP_ROOT = 1024,	 /* keep root (the command drops it itself) */
 };
 
 /* What flockprobe.py DEV prints, on the kernel's CUSE too

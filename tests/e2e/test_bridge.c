@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -347,4 +348,89 @@ Test(bridge, a_whole_session_inside_one_wrapper)
 			free(out);
 			free(err);
 		}
+}
+
+/* The slaves osspd has forked (ossp-alsap children of @osspd). */
+static int slaves(pid_t osspd)
+{
+	char cmd[128], *out = NULL;
+	int n;
+
+	snprintf(cmd, sizeof(cmd), "pgrep -c -P %d -x ossp-alsap", (int)osspd);
+	H_RUN(0, &out, "sh", "-c", cmd);
+	n = out ? atoi(out) : -1;
+	free(out);
+	return n;
+}
+
+/*
+ * Debian's osspd, unmodified: a libfuse 2 binary serving three CUSE
+ * devices from one process, forking an ALSA slave per open of a DSP.  The
+ * slaves get the ALSA null PCM through a private mount of /usr/share/alsa
+ * (a mount namespace of its own: nothing outside the test's directory is
+ * touched), which needs root; osspd itself runs as nobody.
+ */
+Test(bridge, osspd_from_debian_serves_dsp_adsp_and_mixer)
+{
+	char alsa[600], script[2048], *out = NULL;
+	struct h_driver d;
+	pid_t kid;
+	FILE *f;
+	int i;
+
+	if (!h_root())
+		cr_skip_test("needs root for a private mount of /usr/share/alsa");
+	if (access("/usr/sbin/osspd", X_OK) || access("/usr/lib/osspd/ossp-alsap", X_OK))
+		cr_skip_test(
+			"osspd and osspd-alsa are not installed (tests/deps.sh installs them)");
+	snprintf(alsa, sizeof(alsa), "%s/alsa", h_dir());
+	cr_assert(!mkdir(alsa, 0755));
+	snprintf(script, sizeof(script), "%s/alsa.conf", alsa);
+	f = fopen(script, "w");
+	cr_assert(f);
+	fputs("pcm.!default { type null }\n", f);
+	cr_assert(!fclose(f));
+	cr_assert(!chmod(script, 0644));
+	snprintf(script, sizeof(script),
+		 "mount --bind %s /usr/share/alsa && exec setpriv --reuid=%s --regid=%s "
+		 "--clear-groups %s/cused run -- osspd -f --dsp-slave=/usr/lib/osspd/ossp-alsap",
+		 alsa, h_with_uid("%u"), h_with_uid("%u"), getenv("CUSESHIM_STAGE"));
+	cr_assert_eq(h_driver_start_argv(&d, "dsp",
+					 (const char *const[]){"/usr/bin/unshare", "-m", "sh", "-c",
+							       script, NULL},
+					 H_KEEP_ROOT),
+		     0, "%s", h_driver_story(&d));
+	for (i = 0; i < 500; i++) {
+		cr_assert_eq(H_RUN(0, &out, h_stage("cused"), "list"), 0);
+		if (strstr(out, "/dev/mixer") && strstr(out, "/dev/adsp"))
+			break;
+		free(out);
+		out = NULL;
+		h_msleep(10);
+	}
+	cr_assert(out);
+	cr_expect(strstr(out, "/dev/dsp ") && strstr(out, " 14:3 "), "%s", out);
+	cr_expect(strstr(out, "/dev/adsp ") && strstr(out, " 14:12 "), "%s", out);
+	cr_expect(strstr(out, "/dev/mixer ") && strstr(out, " 14:0 "), "%s", out);
+	free(out);
+
+	cr_assert_eq(H_RUN(H_SHIM, &out, h_stage("ossprobe"), "dsp", "/dev/dsp", "0"), 0);
+	cr_expect_str_eq(out, "open=ok\nsetfmt=0 fmt=0x10\nchannels=0 n=2\nspeed=0 rate=44100\n"
+			      "write=4096\nnonblocking=wrote 1 MiB\npoll=1 pollout=1\nclose=0\n");
+	free(out);
+	cr_assert_eq(H_RUN(H_SHIM, &out, h_stage("ossprobe"), "mixer", "/dev/mixer"), 0);
+	cr_expect_str_eq(out, "info=0 id=OSS Proxy\nread_pcm=0\nclose=0\n");
+	free(out);
+
+	/* a slave while /dev/adsp is open, none after its close */
+	kid = fork();
+	if (kid == 0)
+		_exit(H_RUN(H_SHIM, NULL, h_stage("ossprobe"), "dsp", "/dev/adsp", "1500"));
+	for (i = 0; i < 300 && slaves(d.pid) < 1; i++)
+		h_msleep(10);
+	cr_expect_eq(slaves(d.pid), 1, "no slave while /dev/adsp is open");
+	waitpid(kid, NULL, 0);
+	for (i = 0; i < 300 && slaves(d.pid) > 0; i++)
+		h_msleep(10);
+	cr_expect_eq(slaves(d.pid), 0, "the slave outlived the close");
 }

@@ -24,7 +24,8 @@
  * --write-delay=MS makes every write take that long before it is stored;
  * --no-rw leaves out the read and write callbacks; --max-write=N is the
  * max_write its init gives the connection; --seccomp installs a filter of
- * its own after init_done (deny_syscalls); --check-dev=PATH logs what a
+ * its own after init_done (deny_syscalls; --seccomp-prlimit: one that only
+ * kills prlimit64); --check-dev=PATH logs what a
  * stat of PATH finds at init_done.
  */
 #ifndef FUSE_USE_VERSION
@@ -48,7 +49,9 @@
 #include <stdarg.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,8 +81,9 @@ struct bufdev_opts {
 	int ignore_interrupts;
 	int open_errno;
 	int debug;
-	int seccomp;	 /* a filter of its own after init_done */
-	char *check_dev; /* stat this path at init_done and log it */
+	int seccomp;	     /* a filter of its own after init_done */
+	int seccomp_prlimit; /* ...that only kills prlimit64 */
+	char *check_dev;     /* stat this path at init_done and log it */
 };
 
 static struct bufdev_opts opts;
@@ -167,7 +171,7 @@ static void bufdev_init(void *userdata, struct fuse_conn_info *conn)
  * under the driver (libfuse, libcused, the shim, cuse-bridge) must not
  * need any of them from here on.
  */
-static int deny_syscalls(void)
+static int deny_syscalls(bool only_prlimit)
 {
 #define DENY(nr, action)                                                                           \
 	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), BPF_STMT(BPF_RET | BPF_K, (action))
@@ -176,15 +180,22 @@ static int deny_syscalls(void)
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		DENY(__NR_prlimit64, SECCOMP_RET_KILL_PROCESS),
+		/* --seccomp-prlimit: the program ends here */
 		DENY(__NR_eventfd2, SECCOMP_RET_ERRNO | EPERM),
 		DENY(__NR_tgkill, SECCOMP_RET_ERRNO | EPERM),
 		DENY(__NR_execve, SECCOMP_RET_ERRNO | EPERM),
 		DENY(__NR_splice, SECCOMP_RET_ERRNO | EPERM),
-		DENY(__NR_prlimit64, SECCOMP_RET_KILL_PROCESS),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
 #undef DENY
 	struct sock_fprog fprog = {sizeof(prog) / sizeof(prog[0]), prog};
+
+	if (only_prlimit) {
+		/* cut the program after the prlimit64 test */
+		prog[6] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+		fprog.len = 7;
+	}
 
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
 	    syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &fprog))
@@ -205,8 +216,8 @@ static void bufdev_init_done(void *userdata)
 			    S_ISCHR(st.st_mode) ? "chr" : "other", major(st.st_rdev),
 			    minor(st.st_rdev));
 	}
-	if (opts.seccomp) {
-		int err = deny_syscalls();
+	if (opts.seccomp || opts.seccomp_prlimit) {
+		int err = deny_syscalls(!opts.seccomp);
 
 		say("seccomp %s\n", err ? strerror(-err) : "on");
 	}
@@ -626,6 +637,7 @@ static const struct fuse_opt bufdev_optspec[] = {
 	OPT("--max-write=%u", max_write),
 	OPT("--ignore-interrupts", ignore_interrupts),
 	OPT("--seccomp", seccomp),
+	OPT("--seccomp-prlimit", seccomp_prlimit),
 	OPT("--check-dev=%s", check_dev),
 	OPT("-d", debug),
 	FUSE_OPT_KEY("-d", FUSE_OPT_KEY_KEEP),
@@ -642,7 +654,7 @@ static int bufdev_key(void *data, const char *arg, int key, struct fuse_args *ou
 		       "[--write-cap=N]"
 		       " [--open-errno=E] [--release-delay=MS] [--write-delay=MS] [--no-rw]\n"
 		       "              [--max-write=N] [--open-delay=MS] [--seccomp] "
-		       "[--check-dev=PATH]\n");
+		       "[--seccomp-prlimit] [--check-dev=PATH]\n");
 		exit(0);
 	}
 	return 1;

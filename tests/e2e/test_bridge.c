@@ -262,22 +262,32 @@ Test(bridge, a_driver_with_its_own_seccomp_filter_keeps_serving)
 	for (i = 0; i < NBRIDGED; i++)
 		for (m = 0; m < 2; m++) {
 			struct h_driver d;
-			char *out = NULL;
+			char *out = NULL, name[16], script[512];
 
 			if (!built(bridged[i]))
 				continue;
-			cr_assert_eq(start(&d, bridged[i], "sc", true, modes[m], 0), 0);
+			snprintf(name, sizeof(name), "sc%zu%zu", i, m);
+			snprintf(script, sizeof(script),
+				 "echo one > /dev/%s; echo two > /dev/%s; head -c 8 /dev/%s; "
+				 "python3 -c \"import os, select\n"
+				 "fd = os.open('/dev/%s', os.O_RDWR)\n"
+				 "p = select.poll(); p.register(fd, select.POLLIN)\n"
+				 "print(p.poll(1000))\"",
+				 name, name, name, name);
+			cr_assert_eq(start(&d, bridged[i], name, true, modes[m], 0), 0);
 			cr_assert(h_log_wait(&d, "seccomp on", 1, 5000), "%s", h_driver_story(&d));
-			cr_assert_eq(H_RUN(H_SHIM, &out, "sh", "-c",
-					   "echo one > /dev/sc; echo two > /dev/sc; "
-					   "head -c 8 /dev/sc; python3 -c \"import os, select\n"
-					   "fd = os.open('/dev/sc', os.O_RDWR)\n"
-					   "p = select.poll(); p.register(fd, select.POLLIN)\n"
-					   "print(p.poll(1000))\""),
-				     0, "%s: %s", bridged[i], h_driver_story(&d));
+			cr_assert_eq(H_RUN(H_SHIM, &out, "sh", "-c", script), 0, "%s: %s",
+				     bridged[i], h_driver_story(&d));
 			cr_expect_str_eq(out, "one\ntwo\n[]\n", "%s %s", bridged[i], modes[m][1]);
 			free(out);
-			cr_assert_eq(H_RUN(0, NULL, h_stage("cused"), "abort", "sc"), 0);
+			if (m == 0) {
+				/* libfuse's threaded loop ends its workers with
+				 * pthread_cancel, which needs tgkill */
+				h_driver_stop(&d, SIGKILL);
+				cr_expect_eq(h_driver_wait(&d, 5000), 128 + SIGKILL);
+				continue;
+			}
+			cr_assert_eq(H_RUN(0, NULL, h_stage("cused"), "abort", name), 0);
 			cr_expect_eq(h_driver_wait(&d, 5000), 0, "%s %s: %s", bridged[i],
 				     modes[m][1], h_driver_story(&d));
 		}
@@ -324,7 +334,7 @@ Test(bridge, a_whole_session_inside_one_wrapper)
 	static const char *const drivers[] = {"bufdev", "cused run -- realfuse-bufdev",
 					      "cused run --bridge -- realfuse-bufdev",
 					      "cused run -- fuse2-bufdev"};
-	static const char *const modes[] = {"", "-s", "--seccomp", "-s --seccomp"};
+	static const char *const modes[] = {"", "-s", "--seccomp-prlimit", "-s --seccomp-prlimit"};
 	size_t i, m;
 
 	for (i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++)
@@ -433,4 +443,116 @@ Test(bridge, osspd_from_debian_serves_dsp_adsp_and_mixer)
 	for (i = 0; i < 300 && slaves(d.pid) > 0; i++)
 		h_msleep(10);
 	cr_expect_eq(slaves(d.pid), 0, "the slave outlived the close");
+}
+
+/* rawdrv: no libfuse, the protocol spoken on /dev/cuse by the driver. */
+static void start_raw(struct h_driver *d, const char *name, const char *opt)
+{
+	char namearg[128], logarg[600];
+
+	snprintf(namearg, sizeof(namearg), "--name=%s", name);
+	snprintf(logarg, sizeof(logarg), "--log=%s/%s.log", h_dir(), name);
+	cr_assert_eq(
+		h_driver_start_argv(d, name,
+				    (const char *const[]){"cused", "run", "--", h_stage("rawdrv"),
+							  namearg, logarg, opt, NULL},
+				    0),
+		0, "%s", h_driver_story(d));
+}
+
+Test(bridge, a_driver_without_libfuse_reads_writes_and_ioctls)
+{
+	struct h_driver d, r;
+	char *out = NULL;
+
+	start_raw(&d, "raw", NULL);
+	H_EXPECT_LOG(&d, "init 7.37 flags=0x1", 1, 1000);
+	cr_assert_eq(H_RUN(H_SHIM, &out, "sh", "-c", "echo hello > /dev/raw; head -c 6 /dev/raw"),
+		     0);
+	cr_expect_str_eq(out, "hello\n");
+	free(out);
+	/* unrestricted: three rounds of retries, the pointer chased */
+	cr_assert_eq(H_RUN(H_SHIM, &out, h_stage("ioctlprobe"), "open:/dev/raw", "reverse:abcdef",
+			   "raw:41"),
+		     0);
+	cr_expect_str_eq(out, "open=3 errno=0\nreverse=6 errno=0 data=fedcba\nraw=42 errno=0\n");
+	free(out);
+	cr_expect_eq(h_log_count(&d, "ioctl cmd=0xc0105001 "), 3, "%s", h_log(&d));
+	/* restricted: in and out from _IOC_SIZE, no retries */
+	start_raw(&r, "rraw", "--restricted");
+	cr_assert_eq(H_RUN(H_SHIM, &out, h_stage("ioctlprobe"), "open:/dev/rraw", "recho:hello",
+			   "reverse:abc"),
+		     0);
+	cr_expect_str_eq(out, "open=3 errno=0\nrecho=5 errno=0 data=HELLO\n"
+			      "reverse=-1 errno=ENOTTY data=abc\n");
+	free(out);
+	cr_expect_eq(h_log_count(&r, "ioctl cmd=0xc0405016 in=64 out=64"), 1, "%s", h_log(&r));
+	h_expect_balanced(&r, 1);
+}
+
+/* A poll that waits is woken by the driver's FUSE_NOTIFY_POLL; a read
+ * the driver parks ends EINTR when a signal interrupts it. */
+Test(bridge, a_driver_without_libfuse_notifies_and_is_interrupted)
+{
+	struct h_driver d;
+	char *out = NULL;
+	pid_t w;
+
+	start_raw(&d, "rawp", NULL);
+	w = h_write_after(&d, "poll events=", 300, "/dev/rawp", "late");
+	cr_assert_eq(H_RUN(H_SHIM, &out, "python3", "-c",
+			   "import os, select, time\n"
+			   "fd = os.open('/dev/rawp', os.O_RDWR)\n"
+			   "p = select.poll(); p.register(fd, select.POLLIN)\n"
+			   "t = time.time(); r = p.poll(10000)\n"
+			   "print(r == [(fd, select.POLLIN)], time.time() - t > 0.2)\n"
+			   "print(os.read(fd, 10))\n"),
+		     0);
+	waitpid(w, NULL, 0);
+	cr_expect_str_eq(out, "True True\nb'late'\n");
+	free(out);
+	cr_expect_gt(h_log_count(&d, "notify kh="), 0, "%s", h_log(&d));
+	cr_assert_eq(H_RUN(H_SHIM, &out, "python3", "-c",
+			   "import os, signal\n"
+			   "def ring(s, f): raise TimeoutError\n"
+			   "signal.signal(signal.SIGALRM, ring)\n"
+			   "fd = os.open('/dev/rawp', os.O_RDONLY)\n"
+			   "signal.setitimer(signal.ITIMER_REAL, 0.3)\n"
+			   "try:\n"
+			   "    print(os.read(fd, 10))\n"
+			   "except TimeoutError:\n"
+			   "    print('interrupted')\n"),
+		     0);
+	cr_expect_str_eq(out, "interrupted\n");
+	free(out);
+	H_EXPECT_LOG(&d, "interrupt", 1, 2000);
+	/* abort: the driver's read says ENODEV and it ends cleanly */
+	cr_assert_eq(H_RUN(0, NULL, h_stage("cused"), "abort", "rawp"), 0);
+	cr_expect_eq(h_driver_wait(&d, 5000), 0, "%s", h_driver_story(&d));
+	cr_expect_eq(h_log_count(&d, "read ENODEV"), 1, "%s", h_log(&d));
+}
+
+/* Replies the kernel refuses are refused here too, with a line saying so:
+ * a READ answered with more than was asked fails its caller EIO; an
+ * answer to a request nobody made is dropped, and the device goes on. */
+Test(bridge, replies_the_kernel_refuses_are_refused)
+{
+	struct h_driver d, u;
+	char *out = NULL, *story;
+
+	start_raw(&d, "long", "--bad=long");
+	cr_assert_eq(H_RUN(H_SHIM, &out, h_stage("rwprobe"), "open:/dev/long:r", "read:4"), 0);
+	cr_expect_str_eq(out, "open=3\nread=-1 errno=EIO\n");
+	free(out);
+	story = h_driver_story(&d);
+	cr_expect(strstr(story, "bad reply to READ request"), "%s", story);
+	free(story);
+	start_raw(&u, "unk", "--bad=unknown");
+	cr_assert_eq(H_RUN(H_SHIM, &out, "sh", "-c", "echo fine > /dev/unk; head -c 5 /dev/unk"),
+		     0);
+	cr_expect_str_eq(out, "fine\n");
+	free(out);
+	story = h_driver_story(&u);
+	cr_expect(strstr(story, "reply to unknown request"), "%s", story);
+	free(story);
 }

@@ -120,16 +120,13 @@ static int path_lookup(int dirfd, const char *path, struct shim_dev **out);
  */
 static int cuse_node(struct shim_dev **out)
 {
-	static struct shim_dev node = {
-		.name = "cuse",
-		.attr = {.major = 10, .minor = 203, .mode = 0600, .uid = 0, .gid = 0},
-		.is_cuse = true,
-	};
+	static struct shim_dev node = {.name = REGISTRY_CUSE_NAME, .is_cuse = true};
 	struct timespec now, up;
 
+	registry_cuse_attr(&node.attr);
 	if (!node.mtime.tv_sec && !clock_gettime(CLOCK_REALTIME, &now) &&
 	    !clock_gettime(CLOCK_BOOTTIME, &up))
-		node.mtime.tv_sec = now.tv_sec - up.tv_sec;
+		node.mtime.tv_sec = now.tv_sec - up.tv_sec; /* made at boot */
 	*out = &node;
 	return 1;
 }
@@ -173,7 +170,7 @@ static int path_lookup(int dirfd, const char *path, struct shim_dev **out)
 		return mapped ? -ENOENT : 0;
 	/* One system call decides for paths that are not devices. */
 	if (syscall(SYS_faccessat, AT_FDCWD, sock, F_OK, 0)) {
-		if (!mapped && !strcmp(name, "cuse"))
+		if (!mapped && !strcmp(name, REGISTRY_CUSE_NAME))
 			return cuse_node(out);
 		return mapped ? -ENOENT : 0;
 	}

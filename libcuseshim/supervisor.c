@@ -97,6 +97,7 @@
 #include <pthread.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -191,6 +192,7 @@ struct sv_dev {
 	struct sv_conn *idle;
 	unsigned nidle;
 	atomic_bool told_stale, told_denied, told_lock_eintr; /* each said once */
+	bool is_cuse; /* /dev/cuse itself: an open starts cuse-bridge */
 	struct sv_dev *next;
 };
 
@@ -316,6 +318,23 @@ static int dev_refresh(struct sv_dev *d)
 	return err;
 }
 
+/* /dev/cuse (registry.h), for a static driver's open of it. */
+static int cuse_node(struct sv_dev **out)
+{
+	static struct sv_dev node = {
+		.name = REGISTRY_CUSE_NAME, .lock = PTHREAD_MUTEX_INITIALIZER, .is_cuse = true};
+	struct timespec now, up;
+
+	pthread_mutex_lock(&node.lock);
+	registry_cuse_attr(&node.attr);
+	if (!node.mtime.tv_sec && !clock_gettime(CLOCK_REALTIME, &now) &&
+	    !clock_gettime(CLOCK_BOOTTIME, &up))
+		node.mtime.tv_sec = now.tv_sec - up.tv_sec; /* made at boot */
+	pthread_mutex_unlock(&node.lock);
+	*out = &node;
+	return 1;
+}
+
 /* 1 and *out for a device path, 0 for any other path, -ENOENT for a
  * mapped path whose device is gone (as shim_path_lookup). */
 static int dev_lookup(const char *norm, struct sv_dev **out)
@@ -341,8 +360,11 @@ static int dev_lookup(const char *norm, struct sv_dev **out)
 	if (registry_check_name(name, &why) || !cfg.dir[0] ||
 	    registry_paths(cfg.dir, name, sock, sizeof(sock), attr, sizeof(attr)))
 		return mapped ? -ENOENT : 0;
-	if (faccessat(AT_FDCWD, sock, F_OK, 0))
+	if (faccessat(AT_FDCWD, sock, F_OK, 0)) {
+		if (!mapped && !strcmp(name, REGISTRY_CUSE_NAME))
+			return cuse_node(out);
 		return mapped ? -ENOENT : 0;
+	}
 	d = dev_find_or_add(name, sock, attr);
 	if (!d)
 		return -ENOMEM;
@@ -1198,6 +1220,110 @@ static int recv_open_reply(int fd, uint64_t unique, struct cuseshim_open_out *ou
  * socket is then installed in the target and the open answered in one
  * step (ADDFD with SEND), so a signal can never leak it.
  */
+/* Where cuse-bridge is: beside us (the test stage), in the build tree
+ * (cused/), or installed beside the shim. */
+static const char *bridge_path(char *buf, size_t size)
+{
+	static const char *const rel[] = {"/cuse-bridge", "/cused/cuse-bridge"};
+	char exe[PATH_MAX], *slash;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	size_t i;
+
+	if (n > 0) {
+		exe[n] = '\0';
+		slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			for (i = 0; i < sizeof(rel) / sizeof(rel[0]); i++)
+				if (snprintf(buf, size, "%s%s", exe, rel[i]) < (int)size &&
+				    access(buf, X_OK) == 0)
+					return buf;
+		}
+	}
+	snprintf(buf, size, "%s", SHIMDIR "/cuse-bridge");
+	return access(buf, X_OK) == 0 ? buf : NULL;
+}
+
+/* Our environment without LD_PRELOAD: the bridge never runs under the
+ * shim.  Made once; nothing changes our environment meanwhile. */
+static char **clean_env;
+
+static void clean_env_make(void)
+{
+	size_t n = 0, i;
+
+	while (environ[n])
+		n++;
+	clean_env = calloc(n + 1, sizeof(char *));
+	if (!clean_env)
+		return;
+	for (i = 0, n = 0; environ[i]; i++)
+		if (strncmp(environ[i], "LD_PRELOAD=", 11))
+			clean_env[n++] = environ[i];
+}
+
+static char **bridge_env(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, clean_env_make);
+	return clean_env ? clean_env : environ;
+}
+
+/*
+ * A static driver's open of /dev/cuse (the shim's cuse.c for dynamic
+ * ones): one end of a socketpair goes into the target, cuse-bridge runs
+ * detached on the other.  Its reads and writes of that fd are the
+ * kernel's own (the socket is no device of ours); only the end differs:
+ * after an abort its read gives 0 where the kernel says ENODEV.
+ */
+static long job_cuse_open(struct sv_job *j)
+{
+	struct seccomp_notif_addfd add = {0};
+	char path[PATH_MAX], fdarg[16];
+	char *argv[] = {"cuse-bridge", fdarg, NULL};
+	posix_spawn_file_actions_t fa;
+	int sv[2], r, err;
+	pid_t pid;
+
+	if ((j->flags & O_ACCMODE) != O_RDWR)
+		return -EACCES;
+	if (!bridge_path(path, sizeof(path))) {
+		sv_log("cuse-run: cannot find cuse-bridge: /dev/cuse is not available\n");
+		return -ENODEV;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
+		return -ENFILE;
+	/* The bridge's end is its fd 3.  It is our child, and we reap every
+	 * child (reap): it needs no detaching here. */
+	snprintf(fdarg, sizeof(fdarg), "3");
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, sv[1], 3);
+	r = posix_spawn(&pid, path, &fa, NULL, argv, bridge_env());
+	posix_spawn_file_actions_destroy(&fa);
+	close(sv[1]);
+	if (r) {
+		sv_log("cuse-run: cannot start %s for /dev/cuse\n", path);
+		close(sv[0]);
+		return -ENODEV;
+	}
+	if (j->flags & O_NONBLOCK)
+		fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	add.id = j->n.id;
+	add.flags = SECCOMP_ADDFD_FLAG_SEND;
+	add.srcfd = sv[0];
+	add.newfd_flags = j->flags & O_CLOEXEC;
+	r = ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add);
+	err = errno;
+	close(sv[0]);
+	if (cfg.debug)
+		sv_trace("cuse-run: pid %d open /dev/cuse -> %d (cuse-bridge on the other end)\n",
+			 (int)j->n.pid, r < 0 ? -err : r);
+	if (r < 0 && err != ENOENT)
+		return -err;
+	return SV_DONE;
+}
+
 static long job_open(struct sv_job *j)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -1209,6 +1335,8 @@ static long job_open(struct sv_job *j)
 	struct stat st;
 	int fd, err, r;
 
+	if (j->dev->is_cuse)
+		return job_cuse_open(j);
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -ENFILE;

@@ -34,6 +34,15 @@ int registry_dir(char *buf, size_t size, const char *cuse_dir, const char *xdg_r
 	return 0;
 }
 
+void registry_cuse_attr(struct registry_attr *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->version = REGISTRY_ATTR_VERSION;
+	a->major = 10;
+	a->minor = 203;
+	a->mode = 0600;
+}
+
 int registry_check_name(const char *name, const char **why)
 {
 	const char *p = name, *last;

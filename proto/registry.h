@@ -37,6 +37,12 @@ struct registry_attr {
 	uint32_t flags; /* CUSE_UNRESTRICTED_IOCTL */
 };
 
+/* /dev/cuse as a stock Debian system has it (crw------- root root 10,203):
+ * under the shim and the supervisor it is there when no registry device
+ * of that name is, and an open of it reaches cuse-bridge. */
+#define REGISTRY_CUSE_NAME "cuse"
+void registry_cuse_attr(struct registry_attr *a);
+
 /* Fill @buf with the registry directory; -ENAMETOOLONG if it does not fit. */
 int registry_dir(char *buf, size_t size, const char *cuse_dir, const char *xdg_runtime_dir,
 		 uid_t uid);

@@ -20,7 +20,7 @@ for f in cused/.libs/libcused.so.0 libcuseshim/.libs/libcuseshim.so cuse-run \
 	tests/e2e/fortstdioprobe tests/e2e/fort2stdioprobe tests/e2e/lfsstdioprobe \
 	tests/e2e/fortioctlprobe tests/e2e/fort2ioctlprobe tests/e2e/lfsioctlprobe \
 	tests/e2e/fortstress tests/e2e/lfsstress cused/cuse-bridge tests/e2e/ossprobe \
-	tests/e2e/rawdrv; do
+	tests/e2e/rawdrv tests/e2e/staticrawdrv; do
 	if [ -e "$b/$f" ]; then
 		cp "$b/$f" "$stage/" || exit 99
 	fi

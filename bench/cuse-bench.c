@@ -10,7 +10,9 @@
  *
  * Shape.  The parent starts two bench-drivers in a private registry, one on
  * libfuse's single-threaded loop (-s) for the latency and throughput
- * figures, one on the multi-threaded loop for the scaling figures, and then
+ * figures, one on the multi-threaded loop for the scaling figures, and
+ * for the bridge.* figures the same driver linked with Debian's libfuse3
+ * (realfuse-bench-driver, -s) under `cused run --bridge`, and then
  * runs each figure in a fresh process of its own, `cuse-bench --client NAME
  * ...`, started plainly, with the shim in LD_PRELOAD or under `cuse-run
  * --seccomp`, as the figure's mode says (figures[] below).  --pin puts the
@@ -66,12 +68,13 @@ struct figure {
 	long batch;  /* operations a sample */
 	long div;    /* samples = iters / div */
 	enum unit unit;
+	int bridged; /* on the bridged driver (Debian's libfuse3 through cuse-bridge) */
 };
 
 /* Client mode's parameters, from the parent's command line. */
 static long iters = 20000;
 static int cpu_client = -1, cpu_peer = -1;
-static const char *dev, *mtdev;
+static const char *dev, *mtdev, *brdev;
 
 /* ------------------------------------------------------------------ statistics and pinning */
 
@@ -479,30 +482,37 @@ static int run_scale(const struct figure *f)
 /* ------------------------------------------------------------------ the table */
 
 /* clang-format off */
-#define RW(op, size, div) {#op "." #size, SHIM, run_device, op_##op, size, 1, 1, div, MB_S}
-#define SCALE(n) {"scale.read.1.t" #n, SHIM, run_scale, op_read, 1, n, 100, 100, OPS_S}
-#define WORK(n) {"scale.work.t" #n, SHIM, run_scale, op_work, 8, n, 10, 100, OPS_S}
+#define RW(op, size, div) {#op "." #size, SHIM, run_device, op_##op, size, 1, 1, div, MB_S, 0}
+#define SCALE(n) {"scale.read.1.t" #n, SHIM, run_scale, op_read, 1, n, 100, 100, OPS_S, 0}
+#define WORK(n) {"scale.work.t" #n, SHIM, run_scale, op_work, 8, n, 10, 100, OPS_S, 0}
+#define BR(name, run, op, size, div, unit) {"bridge." name, SHIM, run, op, size, 1, 1, div, unit, 1}
 
 static const struct figure figures[] = {
-	/* name                    mode     run             op             size thr batch  div unit */
-	{"floor.seqpacket.1",      PLAIN,   run_seqpacket,  op_pingpong,   1,   1,  1,     1,  NS_OP},
-	{"floor.pipe.1",           PLAIN,   run_pipe,       op_pingpong,   1,   1,  1,     1,  NS_OP},
-	{"read.1",                 SHIM,    run_device,     op_read,       1,   1,  1,     1,  NS_OP},
-	{"seccomp.read.1",         SECCOMP, run_device,     op_read,       1,   1,  1,     1,  NS_OP},
-	{"write.1",                SHIM,    run_device,     op_write,      1,   1,  1,     1,  NS_OP},
-	{"ioctl.8",                SHIM,    run_device,     op_ioctl,      8,   1,  1,     1,  NS_OP},
-	{"open_close",             SHIM,    run_open_close, op_open_close, 0,   1,  1,     10, NS_OP},
+	/* name                    mode     run             op             size thr batch  div unit   bridged */
+	{"floor.seqpacket.1",      PLAIN,   run_seqpacket,  op_pingpong,   1,   1,  1,     1,  NS_OP, 0},
+	{"floor.pipe.1",           PLAIN,   run_pipe,       op_pingpong,   1,   1,  1,     1,  NS_OP, 0},
+	{"read.1",                 SHIM,    run_device,     op_read,       1,   1,  1,     1,  NS_OP, 0},
+	{"seccomp.read.1",         SECCOMP, run_device,     op_read,       1,   1,  1,     1,  NS_OP, 0},
+	{"write.1",                SHIM,    run_device,     op_write,      1,   1,  1,     1,  NS_OP, 0},
+	{"ioctl.8",                SHIM,    run_device,     op_ioctl,      8,   1,  1,     1,  NS_OP, 0},
+	{"open_close",             SHIM,    run_open_close, op_open_close, 0,   1,  1,     10, NS_OP, 0},
 	RW(read, 4096, 2), RW(read, 65536, 5), RW(read, 131072, 9), RW(read, 1048576, 65),
 	RW(write, 4096, 2), RW(write, 65536, 5), RW(write, 131072, 9), RW(write, 1048576, 65),
-	{"poll.wake",              SHIM,    run_poll,       NULL,          1,   2,  1,     4,  NS_OP},
+	{"poll.wake",              SHIM,    run_poll,       NULL,          1,   2,  1,     4,  NS_OP, 0},
+	BR("read.1", run_device, op_read, 1, 1, NS_OP),
+	BR("write.1", run_device, op_write, 1, 1, NS_OP),
+	BR("ioctl.8", run_device, op_ioctl, 8, 1, NS_OP),
+	BR("open_close", run_open_close, op_open_close, 0, 10, NS_OP),
+	BR("read.1048576", run_device, op_read, 1048576, 65, MB_S),
+	BR("write.1048576", run_device, op_write, 1048576, 65, MB_S),
 	SCALE(1), SCALE(2), SCALE(4), SCALE(8),
 	WORK(1), WORK(2), WORK(4), WORK(8),
-	{"nondev.read.plain",      PLAIN,   run_nondev,     op_read_eof,   1,   1,  100,   10, NS_OP},
-	{"nondev.read.shim",       SHIM,    run_nondev,     op_read_eof,   1,   1,  100,   10, NS_OP},
-	{"nondev.read.seccomp",    SECCOMP, run_nondev,     op_read_eof,   1,   1,  1,     1,  NS_OP},
-	{"nondev.getppid.plain",   PLAIN,   run_nondev,     op_getppid,    0,   1,  100,   10, NS_OP},
-	{"nondev.getppid.shim",    SHIM,    run_nondev,     op_getppid,    0,   1,  100,   10, NS_OP},
-	{"nondev.getppid.seccomp", SECCOMP, run_nondev,     op_getppid,    0,   1,  100,   10, NS_OP},
+	{"nondev.read.plain",      PLAIN,   run_nondev,     op_read_eof,   1,   1,  100,   10, NS_OP, 0},
+	{"nondev.read.shim",       SHIM,    run_nondev,     op_read_eof,   1,   1,  100,   10, NS_OP, 0},
+	{"nondev.read.seccomp",    SECCOMP, run_nondev,     op_read_eof,   1,   1,  1,     1,  NS_OP, 0},
+	{"nondev.getppid.plain",   PLAIN,   run_nondev,     op_getppid,    0,   1,  100,   10, NS_OP, 0},
+	{"nondev.getppid.shim",    SHIM,    run_nondev,     op_getppid,    0,   1,  100,   10, NS_OP, 0},
+	{"nondev.getppid.seccomp", SECCOMP, run_nondev,     op_getppid,    0,   1,  100,   10, NS_OP, 0},
 };
 /* clang-format on */
 
@@ -543,6 +553,7 @@ static int client(char **argv)
 /* Paths next to this program in the build tree. */
 struct paths {
 	char self[PATH_MAX], driver[PATH_MAX], shim[PATH_MAX], cuse_run[PATH_MAX];
+	char cused[PATH_MAX], realdriver[PATH_MAX];
 };
 
 static int find_paths(struct paths *p)
@@ -558,6 +569,8 @@ static int find_paths(struct paths *p)
 	*slash = '\0';
 	snprintf(p->driver, sizeof(p->driver), "%s/bench-driver", dir);
 	snprintf(p->cuse_run, sizeof(p->cuse_run), "%s/../cuse-run", dir);
+	snprintf(p->cused, sizeof(p->cused), "%s/../cused/cused", dir);
+	snprintf(p->realdriver, sizeof(p->realdriver), "%s/realfuse-bench-driver", dir);
 	if (getenv("CUSESHIM_LIB"))
 		snprintf(p->shim, sizeof(p->shim), "%s", getenv("CUSESHIM_LIB"));
 	else
@@ -605,6 +618,8 @@ static int check_only(const char *only)
 	return 0;
 }
 
+/* @mt: 0 libfuse's single-threaded loop (-s), 1 the multi-threaded one,
+ * 2 single-threaded, Debian's libfuse3 bridged (cused run --bridge). */
 static pid_t start_driver(const struct paths *p, const char *dir, const char *devpath, int mt)
 {
 	char sock[PATH_MAX];
@@ -616,12 +631,15 @@ static pid_t start_driver(const struct paths *p, const char *dir, const char *de
 		return pid;
 	}
 	if (pid == 0) {
-		/* -s: libfuse's single-threaded loop; without: the multi-threaded one */
-		const char *loop = mt ? NULL : "-s";
+		const char *loop = mt == 1 ? NULL : "-s";
 
 		pin(cpu_peer);
-		execl(p->driver, p->driver, devpath + 5, "-f", loop, (char *)NULL);
-		perror(p->driver);
+		if (mt == 2)
+			execl(p->cused, p->cused, "run", "--bridge", "--", p->realdriver,
+			      devpath + 5, "-f", loop, (char *)NULL);
+		else
+			execl(p->driver, p->driver, devpath + 5, "-f", loop, (char *)NULL);
+		perror(mt == 2 ? p->cused : p->driver);
 		_exit(127);
 	}
 	snprintf(sock, sizeof(sock), "%s/%s", dir, devpath + 5);
@@ -634,9 +652,18 @@ static pid_t start_driver(const struct paths *p, const char *dir, const char *de
 static int run_figure(const struct paths *p, const struct figure *f)
 {
 	char n[32], a[16], b[16];
-	char *args[] = {
-		"cuse-run", "--seccomp", "--", (char *)p->self, "--client",    (char *)f->name,
-		n,	    a,		 b,    (char *)dev,	(char *)mtdev, NULL};
+	char *args[] = {"cuse-run",
+			"--seccomp",
+			"--",
+			(char *)p->self,
+			"--client",
+			(char *)f->name,
+			n,
+			a,
+			b,
+			(char *)(f->bridged ? brdev : dev),
+			(char *)mtdev,
+			NULL};
 	char **argv = f->mode == SECCOMP ? args : args + 3;
 	pid_t pid;
 	int status;
@@ -691,11 +718,11 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-	char dir[] = "/tmp/cuse-bench.XXXXXX", devpath[64], mtpath[64];
+	char dir[] = "/tmp/cuse-bench.XXXXXX", devpath[64], mtpath[64], brpath[64];
 	const char *mode = "none", *only = NULL;
 	struct paths p;
-	pid_t drv = -1, mtdrv = -1;
-	int i, devices = 0, failed = 0;
+	pid_t drv = -1, mtdrv = -1, brdrv = -1;
+	int i, devices = 0, bridged = 0, failed = 0;
 	size_t k;
 
 	for (i = 1; i < argc; i++) {
@@ -728,21 +755,30 @@ int main(int argc, char **argv)
 		perror("cuse-bench: /proc/self/exe");
 		return 1;
 	}
-	for (k = 0; k < NFIGURES; k++)
+	for (k = 0; k < NFIGURES; k++) {
 		devices |= selected(figures[k].name, only) && figures[k].mode != PLAIN;
+		bridged |= selected(figures[k].name, only) && figures[k].bridged;
+	}
 	if (devices && !mkdtemp(dir)) {
 		perror("cuse-bench: mkdtemp");
 		return 1;
 	}
 	snprintf(devpath, sizeof(devpath), "/dev/bench%d", (int)getpid());
 	snprintf(mtpath, sizeof(mtpath), "/dev/bench%dmt", (int)getpid());
+	snprintf(brpath, sizeof(brpath), "/dev/bench%dbr", (int)getpid());
 	dev = devpath;
 	mtdev = mtpath;
+	brdev = brpath;
 	printf("# cuse-bench: pin=%s iters=%ld\n", mode, iters);
 	if (devices) {
 		setenv("CUSE_DIR", dir, 1);
 		drv = start_driver(&p, dir, devpath, 0);
 		mtdrv = start_driver(&p, dir, mtpath, 1);
+		if (bridged && access(p.realdriver, X_OK))
+			fprintf(stderr, "cuse-bench: no %s: the bridge.* figures fail\n",
+				p.realdriver);
+		else if (bridged)
+			brdrv = start_driver(&p, dir, brpath, 2);
 	}
 	for (k = 0; k < NFIGURES; k++)
 		if (selected(figures[k].name, only))
@@ -750,6 +786,7 @@ int main(int argc, char **argv)
 	if (devices) {
 		stop_driver(drv);
 		stop_driver(mtdrv);
+		stop_driver(brdrv);
 		rmdir(dir);
 	}
 	return failed ? 1 : 0;

@@ -227,7 +227,7 @@ static int registry_reserve(struct fuse_session *se)
 {
 	const char *why;
 	char parent[PATH_MAX], *slash;
-	int err, tries;
+	int err, tries, waited = 0;
 
 	if (registry_check_name(se->devname, &why)) {
 		cused_log(FUSE_LOG_ERR, "cuse: invalid DEVNAME '%s': %s\n", se->devname, why);
@@ -300,6 +300,17 @@ static int registry_reserve(struct fuse_session *se)
 		if (fcntl(fd, F_OFD_SETLK, &fl)) {
 			pid_t owner = attr_owner(fd);
 
+			/* The name is a bridged driver's whose process has
+			 * ended: its cuse-bridge lets go in a moment (a
+			 * driver restarted at once must not find it taken;
+			 * the kernel's node goes with the driver's close). */
+			if (owner > 0 && kill(owner, 0) && errno == ESRCH && waited < 100) {
+				close(fd);
+				waited++;
+				tries--;
+				usleep(10000);
+				continue;
+			}
 			close(fd);
 			cused_log(FUSE_LOG_ERR,
 				  "cuse: device '%s' is already served by another driver "

@@ -7,7 +7,8 @@
  * answers a driver relies on, mended here on the rare paths only:
  *   - after the other side ended (cused abort), read gives 0 where the
  *     kernel says ENODEV, the clean end of libfuse's loop;
- *   - a write after that fails EPIPE where the kernel says ENODEV.
+ *   - a write after that fails EPIPE where the kernel says ENODEV;
+ *   - its fstat shows a socket, where the kernel's shows the node 10:203.
  * The channels are few; the table is looked at only when a read returned
  * 0 or a write failed EPIPE, and checked there against the socket's inode
  * (a number closed and reused meanwhile is not ours any more).
@@ -73,6 +74,18 @@ bool shim_cuse_channel(int fd)
 			return true;
 		atomic_store(&channels[i].fd1, 0); /* closed and reused */
 	}
+	return false;
+}
+
+bool shim_cuse_stat(int fd, struct stat *st)
+{
+	unsigned i, n = atomic_load_explicit(&nchannels, memory_order_relaxed);
+
+	for (i = 0; i < n; i++)
+		if (atomic_load(&channels[i].fd1) == fd + 1 && channels[i].ino == st->st_ino) {
+			shim_fill_stat(shim_cuse_node(), st);
+			return true;
+		}
 	return false;
 }
 

@@ -131,6 +131,14 @@ static int cuse_node(struct shim_dev **out)
 	return 1;
 }
 
+struct shim_dev *shim_cuse_node(void)
+{
+	struct shim_dev *node;
+
+	cuse_node(&node);
+	return node;
+}
+
 /* errno is the caller's: a lookup that finds no device leaves it alone. */
 int shim_path_lookup(int dirfd, const char *path, struct shim_dev **out)
 {

@@ -262,6 +262,10 @@ bool shim_cuse_channel(int fd);
 /* A read of @fd returned 0: 0 again, or -1 with errno ENODEV when @fd is
  * a /dev/cuse channel whose other end has gone (the kernel's answer). */
 ssize_t shim_cuse_read_end(int fd);
+/* @st, a socket's, is @fd's as a /dev/cuse channel: make it the node's. */
+bool shim_cuse_stat(int fd, struct stat *st);
+/* path.c: /dev/cuse itself */
+struct shim_dev *shim_cuse_node(void);
 /* ---- exec.c: @name beside the shim, in the build tree or installed */
 const char *shim_helper(const char *name, char *buf, size_t size);
 /* ---- open.c */

@@ -94,12 +94,21 @@ STAT_WRAPPER(stat64, struct stat64)
 STAT_WRAPPER(lstat, struct stat)
 STAT_WRAPPER(lstat64, struct stat64)
 
+/* A socket that is a driver's /dev/cuse channel shows the kernel's node
+ * (cuse.c); any other fstat pays one test of st_mode. */
+#define CUSE_CHANNEL_STAT(fd, st)                                                                  \
+	(__builtin_expect(S_ISSOCK((st)->st_mode), 0) && shim_cuse_stat((fd), (struct stat *)(st)))
+
 #define FSTAT_WRAPPER(name, type)                                                                  \
 	SHIM_EXPORT int name(int fd, type *st)                                                     \
 	{                                                                                          \
 		struct shim_dev *dev = fd_dev(fd);                                                 \
-		if (__builtin_expect(!dev, 1))                                                     \
-			return REAL(name)(fd, st);                                                 \
+		if (__builtin_expect(!dev, 1)) {                                                   \
+			int r = REAL(name)(fd, st);                                                \
+			if (r == 0 && CUSE_CHANNEL_STAT(fd, st))                                   \
+				return 0;                                                          \
+			return r;                                                                  \
+		}                                                                                  \
 		shim_fill_stat(dev, (struct stat *)st);                                            \
 		return 0;                                                                          \
 	}
@@ -161,8 +170,12 @@ XSTAT_WRAPPER(__lxstat64, struct stat64, lstat64)
 	SHIM_EXPORT int name(int ver, int fd, type *st)                                            \
 	{                                                                                          \
 		struct shim_dev *dev = fd_dev(fd);                                                 \
-		if (__builtin_expect(!dev, 1))                                                     \
-			return REAL(name) ? REAL(name)(ver, fd, st) : REAL(modern)(fd, st);        \
+		if (__builtin_expect(!dev, 1)) {                                                   \
+			int r = REAL(name) ? REAL(name)(ver, fd, st) : REAL(modern)(fd, st);       \
+			if (r == 0 && CUSE_CHANNEL_STAT(fd, st))                                   \
+				return 0;                                                          \
+			return r;                                                                  \
+		}                                                                                  \
 		shim_fill_stat(dev, (struct stat *)st);                                            \
 		return 0;                                                                          \
 	}

@@ -455,6 +455,13 @@ static int start_bufdev(struct h_driver *d, const char *name, const char *const 
 	return h_driver_start_argv(d, name, args, 0);
 }
 
+bool h_bridged(void)
+{
+	const char *d = getenv("CUSESHIM_DROPIN");
+
+	return d && !strcmp(d, "bridge");
+}
+
 bool h_poll_events(void)
 {
 	const char *drv = getenv("CUSESHIM_DROPIN_DRIVER");

@@ -72,6 +72,8 @@ enum {
  * built with libfuse 2 (CUSESHIM_DROPIN_DRIVER=fuse2-...), whose poll
  * callback gets no events: such assertions are about libfuse 2. */
 bool h_poll_events(void);
+/* Are the drivers under test bridged (CUSESHIM_DROPIN=bridge)? */
+bool h_bridged(void);
 
 /* Criterion fixture: .init = h_setup, .fini = h_teardown */
 void h_setup(void);

@@ -15,8 +15,8 @@
  * --bad=long answers every READ with one byte more than was asked, and
  * --bad=unknown sends an extra reply to a unique nobody asked, first: the
  * kernel (and cuse-bridge) must refuse both.
- * Each request is a line in --log=FILE.  Exits 0 when its read says
- * ENODEV (the device was aborted), 1 on any other end.
+ * Each request is a line in --log=FILE, after what fstat says of the fd.  Exits 0 when its read
+ * says ENODEV (the device was aborted), 1 on any other end.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -278,6 +280,7 @@ static int serve(const char *name)
 int main(int argc, char **argv)
 {
 	const char *name = NULL;
+	struct stat st;
 	int i;
 
 	for (i = 1; i < argc; i++)
@@ -299,5 +302,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "rawdrv: /dev/cuse: %s\n", strerror(errno));
 		return 1;
 	}
+	if (!fstat(fd, &st))
+		say("fstat %s %u:%u\n", S_ISCHR(st.st_mode) ? "chr" : "other", major(st.st_rdev),
+		    minor(st.st_rdev));
 	return serve(name);
 }

@@ -10,6 +10,7 @@
  * wrapper, where the driver runs under the shim too.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -477,6 +478,8 @@ Test(bridge, a_driver_without_libfuse_reads_writes_and_ioctls)
 
 	start_raw(&d, "raw", NULL);
 	H_EXPECT_LOG(&d, "init 7.37 flags=0x1", 1, 1000);
+	/* the driver's fstat of its /dev/cuse fd: the kernel's node */
+	cr_expect_eq(h_log_count(&d, "fstat chr 10:203"), 1, "%s", h_log(&d));
 	cr_assert_eq(H_RUN(H_SHIM, &out, "sh", "-c", "echo hello > /dev/raw; head -c 6 /dev/raw"),
 		     0);
 	cr_expect_str_eq(out, "hello\n");
@@ -580,6 +583,8 @@ Test(bridge, a_static_driver_without_libfuse_runs_under_the_supervisor)
 	pid_t w;
 
 	start_rawbin(&d, "staticrawdrv", "sraw", NULL);
+	/* (a socket under the supervisor: README, limits) */
+	cr_expect_eq(h_log_count(&d, "fstat other 0:0"), 1, "%s", h_log(&d));
 	cr_assert_eq(H_RUN(H_SHIM, &out, "sh", "-c", "echo hello > /dev/sraw; head -c 6 /dev/sraw"),
 		     0);
 	cr_expect_str_eq(out, "hello\n");
@@ -614,4 +619,74 @@ Test(bridge, a_static_driver_without_libfuse_runs_under_the_supervisor)
 	cr_assert_eq(H_RUN(0, NULL, h_stage("cused"), "abort", "sraw"), 0);
 	cr_expect_eq(h_driver_wait(&d, 5000), 1, "%s", h_driver_story(&d));
 	cr_expect_eq(h_log_count(&d, "short read 0"), 1, "%s", h_log(&d));
+}
+
+/* The cuse-bridge serving this test's registry (by its CUSE_DIR), or -1. */
+static pid_t bridge_pid(void)
+{
+	char want[700], path[300], comm[32], env[8192];
+	DIR *proc = opendir("/proc");
+	struct dirent *e;
+	pid_t found = -1;
+
+	snprintf(want, sizeof(want), "CUSE_DIR=%s", h_dir());
+	while (proc && (e = readdir(proc)) && found < 0) {
+		FILE *f;
+		size_t n, off;
+
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", e->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		n = fread(comm, 1, sizeof(comm) - 1, f);
+		fclose(f);
+		comm[n] = '\0';
+		if (strcmp(comm, "cuse-bridge\n"))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/environ", e->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		n = fread(env, 1, sizeof(env) - 1, f);
+		fclose(f);
+		env[n] = '\0';
+		for (off = 0; off < n; off += strlen(env + off) + 1)
+			if (!strcmp(env + off, want))
+				found = atoi(e->d_name);
+	}
+	if (proc)
+		closedir(proc);
+	return found;
+}
+
+/* Stopped and started again at once, as test scripts do: the new driver
+ * gets the name its predecessor's bridge is still letting go of (here
+ * held up on purpose, with SIGSTOP, for 300 ms). */
+Test(bridge, a_driver_started_again_at_once_gets_its_name)
+{
+	const char *const eof[] = {"--eof", NULL};
+	struct h_driver d;
+	char *out = NULL;
+	pid_t old, kid;
+
+	cr_assert_eq(start(&d, "realfuse-bufdev", "again", true, eof, 0), 0);
+	old = bridge_pid();
+	cr_assert_gt(old, 0, "no bridge found");
+	cr_assert(!kill(old, SIGSTOP));
+	h_driver_stop(&d, SIGTERM);
+	cr_expect_eq(h_driver_wait(&d, 5000), 0);
+	kid = fork();
+	if (kid == 0) {
+		h_msleep(300);
+		kill(old, SIGCONT);
+		_exit(0);
+	}
+	cr_assert_eq(start(&d, "realfuse-bufdev", "again", true, eof, 0), 0, "%s",
+		     h_driver_story(&d));
+	waitpid(kid, NULL, 0);
+	cr_assert_eq(H_RUN(H_SHIM, &out, "sh", "-c", "echo up > /dev/again; cat /dev/again"), 0);
+	cr_expect_str_eq(out, "up\n");
+	free(out);
 }

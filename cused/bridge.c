@@ -706,6 +706,10 @@ int main(int argc, char **argv)
 	if (!br.se)
 		return 1; /* libcused said why; our close ends the driver */
 	br.se->serving_pid = br.driver_pid;
+	/* Our ring threads hand each request on and return at once: a ring
+	 * thread that then spun for the next one would only take the CPU
+	 * from the driver and from the reader of its reply. */
+	br.se->spin_ns = 0;
 	if (pthread_create(&thread, NULL, reader, NULL)) {
 		say("cannot start: %s\n", strerror(errno));
 		return 1;

@@ -45,7 +45,7 @@
 
 #include "cused_i.h"
 
-#define BRIDGE_MINOR 37 /* what Debian 12's 6.1 kernel sends */
+#define BRIDGE_MINOR 38 /* what Debian 12's 6.1 kernel sends (tests/oracle/raw_driver.sh) */
 /* The kernel's CUSE never sends a request bigger than 128 KiB of data
  * (FUSE_DEFAULT_MAX_PAGES_PER_REQ pages): that fits one datagram. */
 #define BRIDGE_MAX_IO (32u * 4096u)
@@ -145,6 +145,21 @@ static bool mark_sent(uint64_t unique)
 	return due;
 }
 
+/* The pending request @unique, taken out of the table (caller owns it). */
+static struct pending *take(uint64_t unique)
+{
+	struct pending **pp, *p;
+
+	pthread_mutex_lock(&br.lock);
+	for (pp = &br.pending; (p = *pp); pp = &p->next)
+		if (p->unique == unique) {
+			*pp = p->next;
+			break;
+		}
+	pthread_mutex_unlock(&br.lock);
+	return p;
+}
+
 /*
  * Hand @req to the driver: header, @arg, then @data.  The request is in the
  * pending table before it leaves, so its reply always finds it.
@@ -186,25 +201,20 @@ static void forward(fuse_req_t req, uint32_t opcode, const void *arg, size_t arg
 	iov[1] = (struct iovec){(void *)arg, arg_size};
 	iov[2] = (struct iovec){(void *)data, data_size};
 	err = chan_send(iov, data_size ? 3 : 2);
-	if (err)
-		return; /* the driver is gone: its death answers @req */
+	if (err) {
+		/* The driver is gone, and the request never reached it: as
+		 * on the kernel's disconnected channel, ENOTCONN (unless the
+		 * channel's end answered it meanwhile). */
+		struct pending *q = take(in.unique);
+
+		if (q) {
+			fuse_reply_err(q->req, ENOTCONN);
+			free(q);
+		}
+		return;
+	}
 	if (mark_sent(in.unique))
 		send_interrupt(in.unique);
-}
-
-/* The pending request @unique, taken out of the table (caller owns it). */
-static struct pending *take(uint64_t unique)
-{
-	struct pending **pp, *p;
-
-	pthread_mutex_lock(&br.lock);
-	for (pp = &br.pending; (p = *pp); pp = &p->next)
-		if (p->unique == unique) {
-			*pp = p->next;
-			break;
-		}
-	pthread_mutex_unlock(&br.lock);
-	return p;
 }
 
 /* Is @unique with the driver?  One that is not sent yet gets its
@@ -513,8 +523,7 @@ static void channel_closed(void)
 		/* the name goes, as the kernel's node does; the entry's hidden
 		 * socket and attributes stay, stale, so that a file a process
 		 * inherits later is still known for what it was (ENOTCONN) */
-		if (br.se->published)
-			unlink(br.se->sock_path);
+		cused_unpublish(br.se);
 		_exit(0);
 	}
 }

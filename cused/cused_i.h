@@ -135,7 +135,9 @@ struct fuse_session {
 	int epfd;
 	int kick[2]; /* readable: init pending or session exited */
 	int listen_fd;
-	int attr_fd; /* OFD write lock = this name is ours */
+	int attr_fd;  /* OFD write lock = this name is ours */
+	int dir_fd;   /* the registry directory, and the one of this entry: */
+	int entry_fd; /* used by descriptor once found (a driver may chroot) */
 	char dir[PATH_MAX];
 	char sock_path[108];
 	char bind_path[108];

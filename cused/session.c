@@ -222,6 +222,12 @@ static pid_t attr_owner(int fd)
 	return 0;
 }
 
+/* The last component of a registry path (relative to se->entry_fd). */
+static const char *base_name(const char *path)
+{
+	return strrchr(path, '/') + 1;
+}
+
 /* Reserve se->devname: lock its attribute file, reclaiming a stale one. */
 static int registry_reserve(struct fuse_session *se)
 {
@@ -286,6 +292,17 @@ static int registry_reserve(struct fuse_session *se)
 			return err;
 		}
 	}
+	/* From here on the registry is used by descriptor: a driver that
+	 * chroots or changes directory after starting (swtpm's --chroot)
+	 * still publishes where its clients look. */
+	se->dir_fd = open(se->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	se->entry_fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (se->dir_fd < 0 || se->entry_fd < 0) {
+		err = -errno;
+		cused_log(FUSE_LOG_ERR, "cuse: cannot open registry directory '%s': %s\n", se->dir,
+			  strerror(errno));
+		return err;
+	}
 	for (tries = 0; tries < 10; tries++) {
 		struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
 		struct stat a, b;
@@ -331,8 +348,8 @@ static int registry_reserve(struct fuse_session *se)
 			close(fd);
 			return err;
 		}
-		unlink(se->sock_path);
-		unlink(se->bind_path);
+		unlinkat(se->entry_fd, base_name(se->sock_path), 0);
+		unlinkat(se->entry_fd, base_name(se->bind_path), 0);
 		se->attr_fd = fd;
 		return 0;
 	}
@@ -410,7 +427,7 @@ static int choose_numbers(struct fuse_session *se)
 {
 	struct numbers n = {.self = se->devname, .major = se->attr.major, .minor = se->attr.minor};
 
-	registry_scan(se->dir, note_number, &n);
+	registry_scan_at(se->dir_fd, se->dir, note_number, &n);
 	if (se->dynamic_major) {
 		se->attr.major = free_major(&n);
 		if (!se->attr.major) {
@@ -435,8 +452,10 @@ int cused_publish(struct fuse_session *se)
 	char line[REGISTRY_ATTR_MAX];
 	int n, dfd, err;
 
-	if (chmod(se->bind_path, 0777) || epoll_ctl(se->epfd, EPOLL_CTL_ADD, se->listen_fd, &ev) ||
-	    link(se->bind_path, se->sock_path)) {
+	if (fchmodat(se->entry_fd, base_name(se->bind_path), 0777, 0) ||
+	    epoll_ctl(se->epfd, EPOLL_CTL_ADD, se->listen_fd, &ev) ||
+	    linkat(se->entry_fd, base_name(se->bind_path), se->entry_fd, base_name(se->sock_path),
+		   0)) {
 		cused_log(FUSE_LOG_ERR, "cuse: cannot publish '%s': %s\n", se->sock_path,
 			  strerror(errno));
 		return -EIO;
@@ -444,22 +463,19 @@ int cused_publish(struct fuse_session *se)
 	/* The attributes come last: a complete line means a usable device
 	 * (clients treat an entry without one as not there yet). */
 	se->attr.pid = se->serving_pid ? se->serving_pid : getpid();
-	dfd = open(se->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0)
-		flock(dfd, LOCK_EX);
+	dfd = se->dir_fd;
+	flock(dfd, LOCK_EX);
 	err = choose_numbers(se);
 	n = err ? -1 : registry_format_attr(line, sizeof(line), &se->attr);
 	if (n < 0 || pwrite(se->attr_fd, line, n, 0) != n) {
 		if (!err)
 			cused_log(FUSE_LOG_ERR, "cuse: cannot write '%s': %s\n", se->attr_path,
 				  strerror(errno));
-		if (dfd >= 0)
-			close(dfd);
-		unlink(se->sock_path);
+		flock(dfd, LOCK_UN);
+		unlinkat(se->entry_fd, base_name(se->sock_path), 0);
 		return err ? err : -EIO;
 	}
-	if (dfd >= 0)
-		close(dfd);
+	flock(dfd, LOCK_UN);
 	se->published = true;
 	cused_debug(se, "cuse: device %s published at %s\n", se->devname, se->sock_path);
 	return 0;
@@ -469,7 +485,7 @@ int cused_publish(struct fuse_session *se)
 void cused_unpublish(struct fuse_session *se)
 {
 	if (se->published) {
-		unlink(se->sock_path);
+		unlinkat(se->entry_fd, base_name(se->sock_path), 0);
 		se->published = false;
 	}
 	epoll_ctl(se->epfd, EPOLL_CTL_DEL, se->listen_fd, NULL);
@@ -478,12 +494,12 @@ void cused_unpublish(struct fuse_session *se)
 static void registry_remove(struct fuse_session *se)
 {
 	if (se->published)
-		unlink(se->sock_path);
+		unlinkat(se->entry_fd, base_name(se->sock_path), 0);
 	se->published = false;
 	if (se->listen_fd >= 0)
-		unlink(se->bind_path);
+		unlinkat(se->entry_fd, base_name(se->bind_path), 0);
 	if (se->attr_fd >= 0) {
-		unlink(se->attr_path);
+		unlinkat(se->entry_fd, base_name(se->attr_path), 0);
 		close(se->attr_fd);
 		se->attr_fd = -1;
 	}
@@ -605,7 +621,7 @@ struct fuse_session *cuse_lowlevel_new(struct fuse_args *args, const struct cuse
 	se->dev_major = ci->dev_major;
 	se->dev_minor = ci->dev_minor;
 	se->ci_flags = ci->flags & CUSE_UNRESTRICTED_IOCTL;
-	se->epfd = se->listen_fd = se->attr_fd = -1;
+	se->epfd = se->listen_fd = se->attr_fd = se->dir_fd = se->entry_fd = -1;
 	se->kick[0] = se->kick[1] = -1;
 	se->bufsize = sizeof(struct cused_msg) + CUSESHIM_MAX_MSG;
 	se->next_unique = 2;
@@ -746,6 +762,10 @@ void fuse_session_destroy(struct fuse_session *se)
 	}
 	if (se->listen_fd >= 0)
 		close(se->listen_fd);
+	if (se->dir_fd >= 0)
+		close(se->dir_fd);
+	if (se->entry_fd >= 0)
+		close(se->entry_fd);
 	if (se->epfd >= 0)
 		close(se->epfd);
 	if (se->kick[0] >= 0) {

@@ -26,7 +26,8 @@
  * max_write its init gives the connection; --seccomp installs a filter of
  * its own after init_done (deny_syscalls; --seccomp-prlimit: one that only
  * kills prlimit64); --check-dev=PATH logs what a
- * stat of PATH finds at init_done.
+ * stat of PATH finds at init_done; --chroot=DIR chroots in init, before
+ * the device is published, as swtpm's --chroot does.
  */
 #ifndef FUSE_USE_VERSION
 #define FUSE_USE_VERSION 31
@@ -84,6 +85,7 @@ struct bufdev_opts {
 	int seccomp;	     /* a filter of its own after init_done */
 	int seccomp_prlimit; /* ...that only kills prlimit64 */
 	char *check_dev;     /* stat this path at init_done and log it */
+	char *chroot_dir;    /* chroot there in init, before the device is published */
 };
 
 static struct bufdev_opts opts;
@@ -163,6 +165,8 @@ static void bufdev_init(void *userdata, struct fuse_conn_info *conn)
 	(void)userdata;
 	if (opts.max_write)
 		conn->max_write = opts.max_write;
+	if (opts.chroot_dir && (chroot(opts.chroot_dir) || chdir("/")))
+		say("chroot %s: %s\n", opts.chroot_dir, strerror(errno));
 }
 
 /*
@@ -639,6 +643,7 @@ static const struct fuse_opt bufdev_optspec[] = {
 	OPT("--seccomp", seccomp),
 	OPT("--seccomp-prlimit", seccomp_prlimit),
 	OPT("--check-dev=%s", check_dev),
+	OPT("--chroot=%s", chroot_dir),
 	OPT("-d", debug),
 	FUSE_OPT_KEY("-d", FUSE_OPT_KEY_KEEP),
 	FUSE_OPT_KEY("-h", 0),
@@ -654,7 +659,8 @@ static int bufdev_key(void *data, const char *arg, int key, struct fuse_args *ou
 		       "[--write-cap=N]"
 		       " [--open-errno=E] [--release-delay=MS] [--write-delay=MS] [--no-rw]\n"
 		       "              [--max-write=N] [--open-delay=MS] [--seccomp] "
-		       "[--seccomp-prlimit] [--check-dev=PATH]\n");
+		       "[--seccomp-prlimit] [--check-dev=PATH]\n"
+		       "              [--chroot=DIR]\n");
 		exit(0);
 	}
 	return 1;
@@ -703,5 +709,6 @@ int main(int argc, char **argv)
 	free(opts.name);
 	free(opts.log);
 	free(opts.check_dev);
+	free(opts.chroot_dir);
 	return ret;
 }

@@ -127,7 +127,7 @@ static int spawn_bridge(int fd)
 	size_t n = 0, i;
 	sigset_t all, old;
 	char *stack;
-	int status, err = 0;
+	int status = -1, err = 0; /* -1: not exited */
 	pid_t pid;
 
 	if (!s.path) {

@@ -1342,7 +1342,12 @@ static long job_open(struct sv_job *j)
 		return -ENFILE;
 	memcpy(sa.sun_path, j->dev->sock_path, sizeof(sa.sun_path) - 1);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		err = errno == ENOENT ? -ENOENT : errno == EACCES ? -EACCES : -ENXIO;
+		/* ECONNREFUSED: nobody listens any more, the driver (or its
+		 * bridge, a moment after the driver) is ending: the kernel's
+		 * node is gone then */
+		err = errno == ENOENT || errno == ECONNREFUSED ? -ENOENT
+		      : errno == EACCES			       ? -EACCES
+							       : -ENXIO;
 		goto fail;
 	}
 	in.len = sizeof(in) + sizeof(oi);

@@ -62,6 +62,9 @@ int registry_parse_attr(const char *buf, size_t n, struct registry_attr *a);
 typedef int registry_scan_fn(const char *dir, const char *name, const struct registry_attr *a,
 			     void *data);
 int registry_scan(const char *dir, registry_scan_fn *fn, void *data);
+/* The same in the registry open at @dfd, whatever the process's root and
+ * cwd are now; @dir is only passed on to @fn. */
+int registry_scan_at(int dfd, const char *dir, registry_scan_fn *fn, void *data);
 
 /* Lexically normalise an absolute path ("//dev/./x" -> "/dev/x", ".."
  * resolved).  Returns the length or -ENAMETOOLONG/-EINVAL. */

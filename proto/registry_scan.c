@@ -13,8 +13,9 @@
 
 #include "proto/registry.h"
 
-/* The attribute file @base in @dir/@rel, if its device is live. */
-static int visit(const char *dir, const char *rel, const char *base, registry_scan_fn *fn,
+/* The attribute file @base in @rel under the registry @dfd (named @dir
+ * for @fn), if its device is live. */
+static int visit(int dfd, const char *dir, const char *rel, const char *base, registry_scan_fn *fn,
 		 void *data)
 {
 	char path[PATH_MAX], line[REGISTRY_ATTR_MAX], name[PATH_MAX];
@@ -23,9 +24,9 @@ static int visit(const char *dir, const char *rel, const char *base, registry_sc
 	ssize_t n;
 	int fd;
 
-	if (snprintf(path, sizeof(path), "%s/%s%s", dir, rel, base) >= (int)sizeof(path))
+	if (snprintf(path, sizeof(path), "%s%s", rel, base) >= (int)sizeof(path))
 		return 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = openat(dfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return 0;
 	n = pread(fd, line, sizeof(line) - 1, 0);
@@ -40,35 +41,49 @@ static int visit(const char *dir, const char *rel, const char *base, registry_sc
 	return fn(dir, name, &a, data);
 }
 
-static int walk(const char *dir, const char *rel, registry_scan_fn *fn, void *data, int depth)
+static int walk(int dfd, const char *dir, const char *rel, registry_scan_fn *fn, void *data,
+		int depth)
 {
-	char path[PATH_MAX];
 	struct dirent *e;
-	int r = 0;
+	int r = 0, fd;
 	DIR *d;
 
-	if (snprintf(path, sizeof(path), "%s/%s", dir, rel) >= (int)sizeof(path))
+	fd = openat(dfd, *rel ? rel : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
 		return 0;
-	d = opendir(path);
-	if (!d)
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
 		return 0;
+	}
 	while (!r && (e = readdir(d))) {
 		size_t len = strlen(e->d_name);
 
 		if (e->d_name[0] == '.' && len > 6 && !strcmp(e->d_name + len - 5, ".attr")) {
-			r = visit(dir, rel, e->d_name, fn, data);
+			r = visit(dfd, dir, rel, e->d_name, fn, data);
 		} else if (e->d_type == DT_DIR && e->d_name[0] != '.' && depth < 8) {
 			char sub[PATH_MAX];
 
 			if (snprintf(sub, sizeof(sub), "%s%s/", rel, e->d_name) < (int)sizeof(sub))
-				r = walk(dir, sub, fn, data, depth + 1);
+				r = walk(dfd, dir, sub, fn, data, depth + 1);
 		}
 	}
 	closedir(d);
 	return r;
 }
 
+int registry_scan_at(int dfd, const char *dir, registry_scan_fn *fn, void *data)
+{
+	return walk(dfd, dir, "", fn, data, 0);
+}
+
 int registry_scan(const char *dir, registry_scan_fn *fn, void *data)
 {
-	return walk(dir, "", fn, data, 0);
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
+
+	if (dfd < 0)
+		return 0;
+	r = registry_scan_at(dfd, dir, fn, data);
+	close(dfd);
+	return r;
 }

@@ -477,7 +477,7 @@ Test(bridge, a_driver_without_libfuse_reads_writes_and_ioctls)
 	char *out = NULL;
 
 	start_raw(&d, "raw", NULL);
-	H_EXPECT_LOG(&d, "init 7.37 flags=0x1", 1, 1000);
+	H_EXPECT_LOG(&d, "init 7.38 flags=0x1", 1, 1000);
 	/* the driver's fstat of its /dev/cuse fd: the kernel's node */
 	cr_expect_eq(h_log_count(&d, "fstat chr 10:203"), 1, "%s", h_log(&d));
 	cr_assert_eq(H_RUN(H_SHIM, &out, "sh", "-c", "echo hello > /dev/raw; head -c 6 /dev/raw"),

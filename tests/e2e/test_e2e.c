@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -1033,6 +1034,42 @@ Test(e2e, sigterm_ends_the_driver_cleanly)
 	for (int i = 0; i < 200 && h_bridged() && !access(sock, F_OK); i++)
 		h_msleep(5);
 	cr_expect_neq(access(sock, F_OK), 0, "registry entry left behind");
+}
+
+/* A driver that chroots after starting (swtpm's --chroot), before its
+ * device is published, still publishes in the registry its clients use,
+ * and removes its entry at the end (issue 19, item 9).  chroot needs
+ * root: the driver runs as root, in a registry of its own that everyone
+ * may enter, with a device mode for everyone. */
+Test(e2e, a_driver_that_chroots_publishes_where_clients_look)
+{
+	char jail[600], chrootarg[700], logarg[700], sock[600], *out = NULL;
+	struct h_driver d;
+
+	if (!h_root())
+		cr_skip_test("chroot needs root");
+	snprintf(jail, sizeof(jail), "%s/jail", h_dir());
+	cr_assert(!mkdir(jail, 0755));
+	snprintf(chrootarg, sizeof(chrootarg), "--chroot=%s", jail);
+	snprintf(logarg, sizeof(logarg), "--log=%s/jailed.log", h_dir());
+	cr_assert_eq(h_driver_start_argv(&d, "jailed",
+					 (const char *const[]){
+						 "/usr/bin/env", "CUSED_MODE=0666",
+						 "CUSED_DIR_MODE=0755", h_stage("bufdev"), "-f",
+						 "--eof", "--name=jailed", chrootarg, logarg, NULL},
+					 H_KEEP_ROOT | H_REGISTRY_SUBDIR),
+		     0, "%s", h_driver_story(&d));
+	cr_assert_eq(H_RUN(H_SHIM | H_REGISTRY_SUBDIR, &out, "sh", "-c",
+			   "echo jailed > /dev/jailed; head -c 7 /dev/jailed"),
+		     0);
+	cr_expect_str_eq(out, "jailed\n");
+	free(out);
+	h_driver_stop(&d, SIGTERM);
+	cr_expect_eq(h_driver_wait(&d, 5000), 0);
+	snprintf(sock, sizeof(sock), "%s/new/reg/jailed", h_dir());
+	cr_expect_neq(access(sock, F_OK), 0, "registry entry left behind");
+	snprintf(sock, sizeof(sock), "%s/new/reg/.jailed.attr", h_dir());
+	cr_expect_neq(access(sock, F_OK), 0, "attributes left behind");
 }
 
 /* ---------------------------------------------------------------- bystanders */

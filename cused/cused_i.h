@@ -144,6 +144,7 @@ struct fuse_session {
 	char attr_path[PATH_MAX];
 	struct registry_attr attr;
 	bool published;
+	bool no_node; /* DEVNAME ended with '/': listed, but no node to open */
 	/* the process the registry names as serving the device: ours, or
 	 * for cuse-bridge the driver's (0: ours) */
 	pid_t serving_pid;

@@ -454,8 +454,8 @@ int cused_publish(struct fuse_session *se)
 
 	if (fchmodat(se->entry_fd, base_name(se->bind_path), 0777, 0) ||
 	    epoll_ctl(se->epfd, EPOLL_CTL_ADD, se->listen_fd, &ev) ||
-	    linkat(se->entry_fd, base_name(se->bind_path), se->entry_fd, base_name(se->sock_path),
-		   0)) {
+	    (!se->no_node && linkat(se->entry_fd, base_name(se->bind_path), se->entry_fd,
+				    base_name(se->sock_path), 0))) {
 		cused_log(FUSE_LOG_ERR, "cuse: cannot publish '%s': %s\n", se->sock_path,
 			  strerror(errno));
 		return -EIO;
@@ -640,6 +640,13 @@ struct fuse_session *cuse_lowlevel_new(struct fuse_args *args, const struct cuse
 	if (!find_devname(ci, &se->devname) || !se->devname[0]) {
 		cused_log(FUSE_LOG_ERR, "cuse: DEVNAME unspecified\n");
 		goto fail;
+	}
+	if (registry_node_name(se->devname) == 1) {
+		se->no_node = true;
+		cused_log(FUSE_LOG_WARNING,
+			  "cuse: DEVNAME '%s/' ends with '/': as the kernel does, only the "
+			  "directory /dev/%s is made, and no device node\n",
+			  se->devname, se->devname);
 	}
 	se->attr.version = REGISTRY_ATTR_VERSION;
 	se->dynamic_major = !ci->dev_major;

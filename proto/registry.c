@@ -43,6 +43,30 @@ void registry_cuse_attr(struct registry_attr *a)
 	a->mode = 0600;
 }
 
+int registry_node_name(char *name)
+{
+	char *r = name, *w = name;
+	bool dir_only = false;
+
+	while (*r) {
+		char *slash = strchr(r, '/');
+		size_t len = slash ? (size_t)(slash - r) : strlen(r);
+
+		if (len && !(len == 1 && r[0] == '.')) {
+			if (w != name)
+				*w++ = '/';
+			memmove(w, r, len);
+			w += len;
+		}
+		if (!slash)
+			break;
+		dir_only = !slash[1]; /* the name ends with '/' */
+		r = slash + 1;
+	}
+	*w = '\0';
+	return dir_only ? 1 : 0;
+}
+
 int registry_check_name(const char *name, const char **why)
 {
 	const char *p = name, *last;

@@ -46,6 +46,12 @@ void registry_cuse_attr(struct registry_attr *a);
 /* Fill @buf with the registry directory; -ENAMETOOLONG if it does not fit. */
 int registry_dir(char *buf, size_t size, const char *cuse_dir, const char *xdg_runtime_dir,
 		 uid_t uid);
+/* A driver's DEVNAME made into the path of its node under /dev, in place,
+ * as the kernel's devtmpfs makes it (tests/oracle/raw_driver.sh): empty
+ * and "." components go ("/dev/x" is dev/x, "a//b" a/b, "./x" x).
+ * Returns 1 when the name ends with '/': the kernel then makes only that
+ * directory, and no node. */
+int registry_node_name(char *name);
 /* 0 if @name is a usable DEVNAME, else -EINVAL with *why set. */
 int registry_check_name(const char *name, const char **why);
 /* Paths of the socket and the attribute file.  -ENAMETOOLONG if the socket

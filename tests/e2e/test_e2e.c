@@ -1072,6 +1072,60 @@ Test(e2e, a_driver_that_chroots_publishes_where_clients_look)
 	cr_expect_neq(access(sock, F_OK), 0, "attributes left behind");
 }
 
+/* DEVNAMEs as the kernel takes them (issue 19 item 8; asked of the 6.1
+ * kernel in tests/oracle/raw_driver.sh): a leading '/', "//" and "."
+ * components are dropped from the node's path under /dev ("/dev/odd1" is
+ * /dev/dev/odd1, as some drivers' own test suites start them with
+ * -n /dev/NAME); a trailing '/' makes only a directory, no node. */
+Test(e2e, devnames_as_the_kernel_makes_nodes)
+{
+	static const struct {
+		const char *devname, *node;
+	} cases[] = {{"/dev/odd1", "dev/odd1"}, {"a//b", "a/b"}, {"./x", "x"}};
+	struct h_driver d[4];
+	char namearg[64], logarg[600], script[512], *out = NULL, *err = NULL;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(namearg, sizeof(namearg), "--name=%s", cases[i].devname);
+		snprintf(logarg, sizeof(logarg), "--log=%s/odd%zu.log", h_dir(), i);
+		cr_assert_eq(h_driver_start_argv(&d[i], cases[i].node,
+						 (const char *const[]){"bufdev", "-f", "--eof",
+								       namearg, logarg, NULL},
+						 0),
+			     0, "%s: %s", cases[i].devname, h_driver_story(&d[i]));
+		snprintf(script, sizeof(script),
+			 "[ -c /dev/%s ] && echo node; echo hi > /dev/%s; head -c 3 /dev/%s",
+			 cases[i].node, cases[i].node, cases[i].node);
+		cr_assert_eq(H_RUN(H_SHIM, &out, "sh", "-c", script), 0, "%s", cases[i].devname);
+		cr_expect_str_eq(out, "node\nhi\n", "%s", cases[i].devname);
+		free(out);
+	}
+	/* nothing at the name as given */
+	cr_assert_eq(H_RUN(H_SHIM, &out, "sh", "-c", "[ -e /dev/odd1 ] || echo none"), 0);
+	cr_expect_str_eq(out, "none\n");
+	free(out);
+	/* a trailing '/': the driver runs, listed, with no node to open */
+	snprintf(logarg, sizeof(logarg), "--log=%s/trailing.log", h_dir());
+	cr_assert_eq(h_driver_start_argv(&d[3], "trailing",
+					 (const char *const[]){"bufdev", "-f", "--eof",
+							       "--name=trailing/", logarg, NULL},
+					 0),
+		     0, "%s", h_driver_story(&d[3]));
+	cr_assert_eq(h_run(H_SHIM, NULL, &out, &err,
+			   (const char *const[]){"sh", "-c", "[ -c /dev/trailing ] || echo no-node",
+						 NULL}),
+		     0);
+	cr_expect_str_eq(out, "no-node\n");
+	free(out);
+	free(err);
+	err = h_driver_story(&d[3]);
+	cr_expect(strstr(err, "cuse: DEVNAME 'trailing/' ends with '/': as the kernel does, only "
+			      "the directory /dev/trailing is made, and no device node"),
+		  "%s", err);
+	free(err);
+}
+
 /* ---------------------------------------------------------------- bystanders */
 
 /* @script prints the same with and without the shim: returns that. */

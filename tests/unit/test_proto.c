@@ -1012,6 +1012,30 @@ Test(check_name, length_limit)
 
 /* ---- registry_paths */
 
+/* ---- registry_node_name: where the kernel's devtmpfs puts a DEVNAME
+ * (tests/oracle/raw_driver.sh asked the 6.1 kernel) */
+static void node_name(const char *devname, const char *node, int dir_only)
+{
+	char buf[256];
+
+	snprintf(buf, sizeof(buf), "%s", devname);
+	cr_expect_eq(registry_node_name(buf), dir_only, "%s", devname);
+	cr_expect_str_eq(buf, node, "%s", devname);
+}
+
+Test(node_name, as_devtmpfs_makes_it)
+{
+	node_name("foo", "foo", 0);
+	node_name("sub/dir/name", "sub/dir/name", 0);
+	node_name("/dev/odd1", "dev/odd1", 0); /* /dev/dev/odd1 */
+	node_name("a//b", "a/b", 0);
+	node_name("./x", "x", 0);
+	node_name("a/./b", "a/b", 0);
+	node_name("trailing/", "trailing", 1); /* the directory alone */
+	node_name("a/b//", "a/b", 1);
+	node_name("../x", "../x", 0); /* kept: registry_check_name refuses it */
+}
+
 Test(registry_paths, flat_name)
 {
 	char sock[108], attr[256];

@@ -4,6 +4,7 @@
  * that socket is the program's fd (numbered like any open), and its first
  * message is OPEN, carrying the socket itself so the driver can verify it.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -216,6 +217,12 @@ static int do_open(int (*real_open)(const char *, int, ...), int dirfd,
 			return (int)shim_ret(shim_open_device(dev, flags));
 	}
 	fd = real_open ? real_open(path, flags, mode) : real_openat(dirfd, path, flags, mode);
+	/* Through a symlink to a device (path.c): the real call found it
+	 * dangling, or could not create its target in /dev. */
+	if (__builtin_expect(fd < 0, 0) && !(flags & O_NOFOLLOW) &&
+	    (errno == ENOENT || (errno == EACCES && (flags & O_CREAT))) &&
+	    shim_path_follow(dirfd, path, true, &dev) > 0)
+		return (int)shim_ret(shim_open_device(dev, flags));
 	/* A number we missed the close of, or a directory fd of "/" or
 	 * "/dev": only then is there state to update (and, in a vfork
 	 * child, none that is ours to update). */

@@ -197,6 +197,143 @@ static int path_lookup(int dirfd, const char *path, struct shim_dev **out)
 }
 
 /*
+ * Symlinks to devices.  The kernel follows a link whose target is a device
+ * node (a /dev/serial/by-id/... link, a link in the program's directory, a
+ * symlinked directory); our nodes are not in the file system, so the real
+ * call finds a dangling link, or a missing name in /dev, and fails ENOENT.
+ * Only then, and only when a link or /dev is involved, do we walk the
+ * path as the kernel would, following links (at most 40, as the kernel),
+ * and look the result up.  A missing file elsewhere costs one lstat, or
+ * two when its directory exists.
+ */
+static dev_t devtmpfs_dev; /* st_dev of /dev, once known */
+
+static long raw_lstat(const char *path, struct stat *st)
+{
+	return syscall(SYS_newfstatat, AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
+}
+
+/* Is a link, /dev, or a missing directory on the way to @abs? */
+static bool worth_walking(const char *abs)
+{
+	char parent[PATH_MAX];
+	const char *slash = strrchr(abs, '/');
+	struct stat st;
+
+	if (!raw_lstat(abs, &st))
+		return S_ISLNK(st.st_mode); /* a dangling link (else not ENOENT) */
+	if (!slash || slash == abs || (size_t)(slash - abs) >= sizeof(parent))
+		return false;
+	memcpy(parent, abs, slash - abs);
+	parent[slash - abs] = '\0';
+	if (syscall(SYS_newfstatat, AT_FDCWD, parent, &st, 0))
+		return true; /* a dangling link among the directories, perhaps */
+	if (!devtmpfs_dev) {
+		struct stat d;
+
+		if (!syscall(SYS_newfstatat, AT_FDCWD, "/dev", &d, 0))
+			devtmpfs_dev = d.st_dev;
+	}
+	return st.st_dev == devtmpfs_dev; /* in /dev, reached through a link */
+}
+
+/* @abs with its links followed (the last one too when @follow_last) into
+ * @out; false when it cannot be (a loop, too long). */
+static bool follow(const char *abs, bool follow_last, char *out, size_t size)
+{
+	char work[PATH_MAX], res[PATH_MAX] = "", link[PATH_MAX], *comp, *rest;
+	size_t rlen = 0;
+	int links = 0;
+
+	if (snprintf(work, sizeof(work), "%s", abs) >= (int)sizeof(work))
+		return false;
+	for (comp = work; comp;) {
+		struct stat st;
+		long n;
+
+		while (*comp == '/')
+			comp++;
+		rest = strchr(comp, '/');
+		if (rest)
+			*rest++ = '\0';
+		if (!*comp || !strcmp(comp, ".")) {
+			comp = rest;
+			continue;
+		}
+		if (!strcmp(comp, "..")) {
+			char *slash = strrchr(res, '/');
+
+			rlen = slash ? (size_t)(slash - res) : 0;
+			res[rlen] = '\0';
+			comp = rest;
+			continue;
+		}
+		if (rlen + 1 + strlen(comp) >= sizeof(res))
+			return false;
+		res[rlen] = '/';
+		strcpy(res + rlen + 1, comp);
+		if ((!rest && !follow_last) || raw_lstat(res, &st) || !S_ISLNK(st.st_mode)) {
+			rlen += 1 + strlen(comp);
+			comp = rest;
+			continue;
+		}
+		n = syscall(SYS_readlinkat, AT_FDCWD, res, link, sizeof(link) - 1);
+		if (n <= 0 || ++links > 40)
+			return false;
+		link[n] = '\0';
+		res[rlen] = '\0'; /* the link's directory */
+		if (link[0] == '/')
+			rlen = 0, res[0] = '\0';
+		/* the target, then what was left */
+		if (snprintf(out, size, "%s%s%s", link, rest ? "/" : "", rest ? rest : "") >=
+		    (int)size)
+			return false;
+		memcpy(work, out, strlen(out) + 1);
+		comp = work;
+	}
+	if (snprintf(out, size, "%s", rlen ? res : "/") >= (int)size)
+		return false;
+	return true;
+}
+
+int shim_path_follow(int dirfd, const char *path, bool follow_last, struct shim_dev **dev)
+{
+	char abs[PATH_MAX], real[PATH_MAX], base[PATH_MAX];
+	int saved = errno, r = 0;
+
+	if (!path || !*path)
+		return 0;
+	if (path[0] == '/') {
+		if (snprintf(abs, sizeof(abs), "%s", path) >= (int)sizeof(abs))
+			return 0;
+	} else {
+		long n;
+
+		if (dirfd == AT_FDCWD) {
+			n = syscall(SYS_getcwd, base, sizeof(base));
+			if (n <= 0)
+				goto out;
+		} else {
+			char proc[40];
+
+			snprintf(proc, sizeof(proc), "/proc/self/fd/%d", dirfd);
+			n = syscall(SYS_readlinkat, AT_FDCWD, proc, base, sizeof(base) - 1);
+			if (n <= 0 || base[0] != '/')
+				goto out;
+			base[n] = '\0';
+		}
+		if (snprintf(abs, sizeof(abs), "%s/%s", base, path) >= (int)sizeof(abs))
+			goto out;
+	}
+	if (worth_walking(abs) && follow(abs, follow_last, real, sizeof(real)) &&
+	    strcmp(real, abs) && shim_path_candidate(real))
+		r = shim_path_lookup(AT_FDCWD, real, dev);
+out:
+	errno = saved;
+	return r;
+}
+
+/*
  * Relative paths.  A relative path can only name a device when the cwd (or
  * the directory fd) is "/" or under "/dev"; we track both so that every
  * other relative open costs no system call: the cwd at start-up and after

@@ -150,6 +150,10 @@ bool shim_path_candidate(const char *path);
  * Returns 1 with *dev set, 0 if it is not a device path, or -errno for a
  * device path that cannot be used (stale: -ENOENT). */
 int shim_path_lookup(int dirfd, const char *path, struct shim_dev **dev);
+/* @path (relative to @dirfd) failed ENOENT for real: does it reach a
+ * device through symlinks, as the kernel would follow them (the last
+ * component too when @follow_last)?  As shim_path_lookup. */
+int shim_path_follow(int dirfd, const char *path, bool follow_last, struct shim_dev **dev);
 /* Re-read @dev's attributes; -ESRCH when the driver is gone (its entry
  * is stale), -ENOENT when there is none or it is not published yet. */
 int shim_dev_refresh(struct shim_dev *dev);

@@ -80,19 +80,35 @@ static struct shim_dev *fd_dev(int fd)
 	return f ? f->dev : NULL;
 }
 
-#define STAT_WRAPPER(name, type)                                                                   \
+/* The real stat of @path failed ENOENT: a device through symlinks? */
+static int stat_followed(int dirfd, const char *path, bool follow_last, struct stat *st)
+{
+	struct shim_dev *dev;
+
+	if (errno != ENOENT || shim_path_follow(dirfd, path, follow_last, &dev) <= 0)
+		return -1;
+	shim_fill_stat(dev, st);
+	return 0;
+}
+
+#define STAT_WRAPPER(name, type, follow_last)                                                      \
 	SHIM_EXPORT int name(const char *path, type *st)                                           \
 	{                                                                                          \
 		int r = path_stat(AT_FDCWD, path, (struct stat *)st);                              \
-		if (__builtin_expect(r == 0, 1))                                                   \
-			return REAL(name)(path, st);                                               \
+		if (__builtin_expect(r == 0, 1)) {                                                 \
+			r = REAL(name)(path, st);                                                  \
+			return __builtin_expect(r < 0, 0)                                          \
+				       ? stat_followed(AT_FDCWD, path, follow_last,                \
+						       (struct stat *)st)                          \
+				       : r;                                                        \
+		}                                                                                  \
 		return r < 0 ? (int)shim_ret(r) : 0;                                               \
 	}
 
-STAT_WRAPPER(stat, struct stat)
-STAT_WRAPPER(stat64, struct stat64)
-STAT_WRAPPER(lstat, struct stat)
-STAT_WRAPPER(lstat64, struct stat64)
+STAT_WRAPPER(stat, struct stat, true)
+STAT_WRAPPER(stat64, struct stat64, true)
+STAT_WRAPPER(lstat, struct stat, false)
+STAT_WRAPPER(lstat64, struct stat64, false)
 
 /* A socket that is a driver's /dev/cuse channel shows the kernel's node
  * (cuse.c); any other fstat pays one test of st_mode. */
@@ -128,8 +144,12 @@ static int do_fstatat(int (*real)(int, const char *, struct stat *, int), int di
 		return 0;
 	}
 	r = path_stat(dirfd, path, st);
-	if (__builtin_expect(r == 0, 1))
-		return real(dirfd, path, st, flags);
+	if (__builtin_expect(r == 0, 1)) {
+		r = real(dirfd, path, st, flags);
+		return __builtin_expect(r < 0, 0)
+			       ? stat_followed(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), st)
+			       : r;
+	}
 	return r < 0 ? (int)shim_ret(r) : 0;
 }
 
@@ -215,8 +235,13 @@ SHIM_EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask,
 		r = shim_path_lookup(dirfd, path, &dev);
 	if (r < 0)
 		return (int)shim_ret(r);
-	if (__builtin_expect(!dev, 1))
-		return REAL(statx)(dirfd, path, flags, mask, sx);
+	if (__builtin_expect(!dev, 1)) {
+		r = REAL(statx)(dirfd, path, flags, mask, sx);
+		/* a device through symlinks (path.c) */
+		if (__builtin_expect(r == 0, 1) || errno != ENOENT || !*path ||
+		    shim_path_follow(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), &dev) <= 0)
+			return r;
+	}
 	fill_statx(dev, sx);
 	return 0;
 }
@@ -264,13 +289,25 @@ static int do_access(int dirfd, const char *path, int mode, bool effective, bool
 	return r < 0 ? r : dev_access(dev, mode, effective);
 }
 
+/* The real access of @path failed ENOENT: a device through symlinks? */
+static int access_followed(int r, int dirfd, const char *path, int mode, bool effective)
+{
+	struct shim_dev *dev;
+
+	if (__builtin_expect(r == 0, 1) || errno != ENOENT ||
+	    shim_path_follow(dirfd, path, true, &dev) <= 0)
+		return r;
+	return (int)shim_ret(dev_access(dev, mode, effective));
+}
+
 #define ACCESS_WRAPPER(name, effective)                                                            \
 	SHIM_EXPORT int name(const char *path, int mode)                                           \
 	{                                                                                          \
 		bool handled;                                                                      \
 		int r = do_access(AT_FDCWD, path, mode, effective, &handled);                      \
 		if (__builtin_expect(!handled, 1))                                                 \
-			return REAL(name)(path, mode);                                             \
+			return access_followed(REAL(name)(path, mode), AT_FDCWD, path, mode,       \
+					       effective);                                         \
 		return (int)shim_ret(r);                                                           \
 	}
 
@@ -284,7 +321,10 @@ SHIM_EXPORT int faccessat(int dirfd, const char *path, int mode, int flags)
 	int r = do_access(dirfd, path, mode, flags & AT_EACCESS, &handled);
 
 	if (__builtin_expect(!handled, 1))
-		return REAL(faccessat)(dirfd, path, mode, flags);
+		return (flags & AT_SYMLINK_NOFOLLOW)
+			       ? REAL(faccessat)(dirfd, path, mode, flags)
+			       : access_followed(REAL(faccessat)(dirfd, path, mode, flags), dirfd,
+						 path, mode, flags & AT_EACCESS);
 	return (int)shim_ret(r);
 }
 

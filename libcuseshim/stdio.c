@@ -374,8 +374,16 @@ static FILE *do_fopen(FILE *(*real)(const char *, const char *), const char *pat
 	struct shim_dev *dev;
 	int r;
 
-	if (__builtin_expect(!shim_path_candidate(path), 1))
-		return real(path, mode);
+	FILE *fp;
+
+	if (__builtin_expect(!shim_path_candidate(path), 1)) {
+		fp = real(path, mode);
+		/* a symlink to a device (path.c) */
+		if (__builtin_expect(!fp, 0) && errno == ENOENT &&
+		    shim_path_follow(AT_FDCWD, path, true, &dev) > 0)
+			return fopen_device(dev, mode);
+		return fp;
+	}
 	r = shim_path_lookup(AT_FDCWD, path, &dev);
 	if (r < 0)
 		return stdio_fail(r);

@@ -7,6 +7,7 @@
  * without it.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1124,6 +1125,45 @@ Test(e2e, devnames_as_the_kernel_makes_nodes)
 			      "the directory /dev/trailing is made, and no device node"),
 		  "%s", err);
 	free(err);
+}
+
+/* Symlinks to a device are followed, as the kernel follows them to its
+ * node (issue 19 item 5): a link to /dev/NAME (in the program's own
+ * directory, or /dev/serial/by-id style), a link to /dev itself, a chain;
+ * open (also O_CREAT, as a shell's "> link" does), stat, access, fopen.
+ * lstat still shows the link; a dangling link elsewhere and a loop are
+ * what they are without the shim. */
+Test(e2e, symlinks_to_a_device_are_followed)
+{
+	const char *const extra[] = {"--maj=240", "--min=3", NULL};
+	char path[600], script[2048], *out = NULL;
+	struct h_driver d;
+	int i;
+	static const char *const links[][2] = {{"ser", "/dev/symdev"},
+					       {"devdir", "/dev"},
+					       {"chain", "ser"},
+					       {"nothing", "/dev/no-such-device"},
+					       {"loop", "loop"}};
+
+	for (i = 0; i < 5; i++) {
+		snprintf(path, sizeof(path), "%s/%s", h_dir(), links[i][0]);
+		cr_assert(!symlink(links[i][1], path), "%s: %s", path, strerror(errno));
+	}
+	cr_assert_eq(h_driver_start(&d, "symdev", extra), 0);
+	snprintf(script, sizeof(script),
+		 "cd %s; echo viasym > $PWD/ser; head -c 7 chain; [ -c ser ] && echo chr; "
+		 "stat -c '%%F %%t:%%T' devdir/symdev; stat -L -c %%F chain; stat -c %%F ser; "
+		 "python3 -c \"import os\n"
+		 "print(os.access('ser', os.R_OK | os.W_OK), os.path.exists('devdir/symdev'))\n"
+		 "f = open('chain', 'w'); f.write('py'); f.close()\n"
+		 "print(open('devdir/symdev').read(2))\"; "
+		 "cat nothing 2>&1 | sed 's/.*: //'; cat loop 2>&1 | sed 's/.*: //'",
+		 h_dir());
+	cr_assert_eq(H_RUN(H_SHIM, &out, "sh", "-c", script), 0);
+	cr_expect_str_eq(out, "viasym\nchr\ncharacter special file f0:3\n"
+			      "character special file\nsymbolic link\nTrue True\npy\n"
+			      "No such file or directory\nToo many levels of symbolic links\n");
+	free(out);
 }
 
 /* ---------------------------------------------------------------- bystanders */

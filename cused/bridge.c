@@ -500,15 +500,23 @@ static void dispatch_reply(const char *buf, size_t n)
 
 /*
  * The channel is closed: what the kernel does at the last close of
- * /dev/cuse.  Every request in flight fails ECONNABORTED.  When the driver
- * ended (its exit or death, not our abort), we end at once, as a dead
- * libcused driver does: our sockets close under the clients, whose files
- * then say ENOTCONN.
+ * /dev/cuse.  When the driver ended (its exit or death, not our abort) we
+ * end at once, as a dead libcused driver does: our sockets close under
+ * the clients, whose requests in flight fail ECONNABORTED, later ones
+ * ENOTCONN, and whose pollers see POLLERR, all at the same moment.  The
+ * name goes first, as the kernel's node does; the entry's hidden socket
+ * and attributes stay, stale, so that a file a process inherits later is
+ * still known for what it was.  After our abort the session is ending
+ * anyway: the requests still with the driver fail ECONNABORTED.
  */
 static void channel_closed(void)
 {
 	struct pending *p, *next;
 
+	if (!br.closing) {
+		cused_unpublish(br.se);
+		_exit(0);
+	}
 	pthread_mutex_lock(&br.lock);
 	br.dead = true;
 	p = br.pending;
@@ -518,13 +526,6 @@ static void channel_closed(void)
 		next = p->next;
 		fuse_reply_err(p->req, ECONNABORTED);
 		free(p);
-	}
-	if (!br.closing) {
-		/* the name goes, as the kernel's node does; the entry's hidden
-		 * socket and attributes stay, stale, so that a file a process
-		 * inherits later is still known for what it was (ENOTCONN) */
-		cused_unpublish(br.se);
-		_exit(0);
 	}
 }
 

@@ -191,7 +191,7 @@ static int do_open(int (*real_open)(const char *, int, ...), int dirfd,
 	char abs[PATH_MAX];
 	const char *p = path;
 	struct shim_dev *dev;
-	int r, fd;
+	int r, fd, saved;
 
 	if (shim_path_absolute(dirfd, path, abs, sizeof(abs)))
 		p = abs; /* relative to "/" or "/dev" */
@@ -216,13 +216,16 @@ static int do_open(int (*real_open)(const char *, int, ...), int dirfd,
 		if (r > 0)
 			return (int)shim_ret(shim_open_device(dev, flags));
 	}
+	saved = errno;
 	fd = real_open ? real_open(path, flags, mode) : real_openat(dirfd, path, flags, mode);
 	/* Through a symlink to a device (path.c): the real call found it
 	 * dangling, or could not create its target in /dev. */
 	if (__builtin_expect(fd < 0, 0) && !(flags & O_NOFOLLOW) &&
 	    (errno == ENOENT || (errno == EACCES && (flags & O_CREAT))) &&
-	    shim_path_follow(dirfd, path, true, &dev) > 0)
+	    shim_path_follow(dirfd, path, true, &dev) > 0) {
+		errno = saved;
 		return (int)shim_ret(shim_open_device(dev, flags));
+	}
 	/* A number we missed the close of, or a directory fd of "/" or
 	 * "/dev": only then is there state to update (and, in a vfork
 	 * child, none that is ours to update). */

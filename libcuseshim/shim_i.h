@@ -19,6 +19,7 @@
 #ifndef SHIM_I_H
 #define SHIM_I_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -270,6 +271,9 @@ ssize_t shim_cuse_read_end(int fd);
 bool shim_cuse_stat(int fd, struct stat *st);
 /* path.c: /dev/cuse itself */
 struct shim_dev *shim_cuse_node(void);
+/* ---- dir.c: listing /dev.  A directory only a DEVNAME makes (/dev/sub
+ * of sub/x), as devtmpfs shows it: 0, or -1 when @path is none. */
+int shim_dev_dir_stat(const char *path, struct stat *st);
 /* ---- exec.c: @name beside the shim, in the build tree or installed */
 const char *shim_helper(const char *name, char *buf, size_t size);
 /* ---- open.c */

@@ -35,11 +35,23 @@ void shim_fill_stat(const struct shim_dev *dev, struct stat *st)
 	st->st_atim = st->st_mtim = st->st_ctim = dev->mtime;
 }
 
+static void statx_of(const struct stat *stp, struct statx *sx);
+
 static void fill_statx(const struct shim_dev *dev, struct statx *sx)
 {
 	struct stat st;
 
 	shim_fill_stat(dev, &st);
+	statx_of(&st, sx);
+	sx->stx_rdev_major = dev->attr.major;
+	sx->stx_rdev_minor = dev->attr.minor;
+}
+
+/* statx's answer for @stp, a node on devtmpfs (0:5). */
+static void statx_of(const struct stat *stp, struct statx *sx)
+{
+	const struct stat st = *stp;
+
 	memset(sx, 0, sizeof(*sx));
 	sx->stx_mask = STATX_BASIC_STATS;
 	sx->stx_blksize = st.st_blksize;
@@ -50,8 +62,6 @@ static void fill_statx(const struct shim_dev *dev, struct statx *sx)
 	sx->stx_ino = st.st_ino;
 	sx->stx_atime.tv_sec = sx->stx_mtime.tv_sec = sx->stx_ctime.tv_sec = st.st_mtim.tv_sec;
 	sx->stx_atime.tv_nsec = sx->stx_mtime.tv_nsec = sx->stx_ctime.tv_nsec = st.st_mtim.tv_nsec;
-	sx->stx_rdev_major = dev->attr.major;
-	sx->stx_rdev_minor = dev->attr.minor;
 	sx->stx_dev_major = 0;
 	sx->stx_dev_minor = 5;
 }
@@ -80,26 +90,31 @@ static struct shim_dev *fd_dev(int fd)
 	return f ? f->dev : NULL;
 }
 
-/* The real stat of @path failed ENOENT: a device through symlinks? */
-static int stat_followed(int dirfd, const char *path, bool follow_last, struct stat *st)
+/* The real stat of @path failed: a device through symlinks, or a
+ * directory only a DEVNAME makes?  On success errno is @saved again. */
+static int stat_followed(int dirfd, const char *path, bool follow_last, struct stat *st, int saved)
 {
 	struct shim_dev *dev;
 
-	if (errno != ENOENT || shim_path_follow(dirfd, path, follow_last, &dev) <= 0)
+	if (errno != ENOENT)
 		return -1;
-	shim_fill_stat(dev, st);
+	if (shim_path_follow(dirfd, path, follow_last, &dev) > 0)
+		shim_fill_stat(dev, st);
+	else if (dirfd != AT_FDCWD || shim_dev_dir_stat(path, st))
+		return -1;
+	errno = saved;
 	return 0;
 }
 
 #define STAT_WRAPPER(name, type, follow_last)                                                      \
 	SHIM_EXPORT int name(const char *path, type *st)                                           \
 	{                                                                                          \
-		int r = path_stat(AT_FDCWD, path, (struct stat *)st);                              \
+		int saved = errno, r = path_stat(AT_FDCWD, path, (struct stat *)st);               \
 		if (__builtin_expect(r == 0, 1)) {                                                 \
 			r = REAL(name)(path, st);                                                  \
 			return __builtin_expect(r < 0, 0)                                          \
 				       ? stat_followed(AT_FDCWD, path, follow_last,                \
-						       (struct stat *)st)                          \
+						       (struct stat *)st, saved)                   \
 				       : r;                                                        \
 		}                                                                                  \
 		return r < 0 ? (int)shim_ret(r) : 0;                                               \
@@ -145,10 +160,12 @@ static int do_fstatat(int (*real)(int, const char *, struct stat *, int), int di
 	}
 	r = path_stat(dirfd, path, st);
 	if (__builtin_expect(r == 0, 1)) {
+		int saved = errno;
+
 		r = real(dirfd, path, st, flags);
-		return __builtin_expect(r < 0, 0)
-			       ? stat_followed(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), st)
-			       : r;
+		if (__builtin_expect(r < 0, 0))
+			r = stat_followed(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), st, saved);
+		return r;
 	}
 	return r < 0 ? (int)shim_ret(r) : 0;
 }
@@ -225,6 +242,7 @@ FXSTATAT_WRAPPER(__fxstatat64, struct stat64, fstatat64)
 SHIM_EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *sx)
 {
 	struct shim_dev *dev = NULL;
+	struct stat st;
 	int r = 0;
 
 	if (!shim_may_be_null(path))
@@ -236,11 +254,21 @@ SHIM_EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask,
 	if (r < 0)
 		return (int)shim_ret(r);
 	if (__builtin_expect(!dev, 1)) {
+		int saved = errno;
+
 		r = REAL(statx)(dirfd, path, flags, mask, sx);
-		/* a device through symlinks (path.c) */
-		if (__builtin_expect(r == 0, 1) || errno != ENOENT || !*path ||
-		    shim_path_follow(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), &dev) <= 0)
+		if (__builtin_expect(r == 0, 1) || errno != ENOENT || !*path)
 			return r;
+		/* a directory only a DEVNAME makes (dir.c) */
+		if (dirfd == AT_FDCWD && !shim_dev_dir_stat(path, &st)) {
+			statx_of(&st, sx);
+			errno = saved;
+			return 0;
+		}
+		/* a device through symlinks (path.c) */
+		if (shim_path_follow(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), &dev) <= 0)
+			return r;
+		errno = saved;
 	}
 	fill_statx(dev, sx);
 	return 0;
@@ -290,24 +318,27 @@ static int do_access(int dirfd, const char *path, int mode, bool effective, bool
 }
 
 /* The real access of @path failed ENOENT: a device through symlinks? */
-static int access_followed(int r, int dirfd, const char *path, int mode, bool effective)
+static int access_followed(int r, int saved, int dirfd, const char *path, int mode, bool effective)
 {
 	struct shim_dev *dev;
 
 	if (__builtin_expect(r == 0, 1) || errno != ENOENT ||
 	    shim_path_follow(dirfd, path, true, &dev) <= 0)
 		return r;
-	return (int)shim_ret(dev_access(dev, mode, effective));
+	r = dev_access(dev, mode, effective);
+	if (!r)
+		errno = saved;
+	return (int)shim_ret(r);
 }
 
 #define ACCESS_WRAPPER(name, effective)                                                            \
 	SHIM_EXPORT int name(const char *path, int mode)                                           \
 	{                                                                                          \
 		bool handled;                                                                      \
-		int r = do_access(AT_FDCWD, path, mode, effective, &handled);                      \
+		int saved = errno, r = do_access(AT_FDCWD, path, mode, effective, &handled);       \
 		if (__builtin_expect(!handled, 1))                                                 \
-			return access_followed(REAL(name)(path, mode), AT_FDCWD, path, mode,       \
-					       effective);                                         \
+			return access_followed(REAL(name)(path, mode), saved, AT_FDCWD, path,      \
+					       mode, effective);                                   \
 		return (int)shim_ret(r);                                                           \
 	}
 
@@ -318,13 +349,13 @@ ACCESS_WRAPPER(eaccess, true)
 SHIM_EXPORT int faccessat(int dirfd, const char *path, int mode, int flags)
 {
 	bool handled;
-	int r = do_access(dirfd, path, mode, flags & AT_EACCESS, &handled);
+	int saved = errno, r = do_access(dirfd, path, mode, flags & AT_EACCESS, &handled);
 
 	if (__builtin_expect(!handled, 1))
 		return (flags & AT_SYMLINK_NOFOLLOW)
 			       ? REAL(faccessat)(dirfd, path, mode, flags)
-			       : access_followed(REAL(faccessat)(dirfd, path, mode, flags), dirfd,
-						 path, mode, flags & AT_EACCESS);
+			       : access_followed(REAL(faccessat)(dirfd, path, mode, flags), saved,
+						 dirfd, path, mode, flags & AT_EACCESS);
 	return (int)shim_ret(r);
 }
 
@@ -339,9 +370,12 @@ static bool xattr_device(int dirfd, const char *path)
 	char abs[PATH_MAX];
 	struct shim_dev *dev;
 
+	struct stat st;
+
 	if (shim_path_absolute(dirfd, path, abs, sizeof(abs)))
 		path = abs;
-	return shim_path_candidate(path) && shim_path_lookup(AT_FDCWD, path, &dev) > 0;
+	return shim_path_candidate(path) &&
+	       (shim_path_lookup(AT_FDCWD, path, &dev) > 0 || !shim_dev_dir_stat(path, &st));
 }
 
 #define GETXATTR_WRAPPER(name)                                                                     \

@@ -377,11 +377,15 @@ static FILE *do_fopen(FILE *(*real)(const char *, const char *), const char *pat
 	FILE *fp;
 
 	if (__builtin_expect(!shim_path_candidate(path), 1)) {
+		int saved = errno;
+
 		fp = real(path, mode);
 		/* a symlink to a device (path.c) */
 		if (__builtin_expect(!fp, 0) && errno == ENOENT &&
-		    shim_path_follow(AT_FDCWD, path, true, &dev) > 0)
+		    shim_path_follow(AT_FDCWD, path, true, &dev) > 0) {
+			errno = saved;
 			return fopen_device(dev, mode);
+		}
 		return fp;
 	}
 	r = shim_path_lookup(AT_FDCWD, path, &dev);

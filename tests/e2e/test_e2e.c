@@ -1166,6 +1166,36 @@ Test(e2e, symlinks_to_a_device_are_followed)
 	free(out);
 }
 
+/* /dev lists the registry's devices after its real entries (issue 19
+ * item 6): ls, shell globs, find, os.listdir, glob.glob and scandir; a
+ * DEVNAME's subdirectory is listed and stats as a directory; a name that
+ * shadows a real node is listed once; a dead driver's device is gone. */
+Test(e2e, dev_lists_the_registrys_devices)
+{
+	struct h_driver tty, sub, full;
+	char *out = NULL;
+
+	cr_assert_eq(h_driver_start(&tty, "ttyUSB7", NULL), 0);
+	cr_assert_eq(h_driver_start(&sub, "sub/dev0", NULL), 0);
+	cr_assert_eq(h_driver_start(&full, "full", NULL), 0);
+	cr_assert_eq(H_RUN(H_SHIM, &out, "sh", "-c",
+			   "ls /dev | grep -cx full; ls /dev | grep -E '^(ttyUSB7|sub)$'; "
+			   "echo /dev/ttyUSB* /dev/sub/*; ls /dev/sub; stat -c %F /dev/sub; "
+			   "find /dev -maxdepth 1 -type c -name 'ttyUSB*'; "
+			   "python3 -c \"import glob, os\n"
+			   "print(os.listdir('/dev/sub'), glob.glob('/dev/ttyUSB*'))\n"
+			   "print([e.name for e in os.scandir('/dev') if e.name == 'ttyUSB7'])\""),
+		     0);
+	cr_expect_str_eq(out, "1\nsub\nttyUSB7\n/dev/ttyUSB7 /dev/sub/dev0\ndev0\ndirectory\n"
+			      "/dev/ttyUSB7\n['dev0'] ['/dev/ttyUSB7']\n['ttyUSB7']\n");
+	free(out);
+	h_driver_stop(&tty, SIGKILL);
+	h_driver_wait(&tty, 5000);
+	cr_assert_eq(H_RUN(H_SHIM, &out, "sh", "-c", "ls /dev | grep -c ttyUSB7"), 1);
+	cr_expect_str_eq(out, "0\n");
+	free(out);
+}
+
 /* ---------------------------------------------------------------- bystanders */
 
 /* @script prints the same with and without the shim: returns that. */

@@ -70,9 +70,9 @@ struct bridge {
 	pthread_mutex_t lock;
 	struct pending *pending;
 	uint64_t next_unique;
-	bool no_interrupts;   /* the driver answered an INTERRUPT -ENOSYS */
-	bool dead;	      /* the channel is closed */
-	_Atomic bool closing; /* our session ended: we close the channel */
+	_Atomic bool no_interrupts; /* the driver answered an INTERRUPT -ENOSYS */
+	bool dead;		    /* the channel is closed */
+	_Atomic bool closing;	    /* our session ended: we close the channel */
 	uint32_t max_read, max_write;
 };
 
